@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema. Each component's options are a section here; names carry
+ * units. Unknown keys are rejected everywhere so a typo is an error, not a silent default.
+ */
+export const kafkaSchema = z.strictObject({
+  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).min(1, 'needs at least one broker'),
+  clientId: z.string().default('tidewatch'),
+  topic: z.string().min(1).default('tidewatch.activity'),
+  dlqTopic: z.string().min(1).default('tidewatch.activity.dlq'),
+  partitions: z.number().int().positive().default(6),
+  replicationFactor: z.number().int().positive().default(1),
+  ssl: z.boolean().default(false),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      password: z.string().min(1),
+    })
+    .optional(),
+  connectionTimeoutMs: z.number().int().positive().default(10_000),
+  requestTimeoutMs: z.number().int().positive().default(30_000),
+  /** Producer batching: events per send and the linger before a partial batch goes. */
+  producerBatchEvents: z.number().int().positive().default(5_000),
+});
+
+export const elasticsearchSchema = z
+  .strictObject({
+    url: z.url('must be a URL like http://127.0.0.1:9200'),
+    apiKey: z.string().min(1).optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    indexPrefix: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, - or _').default('tidewatch'),
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    replicas: z.number().int().nonnegative().default(0),
+    shards: z.number().int().positive().default(1),
+  })
+  .refine((e) => (e.username === undefined) === (e.password === undefined), {
+    message: 'username and password must be given together',
+    path: ['password'],
+  });
+
+export const indexerSchema = z.strictObject({
+  groupId: z.string().default('tidewatch-indexer'),
+  /** Bulk request size limits: whichever is reached first sends. */
+  flushBytes: z.number().int().positive().default(5_000_000),
+  flushEvents: z.number().int().positive().default(2_000),
+  concurrency: z.number().int().positive().default(2),
+  /** Retries of retriable failures (429, 5xx, connection) before the consumer backs off the batch. */
+  retries: z.number().int().nonnegative().default(10),
+  retryInitialDelayMs: z.number().int().positive().default(200),
+  retryMaxDelayMs: z.number().int().positive().default(30_000),
+  maxBatchRecords: z.number().int().positive().default(10_000),
+});
+
+export const serveSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Bearer token required by the ingest endpoint when set. */
+  token: z.string().min(16, 'must be at least 16 characters').optional(),
+  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+});
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data'),
+  /** Message text is never stored unless an operator turns this on. */
+  storeText: z.boolean().default(false),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  kafka: kafkaSchema.optional(),
+  elasticsearch: elasticsearchSchema.optional(),
+  indexer: indexerSchema.default(indexerSchema.parse({})),
+  serve: serveSchema.default(serveSchema.parse({})),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+export type ElasticsearchConfig = z.infer<typeof elasticsearchSchema>;
+export type IndexerConfig = z.infer<typeof indexerSchema>;
+export type ServeConfig = z.infer<typeof serveSchema>;

@@ -1,0 +1,70 @@
+import type { z } from 'zod';
+import { activityEventSchema, LIMITS, type ActivityEvent } from './schema.ts';
+import { eventId } from './id.ts';
+
+export type Validation =
+  | { ok: true; event: ActivityEvent }
+  | { ok: false; reason: string; field?: string };
+
+export interface ValidateOptions {
+  /** Injected clock for the "too far in the future" check. */
+  nowMs?: number;
+  /** Keep message text; otherwise it is removed here, before anything stores it. */
+  storeText?: boolean;
+  /** Check that event.id matches its parts (off for trusted internal hops). */
+  checkId?: boolean;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): { field: string; reason: string } {
+  const field = issue.path.length ? issue.path.map(String).join('.') : '(event)';
+  if (issue.code === 'unrecognized_keys') {
+    return { field, reason: `${field}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+  }
+  return { field, reason: `${field}: ${issue.message}` };
+}
+
+/** Validate one decoded value as an activity event; the reason names the offending field. */
+export function validateEvent(value: unknown, opts: ValidateOptions = {}): Validation {
+  const parsed = activityEventSchema.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(formatIssue);
+    return { ok: false, field: issues[0]?.field ?? '(event)', reason: issues.map((i) => i.reason).join('; ') };
+  }
+  const event = parsed.data;
+  const now = opts.nowMs ?? Date.now();
+  if (Date.parse(event['@timestamp']) > now + LIMITS.maxFutureMs) {
+    return { ok: false, field: '@timestamp', reason: `@timestamp: ${event['@timestamp']} is more than 24 h in the future` };
+  }
+  if (opts.checkId ?? true) {
+    const expected = eventId({
+      platform: event.platform,
+      channelId: event.channel.id,
+      action: event.event.action,
+      messageId: event.message?.id,
+      timestamp: event['@timestamp'],
+    });
+    if (expected !== event.event.id) {
+      return { ok: false, field: 'event.id', reason: `event.id: does not match platform/channel/action/message/time (expected ${expected})` };
+    }
+  }
+  if (!opts.storeText && event.message?.text !== undefined) {
+    const { text: _dropped, ...message } = event.message;
+    return { ok: true, event: { ...event, message } };
+  }
+  return { ok: true, event };
+}
+
+/** Decode raw transport bytes and validate; size and JSON errors become reasons too. */
+export function decodeEvent(bytes: Buffer | string, opts: ValidateOptions = {}): Validation {
+  const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+  if (size > LIMITS.eventBytes) {
+    return { ok: false, field: '(message)', reason: `message is ${size} bytes, over the ${LIMITS.eventBytes}-byte limit` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch (err) {
+    return { ok: false, field: '(message)', reason: `not valid JSON: ${(err as Error).message}` };
+  }
+  return validateEvent(value, opts);
+}

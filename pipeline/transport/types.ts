@@ -1,0 +1,81 @@
+import type { ActivityEvent } from '../events/index.ts';
+
+/**
+ * A transport carries canonical events from producers to consumers: keyed by channel (ordered
+ * per channel), acknowledged, with a dead-letter queue for what a consumer cannot use.
+ * Kafka and the embedded in-process transport implement the same interface.
+ */
+export interface Transport {
+  readonly kind: 'kafka' | 'memory';
+  /** Create topics / queues if missing; safe to call repeatedly. */
+  ensureTopics(): Promise<void>;
+  publisher(): Promise<Publisher>;
+  /**
+   * Deliver batches to `handler`. A batch's offsets are committed only after the handler
+   * resolves; if it throws, the same records are delivered again (at-least-once). Sinks
+   * are idempotent by event id, so redelivery never duplicates.
+   */
+  subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
+  deadLetters(): Promise<DeadLetterWriter>;
+  /** Read back the dead-letter queue (tests, `tidewatch dlq` inspection). */
+  readDeadLetters(options?: { fromBeginning?: boolean; maxWaitMs?: number; limit?: number }): Promise<DeadLetter[]>;
+  close(): Promise<void>;
+}
+
+export interface Publisher {
+  /** Resolves when every event is durably accepted by the transport; rejects if any is not. */
+  publish(events: readonly ActivityEvent[]): Promise<void>;
+  /** Raw bytes, for relaying and tests of malformed input; same keying and acks. */
+  publishRaw(records: readonly { key: string; value: Buffer | string }[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  groupId: string;
+  topic?: string;
+  fromBeginning?: boolean;
+  /** Upper bound of records handed to one handler call. */
+  maxBatchRecords?: number;
+}
+
+export interface TransportRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer;
+}
+
+export interface Batch {
+  topic: string;
+  partition: number;
+  records: readonly TransportRecord[];
+  /** Call during long work so the group does not consider this member dead. */
+  heartbeat(): Promise<void>;
+  /** True once the partition was revoked: stop early; uncommitted work is redelivered elsewhere. */
+  isStale(): boolean;
+}
+
+export type BatchHandler = (batch: Batch) => Promise<void>;
+
+export interface Subscription {
+  /** Stop consuming after the batch in flight is handled and committed. */
+  stop(): Promise<void>;
+  /** Resolves with the error that stopped the consumer for good, if any. */
+  readonly crashed: Promise<Error>;
+}
+
+export interface DeadLetter {
+  /** The original bytes as received, base64 so invalid UTF-8 survives. */
+  originalBase64: string;
+  reason: string;
+  code: string;
+  /** Stage that gave up: decode (bad JSON/schema) or index (sink refused permanently). */
+  stage: 'decode' | 'index' | 'analyze' | 'produce';
+  source: { topic: string; partition: number; offset: string };
+  at: string;
+}
+
+export interface DeadLetterWriter {
+  write(letters: readonly DeadLetter[]): Promise<void>;
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// The test command (`npm test`): type-check, bring up the real engines if they are not running
+// (services script, idempotent), then run every test file with Node's test runner.
+//   node scripts/test.mjs                 all tests (unit + integration on real Kafka/ES)
+//   node scripts/test.mjs --unit          pure tests only, no engines
+//   node scripts/test.mjs --faults        the fault-injection suite
+//   node scripts/test.mjs path/to/x.test.ts ...   just these files (engines started if needed)
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const faults = args.includes('--faults');
+const explicit = args.filter((a) => !a.startsWith('--'));
+
+const SEARCH = ['pipeline', 'consumers', 'dashboards', 'cli', 'test', 'scripts'];
+function findTests(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+const isIntegration = (f) => f.endsWith('.integration.test.ts') || f.endsWith('.browser.test.ts');
+const isFault = (f) => f.endsWith('.faults.test.ts');
+let files = explicit.length ? explicit : SEARCH.flatMap((d) => { try { return findTests(join(root, d)); } catch { return []; } });
+if (!explicit.length) files = files.filter((f) => (faults ? isFault(f) : !isFault(f)));
+if (unitOnly) files = files.filter((f) => !isIntegration(f) && !isFault(f));
+files.sort();
+
+function run(cmd, cmdArgs, env = process.env) {
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', env });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}
+
+if (!explicit.length) {
+  process.stdout.write('> type-check (tsc --noEmit)\n');
+  if (run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', '.']) !== 0) process.exit(1);
+}
+
+const env = { ...process.env };
+if (files.some((f) => isIntegration(f) || isFault(f))) {
+  const { up } = await import('./services.mjs');
+  const engines = await up({ quiet: false });
+  env.TIDEWATCH_TEST_KAFKA_BROKERS = engines.kafka.brokers.join(',');
+  env.TIDEWATCH_TEST_ELASTICSEARCH_URL = engines.elasticsearch.url;
+  env.TIDEWATCH_SERVICES_DIR = engines.dir;
+}
+
+if (!files.length) {
+  process.stderr.write('no test files found\n');
+  process.exit(1);
+}
+process.stdout.write(`> node --test (${files.length} files)\n`);
+const status = run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], env);
+process.exit(status);
