@@ -17,7 +17,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
       if (err instanceof TidewatchError) {
         process.stderr.write(`tidewatch: ${err.message}\n`);
         logger().debug({ err }, 'command failed');
-        process.exitCode = err.code === 'CONFIG_INVALID' ? ExitCode.USAGE : ExitCode.FAILURE;
+        process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'NOT_CONFIGURED' ? ExitCode.USAGE : ExitCode.FAILURE;
       } else {
         process.stderr.write(`tidewatch: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
         process.exitCode = ExitCode.FAILURE;

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
+import { registerImport } from './import.ts';
+import { registerRun } from './run.ts';
+import { registerSetup } from './setup.ts';
 
 /** Each command module wires one process: it is the only place stages meet. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [registerImport, registerSetup, registerRun];

@@ -55,6 +55,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
     set(['elasticsearch', 'password'], env.ELASTICSEARCH_PASSWORD);
     set(['elasticsearch', 'indexPrefix'], env.ELASTICSEARCH_INDEX_PREFIX);
   }
+  set(['kibana', 'url'], env.KIBANA_URL);
+  if (env.KIBANA_URL) {
+    set(['kibana', 'apiKey'], env.KIBANA_API_KEY);
+    set(['kibana', 'username'], env.KIBANA_USERNAME);
+    set(['kibana', 'password'], env.KIBANA_PASSWORD);
+  }
   set(['dataDir'], env.TIDEWATCH_DATA_DIR);
   set(['logLevel'], env.TIDEWATCH_LOG_LEVEL);
   set(['storeText'], env.TIDEWATCH_STORE_TEXT === undefined ? undefined : env.TIDEWATCH_STORE_TEXT === 'true');

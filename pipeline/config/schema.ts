@@ -41,11 +41,17 @@ export const elasticsearchSchema = z
     path: ['password'],
   });
 
+export const kibanaSchema = z.strictObject({
+  url: z.url('must be a URL like http://127.0.0.1:5601'),
+  apiKey: z.string().min(1).optional(),
+  username: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+});
+
 export const indexerSchema = z.strictObject({
   groupId: z.string().default('tidewatch-indexer'),
-  /** Bulk request size limits: whichever is reached first sends. */
-  flushBytes: z.number().int().positive().default(5_000_000),
-  flushEvents: z.number().int().positive().default(2_000),
+  /** A bulk request is sent once its body reaches this size (~3,500 typical events). */
+  flushBytes: z.number().int().positive().default(1_000_000),
   concurrency: z.number().int().positive().default(2),
   /** Retries of retriable failures (429, 5xx, connection) before the consumer backs off the batch. */
   retries: z.number().int().nonnegative().default(10),
@@ -69,6 +75,7 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   kafka: kafkaSchema.optional(),
   elasticsearch: elasticsearchSchema.optional(),
+  kibana: kibanaSchema.optional(),
   indexer: indexerSchema.default(indexerSchema.parse({})),
   serve: serveSchema.default(serveSchema.parse({})),
 });

@@ -1,0 +1,26 @@
+import { buildEvent } from '../pipeline/events/index.ts';
+import { kafkaSchema, elasticsearchSchema } from '../pipeline/config/index.ts';
+import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
+import { EsEventSink } from '../pipeline/store/elasticsearch/sink.ts';
+import { installTemplates } from '../pipeline/store/elasticsearch/templates.ts';
+import { KafkaTransport } from '../pipeline/transport/kafka/transport.ts';
+import { Indexer } from '../consumers/indexer/indexer.ts';
+import { createLogger } from '../pipeline/log.ts';
+const N = Number(process.argv[2] ?? 100000);
+const name = 'measure-' + Date.now();
+const kafka = kafkaSchema.parse({ brokers: ['127.0.0.1:19092'], topic: `${name}.a`, dlqTopic: `${name}.d`, partitions: 2 });
+const es = elasticsearchSchema.parse({ url: 'http://127.0.0.1:19200', indexPrefix: name });
+const client = createEsClient(es);
+await installTemplates(client, es);
+const t = new KafkaTransport(kafka); await t.ensureTopics();
+const evs = Array.from({ length: N }, (_, i) => buildEvent({ timestamp: Date.UTC(2017, 10, 1) + i * 1000, action: 'post', channel: { id: `c${i % 200}`, handle: `h${i%200}`, language: 'ar', network: 'n' }, message: { id: String(i), media: 'text', length: 100 }, source: { type: 'test' } }));
+const p = await t.publisher();
+let t0 = performance.now(); await p.publish(evs); console.log('publish', N, ((performance.now() - t0) / 1000).toFixed(2), 's');
+const ix = new Indexer({ transport: t, sink: new EsEventSink(client, es, { flushBytes: 1_000_000, concurrency: 2 }), deadLetters: await t.deadLetters(), options: { groupId: name, storeText: false, retries: 5, retryInitialDelayMs: 100, retryMaxDelayMs: 2000, maxBatchRecords: 10000 }, log: createLogger('warn') });
+t0 = performance.now();
+const sub = await ix.start();
+let first = 0;
+while (ix.stats.indexed + ix.stats.duplicates < N) { await new Promise(r => setTimeout(r, 50)); if (!first && ix.stats.received) first = performance.now(); }
+const end = performance.now();
+console.log('first batch after', ((first - t0) / 1000).toFixed(2), 's; all', N, 'in', ((end - t0) / 1000).toFixed(2), 's; steady', Math.round(N / ((end - first) / 1000)), 'ev/s', ix.stats);
+await sub.stop(); await t.close(); await client.indices.delete({ index: `${name}-*` }); await client.close();

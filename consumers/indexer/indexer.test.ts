@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { createLogger } from '../../pipeline/log.ts';
+import type { EventSink, ItemResult } from '../../pipeline/store/types.ts';
+import type { Batch, DeadLetter, Transport } from '../../pipeline/transport/types.ts';
+import { Indexer } from './indexer.ts';
+
+const event = (i: number) =>
+  buildEvent({ timestamp: Date.UTC(2017, 10, 22, 9, 0, i), action: 'post', channel: { id: `c${i % 3}` }, message: { id: String(i) }, source: { type: 'test' } });
+
+function batchOf(values: (string | Buffer)[]): Batch {
+  return {
+    topic: 't',
+    partition: 0,
+    records: values.map((v, i) => ({ topic: 't', partition: 0, offset: String(100 + i), key: null, value: Buffer.isBuffer(v) ? v : Buffer.from(v) })),
+    heartbeat: async () => {},
+    isStale: () => false,
+  };
+}
+
+/** A sink scripted per call: each call answers with a function of the events it got. */
+function scriptedSink(script: ((events: readonly ActivityEvent[]) => ItemResult[])[]): EventSink & { calls: number; seen: string[][] } {
+  const sink = {
+    calls: 0,
+    seen: [] as string[][],
+    async writeEvents(events: readonly ActivityEvent[]) {
+      sink.seen.push(events.map((e) => e.event.id));
+      const step = script[Math.min(sink.calls++, script.length - 1)]!;
+      return step(events);
+    },
+    async close() {},
+  };
+  return sink;
+}
+
+function indexerWith(sink: EventSink, letters: DeadLetter[]) {
+  return new Indexer({
+    transport: {} as Transport,
+    sink,
+    deadLetters: { write: async (l) => void letters.push(...l) },
+    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 100 },
+    log: createLogger('silent'),
+    now: () => Date.UTC(2020, 0, 1),
+  });
+}
+
+test('retriable item failures are retried alone until written; permanent ones are dead-lettered with their offset', async () => {
+  const events = [event(1), event(2), event(3)];
+  const sink = scriptedSink([
+    (evs) => evs.map((e, i): ItemResult => (i === 0 ? { id: e.event.id, status: 'written' } : i === 1 ? { id: e.event.id, status: 'failed', retriable: true, code: 'ES_OVERLOADED', reason: '429' } : { id: e.event.id, status: 'failed', retriable: false, code: 'ES_REJECTED', reason: '400 mapper_parsing_exception' })),
+    (evs) => evs.map((e): ItemResult => ({ id: e.event.id, status: 'written' })),
+  ]);
+  const letters: DeadLetter[] = [];
+  const ix = indexerWith(sink, letters);
+  await ix.handle(batchOf(events.map((e) => JSON.stringify(e))));
+  assert.deepEqual(sink.seen, [events.map((e) => e.event.id), [events[1]!.event.id]]);
+  assert.equal(ix.stats.indexed, 2);
+  assert.equal(ix.stats.retried, 1);
+  assert.equal(letters.length, 1);
+  assert.equal(letters[0]!.source.offset, '102');
+  assert.equal(letters[0]!.stage, 'index');
+  assert.match(letters[0]!.reason, /mapper_parsing_exception/);
+});
+
+test('undecodable records go to the DLQ with the original bytes; duplicates in one batch are written once', async () => {
+  const e = event(7);
+  const invalidUtf8 = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+  const sink = scriptedSink([(evs) => evs.map((x): ItemResult => ({ id: x.event.id, status: 'written' }))]);
+  const letters: DeadLetter[] = [];
+  const ix = indexerWith(sink, letters);
+  await ix.handle(batchOf([JSON.stringify(e), '{not json', JSON.stringify({ ...e, channel: {} }), JSON.stringify(e), invalidUtf8]));
+  assert.equal(sink.seen[0]!.length, 1);
+  assert.deepEqual(ix.stats, { batches: 1, received: 5, indexed: 1, duplicates: 1, retried: 0, deadLettered: 3 });
+  assert.deepEqual(letters.map((l) => [l.source.offset, l.stage]), [['101', 'decode'], ['102', 'decode'], ['104', 'decode']]);
+  assert.match(letters[1]!.reason, /channel\.id/);
+  assert.deepEqual(Buffer.from(letters[2]!.originalBase64, 'base64'), invalidUtf8);
+});
+
+test('when retriable failures outlast the retries the batch fails, so the transport delivers it again', async () => {
+  const sink = scriptedSink([(evs) => evs.map((x): ItemResult => ({ id: x.event.id, status: 'failed', retriable: true, code: 'ES_UNAVAILABLE', reason: 'connection refused' }))]);
+  const letters: DeadLetter[] = [];
+  const ix = indexerWith(sink, letters);
+  await assert.rejects(ix.handle(batchOf([JSON.stringify(event(1))])), /not written yet: connection refused/);
+  assert.equal(sink.calls, 4);
+  assert.equal(ix.stats.batches, 0);
+  assert.equal(letters.length, 0);
+});

@@ -1,0 +1,122 @@
+import { decodeEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
+import type { Logger } from '../../pipeline/log.ts';
+import { retry } from '../../pipeline/retry.ts';
+import type { EventSink } from '../../pipeline/store/types.ts';
+import type { Batch, DeadLetter, DeadLetterWriter, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
+
+export interface IndexerOptions {
+  groupId: string;
+  storeText: boolean;
+  retries: number;
+  retryInitialDelayMs: number;
+  retryMaxDelayMs: number;
+  maxBatchRecords: number;
+}
+
+export interface IndexerStats {
+  batches: number;
+  received: number;
+  indexed: number;
+  /** Already in the store (redelivery, re-import, or twice in one batch). */
+  duplicates: number;
+  /** Item writes attempted again after a retriable failure. */
+  retried: number;
+  deadLettered: number;
+}
+
+/**
+ * Transport -> sink. A batch is finished, and so committed by the transport, only when every
+ * record in it is written, known to be a duplicate, or dead-lettered with its reason and offset.
+ * Retriable failures are retried with backoff; if they outlast the retries the handler throws
+ * and the batch is delivered again, so nothing is dropped.
+ */
+export class Indexer {
+  readonly stats: IndexerStats = { batches: 0, received: 0, indexed: 0, duplicates: 0, retried: 0, deadLettered: 0 };
+
+  constructor(
+    private readonly deps: {
+      transport: Transport;
+      sink: EventSink;
+      deadLetters: DeadLetterWriter;
+      options: IndexerOptions;
+      log: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  start(): Promise<Subscription> {
+    const { transport, options } = this.deps;
+    return transport.subscribe({ groupId: options.groupId, maxBatchRecords: options.maxBatchRecords, fromBeginning: true }, (b) => this.handle(b));
+  }
+
+  async handle(batch: Batch): Promise<void> {
+    const { sink, options, log } = this.deps;
+    const now = this.deps.now ?? Date.now;
+    const letters: DeadLetter[] = [];
+    const letter = (r: TransportRecord, stage: DeadLetter['stage'], code: string, reason: string): DeadLetter => ({
+      originalBase64: r.value.toString('base64'),
+      reason,
+      code,
+      stage,
+      source: { topic: r.topic, partition: r.partition, offset: r.offset },
+      at: new Date(now()).toISOString(),
+    });
+
+    const recordOf = new Map<string, TransportRecord>();
+    let pending: ActivityEvent[] = [];
+    for (const r of batch.records) {
+      const v = decodeEvent(r.value, { storeText: options.storeText, nowMs: now() });
+      if (!v.ok) {
+        letters.push(letter(r, 'decode', ErrorCode.EVENT_INVALID, v.reason));
+      } else if (recordOf.has(v.event.event.id)) {
+        this.stats.duplicates++;
+      } else {
+        recordOf.set(v.event.event.id, r);
+        pending.push(v.event);
+      }
+    }
+
+    if (pending.length) {
+      await retry(
+        async () => {
+          if (batch.isStale()) throw new TidewatchError(ErrorCode.SHUTTING_DOWN, 'partition revoked during indexing', { retriable: false });
+          const results = await sink.writeEvents(pending);
+          const again: ActivityEvent[] = [];
+          results.forEach((res, i) => {
+            if (res.status === 'written') {
+              if (res.duplicate) this.stats.duplicates++;
+              else this.stats.indexed++;
+            } else if (res.retriable) {
+              again.push(pending[i]!);
+            } else {
+              letters.push(letter(recordOf.get(res.id)!, 'index', res.code, res.reason));
+            }
+          });
+          if (again.length) {
+            const first = results.find((r) => r.status === 'failed');
+            pending = again;
+            this.stats.retried += again.length;
+            throw new TidewatchError(ErrorCode.ES_OVERLOADED, `${again.length} item(s) not written yet: ${first && first.status === 'failed' ? first.reason : ''}`, { retriable: true });
+          }
+        },
+        {
+          retries: options.retries,
+          initialDelayMs: options.retryInitialDelayMs,
+          maxDelayMs: options.retryMaxDelayMs,
+          onRetry: ({ attempt, delayMs, error }) => {
+            log.warn({ attempt, delayMs, err: (error as Error).message, partition: batch.partition }, 'indexing retry');
+            batch.heartbeat().catch(() => {});
+          },
+        },
+      );
+    }
+
+    if (letters.length) {
+      await retry(() => this.deps.deadLetters.write(letters), { retries: options.retries, initialDelayMs: options.retryInitialDelayMs, maxDelayMs: options.retryMaxDelayMs });
+      this.stats.deadLettered += letters.length;
+    }
+    this.stats.batches++;
+    this.stats.received += batch.records.length;
+  }
+}

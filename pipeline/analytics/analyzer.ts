@@ -1,0 +1,174 @@
+import type { ActivityEvent } from '../events/index.ts';
+import { gapsDetector, type GapsState } from './gaps.ts';
+import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
+import { migrationDetector, type MigrationState } from './migration.ts';
+import type { AnalyticsOptions } from './options.ts';
+import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
+import { spikesDetector, type SpikesState } from './spikes.ts';
+import { restoreState, snapshotState } from './state.ts';
+import { takedownsDetector, type TakedownsState } from './takedowns.ts';
+import { dayOf, parseTimeMs } from './time.ts';
+import { NONE, type Finding } from './types.ts';
+
+/**
+ * All detectors behind one step/tick, with what makes their input trustworthy:
+ * - duplicates (same event.id within dedupWindowSecs of event time, at most dedupMaxIds ids) are
+ *   dropped before any detector sees them;
+ * - events are released to the detectors in event-time order (ties by id, so arrival order never
+ *   matters) once the watermark (latest event time minus allowedLatenessSecs, or the injected
+ *   clock minus it in `tick`) has passed them;
+ * - an event older than the watermark is late: counted, and given to the detectors, which treat
+ *   it as not moving their clocks (it cannot reopen a silence already judged).
+ * The state is plain data (Map/Set included): `snapshot`/`restore` turn it into JSON and back.
+ */
+type Buffered = [timeMs: number, id: string, event: ActivityEvent];
+
+export interface AnalyzerCounts {
+  /** Events given to step, duplicates included. */
+  events: number;
+  duplicates: number;
+  late: number;
+}
+
+export interface AnalyzerState {
+  options: AnalyticsOptions;
+  gaps: GapsState;
+  spikes: SpikesState;
+  migration: MigrationState;
+  takedowns: TakedownsState;
+  resurrections: ResurrectionsState;
+  /** Recent event ids -> event time, in arrival order. */
+  recentIds: Map<string, number>;
+  /** Sorted by (time, id) from `head`; mostly-ordered input appends, so no heap is needed. */
+  buffer: Buffered[];
+  head: number;
+  maxSeenMs: number;
+  watermarkMs: number;
+  /** UTC day of the last housekeeping tick: detectors are ticked once per day of event time. */
+  tickedDay: number;
+  counts: AnalyzerCounts;
+}
+
+const before = (a: Buffered, t: number, id: string): boolean => a[0] < t || (a[0] === t && a[1] < id);
+
+function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[] | undefined {
+  if (found.length === 0) return out;
+  if (out === undefined) return [...found];
+  for (const f of found) out.push(f);
+  return out;
+}
+
+function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Finding[] | undefined): Finding[] | undefined {
+  out = append(out, gapsDetector.step(st.gaps, event, t));
+  out = append(out, spikesDetector.step(st.spikes, event, t));
+  out = append(out, migrationDetector.step(st.migration, event, t));
+  out = append(out, takedownsDetector.step(st.takedowns, event, t));
+  return append(out, resurrectionsDetector.step(st.resurrections, event, t));
+}
+
+function tickDetectors(st: AnalyzerState, nowMs: number, out: Finding[] | undefined): Finding[] | undefined {
+  st.tickedDay = dayOf(nowMs);
+  out = append(out, gapsDetector.tick(st.gaps, nowMs));
+  out = append(out, spikesDetector.tick(st.spikes, nowMs));
+  out = append(out, migrationDetector.tick(st.migration, nowMs));
+  out = append(out, takedownsDetector.tick(st.takedowns, nowMs));
+  return append(out, resurrectionsDetector.tick(st.resurrections, nowMs));
+}
+
+/** Release every buffered event up to `watermarkMs`, in order. */
+function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefined): Finding[] | undefined {
+  if (watermarkMs > st.watermarkMs) st.watermarkMs = watermarkMs;
+  const buf = st.buffer;
+  while (st.head < buf.length && buf[st.head]![0] <= st.watermarkMs) {
+    const [t, , event] = buf[st.head]!;
+    buf[st.head++] = undefined as unknown as Buffered; // let the event be collected
+    // Housekeeping once per day of event time, before the first event of the new day.
+    if (dayOf(t) > st.tickedDay && st.tickedDay >= 0) out = tickDetectors(st, t, out);
+    else if (st.tickedDay < 0) st.tickedDay = dayOf(t);
+    out = dispatch(st, event, t, out);
+  }
+  if (st.head === buf.length) {
+    buf.length = 0;
+    st.head = 0;
+  } else if (st.head > 4096 && st.head * 2 > buf.length) {
+    st.buffer = buf.slice(st.head);
+    st.head = 0;
+  }
+  return out;
+}
+
+function forgetOldIds(st: AnalyzerState): void {
+  const cutoff = st.maxSeenMs - st.options.dedupWindowSecs * 1000;
+  const max = st.options.dedupMaxIds;
+  for (const [id, t] of st.recentIds) {
+    if (t >= cutoff && st.recentIds.size <= max) break;
+    st.recentIds.delete(id);
+  }
+}
+
+export const analyzer = {
+  init(options: AnalyticsOptions, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): AnalyzerState {
+    return {
+      options,
+      gaps: gapsDetector.init(options),
+      spikes: spikesDetector.init(options),
+      migration: migrationDetector.init(options, catalogue),
+      takedowns: takedownsDetector.init(options),
+      resurrections: resurrectionsDetector.init(options),
+      recentIds: new Map(), buffer: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1,
+      counts: { events: 0, duplicates: 0, late: 0 },
+    };
+  },
+
+  step(st: AnalyzerState, event: ActivityEvent): readonly Finding[] {
+    st.counts.events++;
+    const id = event.event.id;
+    if (st.recentIds.has(id)) {
+      st.counts.duplicates++;
+      return NONE;
+    }
+    const t = parseTimeMs(event['@timestamp']);
+    st.recentIds.set(id, t);
+    if (t > st.maxSeenMs) st.maxSeenMs = t;
+    forgetOldIds(st);
+    if (t < st.watermarkMs) {
+      st.counts.late++;
+      return dispatch(st, event, t, undefined) ?? NONE;
+    }
+    const buf = st.buffer;
+    if (st.head === buf.length || before(buf[buf.length - 1]!, t, id)) {
+      buf.push([t, id, event]);
+    } else {
+      let lo = st.head;
+      let hi = buf.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (before(buf[mid]!, t, id)) lo = mid + 1;
+        else hi = mid;
+      }
+      buf.splice(lo, 0, [t, id, event]);
+    }
+    return release(st, st.maxSeenMs - st.options.allowedLatenessSecs * 1000, undefined) ?? NONE;
+  },
+
+  /** The injected clock: what is due by `nowMs` once the allowed lateness has been waited out. */
+  tick(st: AnalyzerState, nowMs: number): readonly Finding[] {
+    const watermark = nowMs - st.options.allowedLatenessSecs * 1000;
+    const out = release(st, watermark, undefined);
+    return tickDetectors(st, Math.max(watermark, st.watermarkMs), out) ?? NONE;
+  },
+
+  /** End of input: release everything, then tick at `nowMs` (default: the latest event time). */
+  flush(st: AnalyzerState, nowMs: number = st.maxSeenMs): readonly Finding[] {
+    const out = release(st, Math.max(st.maxSeenMs, nowMs), undefined);
+    return tickDetectors(st, Math.max(nowMs, st.watermarkMs), out) ?? NONE;
+  },
+
+  snapshot(st: AnalyzerState): string {
+    return snapshotState(st);
+  },
+
+  restore(json: string): AnalyzerState {
+    return restoreState<AnalyzerState>(json);
+  },
+};

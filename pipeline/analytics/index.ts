@@ -1,0 +1,13 @@
+export * from './types.ts';
+export * from './options.ts';
+export { analyzer, type AnalyzerState, type AnalyzerCounts } from './analyzer.ts';
+export { runAnalysis, buildReport, type AnalysisOptions, type AnalysisReport, type RejectedInput } from './runner.ts';
+export { gapsDetector, type GapsState } from './gaps.ts';
+export { spikesDetector, type SpikesState } from './spikes.ts';
+export { migrationDetector, platformTotals, type MigrationState, type PlatformTotal } from './migration.ts';
+export { takedownsDetector, type TakedownsState } from './takedowns.ts';
+export { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
+export { BUNDLED_CATALOGUE, classifyLink, linksInText, mergeCatalogues, parseCatalogue, UNKNOWN, type LinkClass, type PlatformCatalogue, type PlatformEntry } from './links.ts';
+export { nameKey, suffixSet } from './names.ts';
+export { poissonCriticalCount, poissonUpperTail } from './poisson.ts';
+export { snapshotState, restoreState } from './state.ts';

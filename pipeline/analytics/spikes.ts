@@ -1,0 +1,174 @@
+import type { ActivityEvent } from '../events/index.ts';
+import type { AnalyticsOptions, SpikesOptions } from './options.ts';
+import { poissonCriticalCount, poissonUpperTail } from './poisson.ts';
+import { decayPerDay, exposureAt, newProfile, rollProfile, type Profile } from './profile.ts';
+import { channelKey, channelSubject, NONE, type Detector, type Finding, type SpikeFinding } from './types.ts';
+import { DAY_MS, dayOfWeek, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
+
+/**
+ * Activity spikes per channel and per network, and bursts of channel creation (per network and
+ * across all channels), in whole UTC hours.
+ *
+ * Method: the expected count of an hour is the subject's decayed rate for that hour of day times
+ * a weekday factor; the hour is a spike when its count is at least minCount and its Poisson upper
+ * tail P(X >= count | expected) is at most alpha. The hour-of-day rate is the highest among the
+ * hours within rhythmShiftHours (a busy hour moved by DST is not a spike). The weekday factor is
+ * the weekday's share of activity relative to the mean, shrunk halfway towards 1 because each
+ * weekday has seven times fewer observations than each hour of day. Consecutive spiking hours
+ * form one spike. The critical count is computed only once an hour reaches minCount, so the cost
+ * per event is a counter increment.
+ */
+interface SpikeRun {
+  id: string;
+  startHour: number;
+  lastHour: number;
+  count: number;
+  expected: number;
+}
+
+interface SpikeSubject {
+  scope: SpikeFinding['scope'];
+  subject: string;
+  profile: Profile;
+  firstMs: number;
+  /** Current hour (index since the epoch) and its count; the profile gets it when the hour ends. */
+  hour: number;
+  count: number;
+  /** -1 until the count reaches minCount; 0 when the subject cannot be judged yet. */
+  critical: number;
+  expected: number;
+  run: SpikeRun | null;
+}
+
+export interface SpikesState {
+  options: SpikesOptions;
+  homePlatform: string;
+  activity: string[];
+  decay: number;
+  subjects: Map<string, SpikeSubject>;
+}
+
+const ALL = 'all';
+
+function expectedCount(s: SpikeSubject, hourStartMs: number, o: SpikesOptions): number {
+  const p = s.profile;
+  const exposure = exposureAt(p, hourStartMs);
+  if (exposure <= 0) return o.minExpectedPerHour;
+  const h = hourOfDay(hourStartMs);
+  let hourly = 0;
+  for (let shift = -o.rhythmShiftHours; shift <= o.rhythmShiftHours; shift++) {
+    hourly = Math.max(hourly, p.hourOfDay[(h + shift + 24) % 24]!);
+  }
+  let week = 0;
+  for (let d = 0; d < 7; d++) week += p.dayOfWeek[d]!;
+  const mean = week / 7;
+  const weekday = mean > 0 ? (p.dayOfWeek[dayOfWeek(hourStartMs)]! + mean) / (2 * mean) : 1;
+  return Math.max(o.minExpectedPerHour, (hourly / exposure) * weekday);
+}
+
+function finding(s: SpikeSubject, key: string): SpikeFinding {
+  const continues = s.run !== null && s.run.lastHour === s.hour - 1;
+  const startHour = continues ? s.run!.startHour : s.hour;
+  const count = (continues ? s.run!.count : 0) + s.count;
+  const expected = (continues ? s.run!.expected : 0) + s.expected;
+  return {
+    type: 'spike', id: continues ? s.run!.id : `spike:${key}:${isoOf(startHour * HOUR_MS)}`,
+    scope: s.scope, subject: s.subject, start: isoOf(startHour * HOUR_MS), end: isoOf((s.hour + 1) * HOUR_MS),
+    count, expected: round2(expected), pValue: poissonUpperTail(s.count, s.expected),
+  };
+}
+
+const spiking = (s: SpikeSubject): boolean => s.critical > 0 && s.count >= s.critical;
+
+/** End the current hour: its final spike finding (if it is one), and its count into the profile. */
+function closeHour(s: SpikeSubject, key: string, decay: number): SpikeFinding | null {
+  let out: SpikeFinding | null = null;
+  if (spiking(s)) {
+    out = finding(s, key);
+    const run = s.run;
+    if (run !== null && run.lastHour === s.hour - 1) {
+      run.lastHour = s.hour;
+      run.count = out.count;
+      run.expected += s.expected;
+    } else {
+      s.run = { id: out.id, startHour: s.hour, lastHour: s.hour, count: s.count, expected: s.expected };
+    }
+  }
+  if (s.count > 0) {
+    const start = s.hour * HOUR_MS;
+    rollProfile(s.profile, start, decay);
+    s.profile.hourOfDay[hourOfDay(start)]! += s.count;
+    s.profile.dayOfWeek[dayOfWeek(start)]! += s.count;
+  }
+  return out;
+}
+
+function observe(st: SpikesState, key: string, scope: SpikeFinding['scope'], name: string, t: number, minCount: number, out: Finding[]): void {
+  let s = st.subjects.get(key);
+  if (s === undefined) {
+    s = { scope, subject: name, profile: newProfile(), firstMs: t, hour: -1, count: 0, critical: -1, expected: 0, run: null };
+    st.subjects.set(key, s);
+  }
+  const hour = Math.floor(t / HOUR_MS);
+  if (hour < s.hour) return; // late: that hour has been judged already
+  if (hour > s.hour) {
+    const closed = s.hour >= 0 ? closeHour(s, key, st.decay) : null;
+    if (closed) out.push(closed);
+    s.hour = hour;
+    s.count = 0;
+    s.critical = -1;
+  }
+  s.count++;
+  if (s.count === minCount && s.critical < 0) {
+    const o = st.options;
+    const start = hour * HOUR_MS;
+    rollProfile(s.profile, start, st.decay);
+    const warm = start - s.firstMs >= o.warmupDays * DAY_MS;
+    s.expected = warm ? expectedCount(s, start, o) : 0;
+    s.critical = warm ? Math.max(minCount, poissonCriticalCount(s.expected, o.alpha)) : 0;
+    if (spiking(s)) out.push(finding(s, key));
+  } else if (s.count === s.critical) {
+    out.push(finding(s, key));
+  }
+}
+
+export const spikesDetector: Detector<SpikesState> = {
+  name: 'spikes',
+
+  init(options: AnalyticsOptions): SpikesState {
+    return {
+      options: options.spikes, homePlatform: options.homePlatform, activity: options.activityActions,
+      decay: decayPerDay(options.spikes.profileHalfLifeDays), subjects: new Map(),
+    };
+  },
+
+  step(st, event: ActivityEvent, t) {
+    const action = event.event.action;
+    const network = event.channel.network;
+    const out: Finding[] = [];
+    if (st.activity.includes(action)) {
+      const min = st.options.minCount;
+      observe(st, `channel:${channelKey(event, st.homePlatform)}`, 'channel', channelSubject(event), t, min, out);
+      if (network !== undefined) observe(st, `network:${network}`, 'network', network, t, min, out);
+    } else if (action === 'channel_created') {
+      const min = st.options.creationMinCount;
+      observe(st, `creation:${ALL}`, 'creation', ALL, t, min, out);
+      if (network !== undefined) observe(st, `creation:${network}`, 'creation', network, t, min, out);
+    }
+    return out.length ? out : NONE;
+  },
+
+  tick(st, nowMs) {
+    const hour = Math.floor(nowMs / HOUR_MS);
+    const out: Finding[] = [];
+    for (const [key, s] of st.subjects) {
+      if (s.hour < 0 || s.hour >= hour) continue;
+      const closed = closeHour(s, key, st.decay);
+      if (closed) out.push(closed);
+      s.hour = hour;
+      s.count = 0;
+      s.critical = -1;
+    }
+    return out;
+  },
+};

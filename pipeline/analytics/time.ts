@@ -1,0 +1,33 @@
+/** Event-time arithmetic in UTC: every bucket, day and hour of the analytics is a UTC one. */
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+const ZERO = 48;
+const digit = (s: string, i: number): number => s.charCodeAt(i) - ZERO;
+const num2 = (s: string, i: number): number => digit(s, i) * 10 + digit(s, i + 1);
+
+/**
+ * Epoch milliseconds of an ISO 8601 timestamp. Validated events almost always carry the
+ * `YYYY-MM-DDTHH:MM:SS(.fff)Z` form the producers write; reading its digits directly is several
+ * times faster than Date.parse, which stays the path for every other (zoned) form.
+ */
+export function parseTimeMs(iso: string): number {
+  const n = iso.length;
+  if ((n === 20 || n === 24) && iso.charCodeAt(n - 1) === 90 /* Z */ && iso.charCodeAt(10) === 84 /* T */) {
+    const ms = n === 24 ? digit(iso, 20) * 100 + num2(iso, 21) : 0;
+    const year = num2(iso, 0) * 100 + num2(iso, 2);
+    const t = Date.UTC(year, num2(iso, 5) - 1, num2(iso, 8), num2(iso, 11), num2(iso, 14), num2(iso, 17), ms);
+    if (Number.isFinite(t)) return t;
+  }
+  return Date.parse(iso);
+}
+
+export const isoOf = (ms: number): string => new Date(ms).toISOString();
+export const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
+/** "YYYY-MM-DD" of a day index. */
+export const dayIso = (day: number): string => isoOf(day * DAY_MS).slice(0, 10);
+export const hourOfDay = (ms: number): number => Math.floor(ms / HOUR_MS) % 24;
+/** 0 = Sunday; the epoch began on a Thursday. */
+export const dayOfWeek = (ms: number): number => (Math.floor(ms / DAY_MS) + 4) % 7;
+
+export const round2 = (x: number): number => Math.round(x * 100) / 100;

@@ -1,0 +1,140 @@
+import type { ActivityEvent } from '../events/index.ts';
+import type { AnalyticsOptions } from './options.ts';
+
+/**
+ * What the detectors find. The ES indexer of findings, the alerter and the dashboards import
+ * these. Every finding has a deterministic `id`: the same finding seen again (an open gap that
+ * closes, a spike whose hour fills up, a wave that grows) carries the same id, so stores upsert.
+ * Times are UTC ISO 8601 strings.
+ */
+export type Scope = 'channel' | 'network';
+
+export interface GapFinding {
+  type: 'gap';
+  id: string;
+  scope: Scope;
+  subject: string;
+  start: string;
+  /** null while the silence goes on. */
+  end: string | null;
+  /** Length so far (open) or final length (closed). */
+  hours: number;
+  /** The subject's threshold at `start`, from its own rhythm (never below the floor). */
+  baselineHours: number;
+  /** Longer than every earlier silence of the subject within the lookback. */
+  unprecedented: boolean;
+  /** The longest earlier silence of at least an hour within the lookback; null when none. */
+  previousLongestHours: number | null;
+}
+
+export interface SpikeFinding {
+  type: 'spike';
+  id: string;
+  /** 'creation' = channels created, per network or "all". */
+  scope: Scope | 'creation';
+  subject: string;
+  /** Whole UTC hours; consecutive spiking hours form one spike. */
+  start: string;
+  end: string;
+  count: number;
+  expected: number;
+  /** Poisson probability of at least `count` given `expected`, for the last hour of the spike. */
+  pValue: number;
+}
+
+export type MigrationScope = 'channel' | 'network' | 'all';
+
+export interface MigrationFinding {
+  type: 'migration';
+  id: string;
+  kind: 'first_seen' | 'surge';
+  platform: string;
+  scope: MigrationScope;
+  subject: string;
+  /** first_seen: the event's time; surge: the start of the UTC day. */
+  at: string;
+  /** surge only: that day's share of links and the usual share before it (0..1). */
+  share?: number;
+  usualShare?: number;
+}
+
+/** Links per platform on one UTC day, across all channels: counts over time and off-platform share. */
+export interface LinkDayFinding {
+  type: 'link_day';
+  id: string;
+  day: string;
+  links: number;
+  offPlatform: number;
+  offPlatformShare: number;
+  platforms: Record<string, number>;
+}
+
+export interface TakedownFinding {
+  type: 'takedown';
+  id: string;
+  day: string;
+  channels: number;
+  languages: number;
+  networks: string[];
+  /** The platform's own tally for the day (bans_reported), when one was seen. */
+  reported: number | null;
+}
+
+export interface ResurrectionFinding {
+  type: 'resurrection';
+  id: string;
+  banned: string;
+  successor: string;
+  bannedAt: string;
+  createdAt: string;
+  delayMinutes: number;
+  minutesTo1000: number | null;
+  /** Successor's latest subscribers over the predecessor's last known count; null when unknown. */
+  regainedShare: number | null;
+}
+
+export interface LifespanFinding {
+  type: 'lifespan';
+  id: string;
+  subject: string;
+  createdAt: string;
+  endedAt: string;
+  days: number;
+  reason: 'channel_banned' | 'channel_deleted';
+}
+
+export type Finding =
+  | GapFinding
+  | SpikeFinding
+  | MigrationFinding
+  | LinkDayFinding
+  | TakedownFinding
+  | ResurrectionFinding
+  | LifespanFinding;
+
+/**
+ * A detector: pure functions over a state it owns. No I/O; the clock comes in as arguments.
+ * `step` expects events in event-time order (the analyzer's reorder buffer provides it); an event
+ * older than what the detector has already seen is treated as late, never as new activity.
+ * `timeMs` is the event's time when the caller has parsed it already.
+ */
+export interface Detector<S> {
+  readonly name: string;
+  init(options: AnalyticsOptions): S;
+  step(state: S, event: ActivityEvent, timeMs: number): readonly Finding[];
+  /** Findings due by `nowMs` without any event: open gaps, closed hours and days. */
+  tick(state: S, nowMs: number): readonly Finding[];
+}
+
+/** Shared empty result: most events find nothing, and allocating nothing is what makes 1M/s. */
+export const NONE: readonly Finding[] = Object.freeze([]);
+
+/** How findings and state name a channel: its handle, or its id when it has none. */
+export function channelSubject(event: ActivityEvent): string {
+  return event.channel.handle ?? event.channel.id;
+}
+
+/** State key of a channel: its id, prefixed by the platform when that is not the home one. */
+export function channelKey(event: ActivityEvent, homePlatform: string): string {
+  return event.platform === homePlatform ? event.channel.id : `${event.platform}:${event.channel.id}`;
+}

@@ -1,0 +1,73 @@
+import { systemClock, type Clock } from './clock.ts';
+
+export interface RateLimitOptions {
+  requestsPerMinute: number;
+  /** Requests allowed back to back after a quiet spell. */
+  burstRequests: number;
+}
+
+/**
+ * The collector's one global request budget (a token bucket). In any window of W minutes at most
+ * `burstRequests + requestsPerMinute * W` requests start, whatever the number of channels or
+ * concurrent polls. Waiters are served first come, first served so no channel starves.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private refilledAt: number;
+  private pausedUntil = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private granted = 0;
+
+  constructor(
+    private readonly opts: RateLimitOptions,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.tokens = opts.burstRequests;
+    this.refilledAt = clock.now();
+  }
+
+  /** Resolves when one request may start. */
+  take(signal?: AbortSignal): Promise<void> {
+    const turn = this.tail.then(() => this.acquire(signal));
+    // A waiter that was aborted must not block the ones behind it.
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /**
+   * Stop everyone for `ms`: a 429 or a FLOOD_WAIT is about this client (IP or account), not about
+   * the one channel that happened to receive it.
+   */
+  pauseFor(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+  }
+
+  /** Requests granted since start (for heartbeats and the capacity measurement). */
+  get grantedCount(): number {
+    return this.granted;
+  }
+
+  private refill(now: number): void {
+    const perMs = this.opts.requestsPerMinute / 60_000;
+    this.tokens = Math.min(this.opts.burstRequests, this.tokens + (now - this.refilledAt) * perMs);
+    this.refilledAt = now;
+  }
+
+  private async acquire(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = this.clock.now();
+      this.refill(now);
+      if (this.pausedUntil > now) {
+        await this.clock.sleep(this.pausedUntil - now, signal);
+        continue;
+      }
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        this.granted++;
+        return;
+      }
+      await this.clock.sleep(Math.ceil(((1 - this.tokens) * 60_000) / this.opts.requestsPerMinute), signal);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { displayName } from './common.ts';
+import { detectFormat, type ConcreteFormat } from './detect.ts';
+import { openBotUpdatesSource } from './bot-api/source.ts';
+import { openActivitySource } from './generic/source.ts';
+import { openJsonlSource } from './jsonl/source.ts';
+import { openTelegramExportSource } from './telegram-export/source.ts';
+import type { Source, SourceItem, SourceOptions, SourceStats } from './types.ts';
+
+export type * from './types.ts';
+export { detectFormat } from './detect.ts';
+export { ACTIVITY_FIELDS, type ActivityField } from './generic/mapping.ts';
+export { mapBotUpdate, type BotUpdateResult } from './bot-api/update.ts';
+
+function openConcrete(format: ConcreteFormat, file: string, opts: SourceOptions): Source {
+  switch (format) {
+    case 'jsonl':
+      return openJsonlSource(file, opts);
+    case 'telegram-export':
+      return openTelegramExportSource(file, opts);
+    case 'bot-updates':
+      return openBotUpdatesSource(file, opts);
+    case 'activity-jsonl':
+      return openActivitySource(file, 'jsonl', opts);
+    case 'csv':
+      return openActivitySource(file, 'csv', opts);
+  }
+}
+
+/**
+ * Open one input file as a Source. `format: 'auto'` looks at the extension and first bytes when
+ * reading starts, so opening stays synchronous and cheap; a file nobody recognises fails then.
+ */
+export function openSource(file: string, opts: SourceOptions): Source {
+  if (opts.format !== 'auto') return openConcrete(opts.format, file, opts);
+  let inner: Source | undefined;
+  return {
+    name: displayName(file),
+    stats: (): SourceStats =>
+      inner?.stats?.() ?? { read: 0, produced: 0, rejected: 0, ignored: 0, ignoredByKind: {}, warnings: [] },
+    async *items(): AsyncGenerator<SourceItem> {
+      inner = openConcrete(await detectFormat(file), file, opts);
+      yield* inner.items();
+    },
+  };
+}

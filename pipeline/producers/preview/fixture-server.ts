@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One canned answer; `file` is read from ./testdata. */
+export interface FixtureRoute {
+  status?: number;
+  headers?: Record<string, string>;
+  file?: string;
+  body?: string;
+}
+
+export interface FixtureServer {
+  baseUrl: string;
+  /** Every request as "path?query", in arrival order. */
+  requests: string[];
+  /** Keyed by "path?query". A list is answered in order, its last entry repeating. */
+  routes: Map<string, FixtureRoute | FixtureRoute[]>;
+  /** Shorthand for `routes.set(path, { file })`. */
+  serve(path: string, file: string): void;
+  close(): Promise<void>;
+}
+
+const testdata = new URL('./testdata/', import.meta.url);
+
+/**
+ * A stand-in for t.me on 127.0.0.1 (port 0) serving the fixture pages, for the preview and
+ * collector tests. Unknown paths answer 404 so a test notices an unexpected request.
+ */
+export async function startFixtureServer(): Promise<FixtureServer> {
+  const routes = new Map<string, FixtureRoute | FixtureRoute[]>();
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    const key = req.url ?? '/';
+    requests.push(key);
+    const entry = routes.get(key);
+    const route = Array.isArray(entry) ? (entry.length > 1 ? entry.shift() : entry[0]) : entry;
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no fixture for ${key}`);
+      return;
+    }
+    const body = route.file ? readFileSync(new URL(route.file, testdata)) : (route.body ?? '');
+    res.writeHead(route.status ?? 200, { 'content-type': 'text/html; charset=utf-8', ...route.headers }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    requests,
+    routes,
+    serve: (path, file) => void routes.set(path, { file }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,93 @@
+import { ErrorCode, isRetriable, TidewatchError } from '../../errors.ts';
+import { logger } from '../../log.ts';
+import { retry } from '../../retry.ts';
+import { systemClock, type Clock } from '../collector/clock.ts';
+import type { TokenBucket } from '../collector/rate-limit.ts';
+import type { PreviewOptions } from './options.ts';
+
+export type PreviewResponse = { kind: 'page'; url: string; body: string } | { kind: 'redirect'; url: string; location: string };
+
+/** Retry-After is either delta-seconds or an HTTP date. */
+export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
+}
+
+/**
+ * The preview's HTTP client: one User-Agent, every attempt (retries included) paid from the
+ * collector's global token bucket, a timeout per request, and backoff with jitter on 429 / 5xx /
+ * network failures that honours Retry-After. A 429 pauses the whole bucket, since the limit is on
+ * this client, not on one channel. Redirects are returned, not followed: a redirect from
+ * /s/<handle> is itself a signal.
+ */
+export class PreviewHttp {
+  private readonly base: URL;
+
+  constructor(
+    private readonly opts: PreviewOptions,
+    private readonly limiter: TokenBucket,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.base = new URL(opts.baseUrl);
+  }
+
+  get(path: string, handle: string, signal: AbortSignal): Promise<PreviewResponse> {
+    const url = new URL(path, this.base).toString();
+    return retry(
+      async () => {
+        await this.limiter.take(signal);
+        return this.once(url, handle, signal);
+      },
+      {
+        retries: this.opts.retries,
+        initialDelayMs: this.opts.retryInitialDelayMs,
+        maxDelayMs: this.opts.retryMaxDelayMs,
+        signal,
+        // A wait longer than the poll may hold is better spent polling again later.
+        retriable: (err) => isRetriable(err) && !(err instanceof TidewatchError && (err.retryAfterMs ?? 0) > this.opts.maxRetryAfterMs),
+        onRetry: ({ attempt, delayMs, error }) =>
+          logger().debug({ handle, url, attempt, delayMs, err: (error as Error).message }, 'preview request retried'),
+      },
+    );
+  }
+
+  private async once(url: string, handle: string, signal: AbortSignal): Promise<PreviewResponse> {
+    let res: Response;
+    let body: string;
+    try {
+      res = await fetch(url, {
+        redirect: 'manual',
+        headers: { 'user-agent': this.opts.userAgent, 'accept-language': 'en' },
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
+      });
+      body = await res.text();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      // fetch reports resets, refusals and cut bodies as TypeError, which retry() would treat as a bug.
+      const timedOut = (err as Error).name === 'TimeoutError';
+      throw new TidewatchError(
+        timedOut ? ErrorCode.TIMEOUT : ErrorCode.HTTP_UPSTREAM,
+        timedOut ? `preview of @${handle}: no answer from ${url} within ${this.opts.requestTimeoutMs} ms` : `preview of @${handle}: ${url} failed (${(err as Error).message})`,
+        { retriable: true, cause: err },
+      );
+    }
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location) return { kind: 'redirect', url, location: new URL(location, url).toString() };
+    if (res.ok) return { kind: 'page', url, body };
+    const wait = retryAfterMs(res.headers.get('retry-after'), this.clock.now());
+    if (res.status === 429) {
+      this.limiter.pauseFor(wait ?? this.opts.retryInitialDelayMs);
+      throw new TidewatchError(ErrorCode.RATE_LIMITED, `preview of @${handle}: ${url} answered 429 Too Many Requests${wait === undefined ? '' : ` (Retry-After ${Math.round(wait / 1000)} s)`}`, {
+        retriable: true,
+        ...(wait === undefined ? {} : { retryAfterMs: wait }),
+      });
+    }
+    throw new TidewatchError(ErrorCode.HTTP_UPSTREAM, `preview of @${handle}: ${url} answered ${res.status} ${res.statusText}`, {
+      retriable: res.status >= 500 || res.status === 408,
+      ...(wait === undefined ? {} : { retryAfterMs: wait }),
+    });
+  }
+}

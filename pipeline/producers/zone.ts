@@ -1,0 +1,48 @@
+import { ErrorCode, TidewatchError } from '../errors.ts';
+
+const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})$/;
+
+/**
+ * Converts zone-less local times (old Telegram Desktop exports and many CSVs hold the writing computer's
+ * clock) to epoch milliseconds in an IANA zone. Offsets are cached per local hour: a GB export
+ * has millions of messages but only thousands of distinct hours, and Intl is slow.
+ */
+export class LocalTimeConverter {
+  private readonly format: Intl.DateTimeFormat;
+  private readonly offsetByHour = new Map<string, number>();
+
+  constructor(readonly zone: string) {
+    try {
+      this.format = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+      });
+    } catch {
+      throw new TidewatchError(ErrorCode.CONFIG_INVALID, `--timezone ${zone}: not an IANA time zone (e.g. Europe/Berlin, UTC)`);
+    }
+  }
+
+  /** Zone offset (ms) at an instant. */
+  private offsetAt(ms: number): number {
+    const p: Record<string, number> = {};
+    for (const part of this.format.formatToParts(ms)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+    const asUtc = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+    return asUtc - Math.floor(ms / 1000) * 1000;
+  }
+
+  /** Epoch ms of a local "YYYY-MM-DDTHH:mm:ss" (or with a space for the T), or undefined when it is not one. */
+  toEpochMs(local: string): number | undefined {
+    const m = LOCAL.exec(local);
+    if (!m) return undefined;
+    const wall = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+    if (!Number.isFinite(wall)) return undefined;
+    const hourKey = local.slice(0, 13);
+    let offset = this.offsetByHour.get(hourKey);
+    if (offset === undefined) {
+      // Two passes settle the offset across a DST change (the first guess may sit on its other side).
+      offset = this.offsetAt(wall - this.offsetAt(wall));
+      if (this.offsetByHour.size > 100_000) this.offsetByHour.clear();
+      this.offsetByHour.set(hourKey, offset);
+    }
+    return wall - offset;
+  }
+}

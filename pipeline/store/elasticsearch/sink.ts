@@ -1,0 +1,71 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { ElasticsearchConfig } from '../../config/index.ts';
+import type { ActivityEvent } from '../../events/index.ts';
+import { ErrorCode } from '../../errors.ts';
+import type { EventSink, ItemResult } from '../types.ts';
+import { esError } from './client.ts';
+import { activityIndex } from './templates.ts';
+
+export interface EsSinkOptions {
+  flushBytes: number;
+  concurrency: number;
+}
+
+interface DropInfo {
+  status: number;
+  error: { type?: string; reason?: string } | null;
+  document: ActivityEvent;
+}
+
+/**
+ * Writes activity events with the client's bulk helper. `create` with `_id = event.id`: the
+ * first copy wins, a redelivered one answers 409 and counts as a duplicate, never a second
+ * document. The helper does not retry here; the caller retries what comes back retriable, with
+ * the one backoff policy (pipeline/retry.ts), so ES outages and 429s are handled alike.
+ */
+export class EsEventSink implements EventSink {
+  constructor(
+    private readonly client: Client,
+    private readonly config: ElasticsearchConfig,
+    private readonly options: EsSinkOptions,
+  ) {}
+
+  async writeEvents(events: readonly ActivityEvent[]): Promise<ItemResult[]> {
+    if (events.length === 0) return [];
+    const failures = new Map<string, ItemResult>();
+    const prefix = this.config.indexPrefix;
+    try {
+      await this.client.helpers.bulk<ActivityEvent>({
+        datasource: events as ActivityEvent[],
+        onDocument: (doc) => ({ create: { _index: activityIndex(prefix, doc['@timestamp']), _id: doc.event.id } }),
+        flushBytes: this.options.flushBytes,
+        concurrency: this.options.concurrency,
+        // Time-based flushing is for streams; our datasource is a finished array.
+        flushInterval: 60_000,
+        retries: 0,
+        refreshOnCompletion: false,
+        onDrop: (drop) => {
+          const d = drop as unknown as DropInfo;
+          const id = d.document.event.id;
+          if (d.status === 409) {
+            failures.set(id, { id, status: 'written', duplicate: true });
+            return;
+          }
+          const retriable = d.status === 429 || d.status >= 500;
+          const reason = `${d.status} ${d.error?.type ?? 'error'}: ${d.error?.reason ?? 'no reason given'}`;
+          failures.set(id, { id, status: 'failed', retriable, code: retriable ? ErrorCode.ES_OVERLOADED : ErrorCode.ES_REJECTED, reason });
+        },
+      });
+    } catch (err) {
+      // The whole request failed (node down, timeout): every item is retriable; `create` makes
+      // the ones that did land answer 409 on the retry.
+      const e = esError(err, 'bulk indexing');
+      return events.map((ev) => ({ id: ev.event.id, status: 'failed', retriable: e.retriable, code: e.code, reason: e.message }));
+    }
+    return events.map((ev) => failures.get(ev.event.id) ?? { id: ev.event.id, status: 'written' });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

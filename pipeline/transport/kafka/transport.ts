@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { CompressionTypes, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import type { KafkaConfig } from '../../config/index.ts';
+import { eventKey, type ActivityEvent } from '../../events/index.ts';
+import { ErrorCode, TidewatchError } from '../../errors.ts';
+import { logger } from '../../log.ts';
+import type {
+  BatchHandler, DeadLetter, DeadLetterWriter, Publisher, SubscribeOptions, Subscription, Transport, TransportRecord,
+} from '../types.ts';
+import { createKafka } from './client.ts';
+
+const log = () => logger().child({ component: 'kafka-transport' });
+
+/** Kafka implementation of the transport: keyed by channel, acks=all, idempotent producer. */
+export class KafkaTransport implements Transport {
+  readonly kind = 'kafka' as const;
+  readonly config: KafkaConfig;
+  private readonly kafka: Kafka;
+  private readonly closers = new Set<() => Promise<void>>();
+  private sharedProducer: Promise<Producer> | undefined;
+
+  constructor(config: KafkaConfig) {
+    this.config = config;
+    this.kafka = createKafka(config);
+  }
+
+  async ensureTopics(): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const wanted = [this.config.topic, this.config.dlqTopic].filter((t) => !existing.has(t));
+      if (wanted.length) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: wanted.map((topic) => ({
+            topic,
+            numPartitions: topic === this.config.dlqTopic ? 1 : this.config.partitions,
+            replicationFactor: this.config.replicationFactor,
+          })),
+        });
+      }
+    } catch (err) {
+      throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot create topics (${(err as Error).message})`, { cause: err, retriable: true });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private producer(): Promise<Producer> {
+    this.sharedProducer ??= (async () => {
+      // Idempotent producer: broker-side dedup of retried sends, acks=all required by it.
+      const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+      try {
+        await producer.connect();
+      } catch (err) {
+        this.sharedProducer = undefined;
+        throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot connect producer (${(err as Error).message})`, { cause: err, retriable: true });
+      }
+      this.closers.add(() => producer.disconnect());
+      return producer;
+    })();
+    return this.sharedProducer;
+  }
+
+  private async send(topic: string, messages: { key: string; value: Buffer | string }[]): Promise<void> {
+    const producer = await this.producer();
+    const step = this.config.producerBatchEvents;
+    for (let i = 0; i < messages.length; i += step) {
+      try {
+        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: messages.slice(i, i + step) });
+      } catch (err) {
+        throw new TidewatchError(ErrorCode.KAFKA_PUBLISH, `Kafka: publishing ${messages.length} record(s) to ${topic} failed after retries (${(err as Error).message})`, {
+          cause: err,
+          retriable: Boolean((err as { retriable?: boolean }).retriable ?? true),
+          details: { sent: i },
+        });
+      }
+    }
+  }
+
+  async publisher(): Promise<Publisher> {
+    await this.producer();
+    return {
+      publish: (events: readonly ActivityEvent[]) =>
+        this.send(this.config.topic, events.map((e) => ({ key: eventKey(e), value: JSON.stringify(e) }))),
+      publishRaw: (records) => this.send(this.config.topic, records.map((r) => ({ key: r.key, value: r.value }))),
+      // The producer is shared by every publisher of this transport; it closes with the transport.
+      close: async () => {},
+    };
+  }
+
+  async deadLetters(): Promise<DeadLetterWriter> {
+    await this.producer();
+    return {
+      write: (letters: readonly DeadLetter[]) =>
+        this.send(
+          this.config.dlqTopic,
+          letters.map((l) => ({ key: `${l.source.topic}:${l.source.partition}:${l.source.offset}`, value: JSON.stringify(l) })),
+        ),
+    };
+  }
+
+  async subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription> {
+    const topic = options.topic ?? this.config.topic;
+    const maxRecords = options.maxBatchRecords ?? 10_000;
+    const consumer: Consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      sessionTimeout: 45_000,
+      heartbeatInterval: 3_000,
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 30_000 },
+    });
+    let crash!: (err: Error) => void;
+    const crashed = new Promise<Error>((resolve) => (crash = resolve));
+    consumer.on(consumer.events.CRASH, (e) => {
+      const { error, restart } = e.payload;
+      log().warn({ err: error, restart, groupId: options.groupId }, 'consumer crashed');
+      if (!restart) crash(error);
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
+    } catch (err) {
+      await consumer.disconnect().catch(() => {});
+      throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot subscribe to ${topic} (${(err as Error).message})`, { cause: err, retriable: true });
+    }
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isStale, isRunning }) => {
+        const all = batch.messages;
+        for (let i = 0; i < all.length && isRunning() && !isStale(); i += maxRecords) {
+          const chunk = all.slice(i, i + maxRecords);
+          const records: TransportRecord[] = chunk.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ? m.key.toString('utf8') : null,
+            value: m.value ?? Buffer.alloc(0),
+          }));
+          await handler({ topic: batch.topic, partition: batch.partition, records, heartbeat, isStale });
+          // Revoked meanwhile: the new owner re-reads from the last commit; committing here could skip work.
+          if (isStale()) break;
+          const last = chunk[chunk.length - 1]!.offset;
+          resolveOffset(last);
+          // Commit exactly what the handler finished: the next offset after the last record.
+          await commitOffsetsIfNecessary({
+            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+          });
+          await heartbeat();
+        }
+      },
+    });
+    const stop = async () => {
+      this.closers.delete(stop);
+      await consumer.disconnect();
+    };
+    this.closers.add(stop);
+    return { stop, crashed };
+  }
+
+  async readDeadLetters(options: { fromBeginning?: boolean; maxWaitMs?: number; limit?: number } = {}): Promise<DeadLetter[]> {
+    const letters: DeadLetter[] = [];
+    // Joining the group takes a moment: wait up to maxWaitMs for the first letter, then stop
+    // once the topic has been quiet for a short while.
+    const deadline = Date.now() + (options.maxWaitMs ?? 15_000);
+    const idleMs = 1_500;
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    let lastSeen = 0;
+    const sub = await this.subscribe(
+      { groupId: `tidewatch-dlq-reader-${randomUUID()}`, topic: this.config.dlqTopic, fromBeginning: options.fromBeginning ?? true },
+      async (batch) => {
+        for (const r of batch.records) letters.push(JSON.parse(r.value.toString('utf8')) as DeadLetter);
+        lastSeen = Date.now();
+      },
+    );
+    try {
+      while (letters.length < limit && Date.now() < deadline && (lastSeen === 0 || Date.now() - lastSeen < idleMs)) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await sub.stop();
+    }
+    return letters.slice(0, limit);
+  }
+
+  async close(): Promise<void> {
+    const closers = [...this.closers];
+    this.closers.clear();
+    this.sharedProducer = undefined;
+    await Promise.allSettled(closers.map((c) => c()));
+  }
+}
