@@ -16,7 +16,7 @@ const t = new KafkaTransport(kafka); await t.ensureTopics();
 const evs = Array.from({ length: N }, (_, i) => buildEvent({ timestamp: Date.UTC(2017, 10, 1) + i * 1000, action: 'post', channel: { id: `c${i % 200}`, handle: `h${i%200}`, language: 'ar', network: 'n' }, message: { id: String(i), media: 'text', length: 100 }, source: { type: 'test' } }));
 const p = await t.publisher();
 let t0 = performance.now(); await p.publish(evs); console.log('publish', N, ((performance.now() - t0) / 1000).toFixed(2), 's');
-const ix = new Indexer({ transport: t, sink: new EsEventSink(client, es, { flushBytes: 1_000_000, concurrency: 2 }), deadLetters: await t.deadLetters(), options: { groupId: name, storeText: false, retries: 5, retryInitialDelayMs: 100, retryMaxDelayMs: 2000, maxBatchRecords: 10000 }, log: createLogger('warn') });
+const ix = new Indexer({ transport: t, sink: new EsEventSink(client, es, { flushBytes: 1_000_000, concurrency: 2 }), deadLetters: await t.deadLetters(), options: { groupId: name, storeText: false, retries: 5, retryInitialDelayMs: 100, retryMaxDelayMs: 2000, maxBatchRecords: 10000, concurrentPartitions: 2 }, log: createLogger('warn') });
 t0 = performance.now();
 const sub = await ix.start();
 let first = 0;

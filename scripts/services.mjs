@@ -47,10 +47,10 @@ function envPort(name, fallback) {
 
 function config() {
   const dir = path.resolve(process.env.TIDEWATCH_SERVICES_DIR || '/var/tmp/tidewatch-services');
-  const timeoutSecs = Number(process.env.TIDEWATCH_SERVICES_TIMEOUT_SECS || 180);
+  const timeoutSecs = Number(process.env.TIDEWATCH_SERVICES_TIMEOUT_SECS || 300);
   return {
     dir,
-    timeoutMs: (Number.isFinite(timeoutSecs) && timeoutSecs > 0 ? timeoutSecs : 180) * 1000,
+    timeoutMs: (Number.isFinite(timeoutSecs) && timeoutSecs > 0 ? timeoutSecs : 300) * 1000,
     esUser: process.env.TIDEWATCH_ES_USER || 'tidewatch-es',
     ports: {
       kafka: { port: envPort('TIDEWATCH_KAFKA_PORT', 19092), controllerPort: envPort('TIDEWATCH_KAFKA_CONTROLLER_PORT', 19093) },
@@ -122,8 +122,10 @@ function runningPid(eng) {
   // died first (Elasticsearch's launcher forks the server JVM), so probe the group.
   try { process.kill(-pid, 0); } catch { return undefined; }
   try {
+    // Empty while the process is in the middle of an exec (setpriv -> bash -> java at start-up)
+    // or a zombie: only a non-empty command line without our marker means the pid was reused.
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes(eng.marker)) return undefined;
+    if (cmdline && !cmdline.includes(eng.marker)) return undefined;
   } catch {
     // Leader gone but group alive: the server child is still ours.
   }
@@ -541,10 +543,14 @@ async function healthy(eng, endpoint) {
 }
 
 async function waitReady(eng, endpoint, pid, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let last = 'no answer yet';
   while (Date.now() < deadline) {
-    if (runningPid(eng) !== pid) throw withLogTail(`${eng.name} exited while starting`, eng.logFile);
+    // Checked twice, apart: a single look can land in the middle of an exec.
+    if (runningPid(eng) !== pid && (await sleep(300), runningPid(eng) !== pid)) {
+      throw withLogTail(`${eng.name} exited ${Math.round((Date.now() - started) / 1000)} s into its start`, eng.logFile);
+    }
     try {
       await probe(eng, endpoint, { thorough: true });
       return;
@@ -639,6 +645,12 @@ async function ensureInstalled(engines, cfg) {
   if (missing.length) await resolveArtifacts(cfg, missing);
 }
 
+/** Fails before any download when the Elasticsearch user could not reach the services folder. */
+function checkServicesDir(cfg) {
+  mkdirOpen(cfg.dir);
+  if (process.getuid?.() === 0) assertReachable(cfg.dir, ensureEsUser(cfg.esUser), cfg.esUser);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Public API
 
@@ -661,6 +673,7 @@ export async function up({ quiet = false } = {}) {
 
   return withLock(cfg, async () => {
     const t0 = Date.now();
+    checkServicesDir(cfg);
     // Resolving is one mvn run for both; an engine already installed starts meanwhile.
     const missing = engines.filter((eng) => !installed(eng));
     const resolving = missing.length ? resolveArtifacts(cfg, missing) : Promise.resolve();
@@ -688,6 +701,7 @@ export async function start(name, { quiet = true } = {}) {
   const cfg = config();
   const eng = engineOf(name, cfg);
   return withLock(cfg, async () => {
+    if (name === 'elasticsearch') checkServicesDir(cfg);
     await ensureInstalled([eng], cfg);
     return startLocked(eng, cfg);
   });
@@ -707,6 +721,7 @@ export async function restart(name, { quiet = true, force = false } = {}) {
   const eng = engineOf(name, cfg);
   return withLock(cfg, async () => {
     await stopLocked(eng, { force });
+    if (name === 'elasticsearch') checkServicesDir(cfg);
     await ensureInstalled([eng], cfg);
     return startLocked(eng, cfg);
   });

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
+import { registerAnalyze } from './analyze.ts';
+import { registerCollect } from './collect.ts';
 import { registerImport } from './import.ts';
+import { registerReplay } from './replay.ts';
 import { registerRun } from './run.ts';
 import { registerSetup } from './setup.ts';
 
 /** Each command module wires one process: it is the only place stages meet. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [registerImport, registerSetup, registerRun];
+export const COMMANDS: RegisterCommand[] = [registerImport, registerReplay, registerSetup, registerRun, registerAnalyze, registerCollect];

@@ -1,11 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { Alerter } from '../../consumers/alerter/alerter.ts';
+import { loadRules } from '../../consumers/alerter/rules.ts';
+import { LogSink, WebhookSink } from '../../consumers/alerter/sinks.ts';
+import { Analyzer } from '../../consumers/analyzer/analyzer.ts';
+import { EsSnapshotStore } from '../../consumers/analyzer/snapshots-es.ts';
 import { Indexer } from '../../consumers/indexer/indexer.ts';
+import { BUNDLED_CATALOGUE, mergeCatalogues, parseCatalogue, type PlatformCatalogue } from '../../pipeline/analytics/index.ts';
+import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
+import { createStore } from '../../pipeline/store/index.ts';
+import { createTransport } from '../../pipeline/transport/index.ts';
 import { checkEsHealth, createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { EsEventSink } from '../../pipeline/store/elasticsearch/sink.ts';
 import { installTemplates } from '../../pipeline/store/elasticsearch/templates.ts';
 import { KafkaTransport } from '../../pipeline/transport/kafka/transport.ts';
 import { action } from '../program.ts';
 import { commandContext, requireEngines, untilSignal } from '../context.ts';
+
+function loadCatalogue(file: string | undefined): PlatformCatalogue {
+  if (file === undefined) return BUNDLED_CATALOGUE;
+  try {
+    return mergeCatalogues(BUNDLED_CATALOGUE, parseCatalogue(JSON.parse(readFileSync(file, 'utf8'))));
+  } catch (err) {
+    throw new TidewatchError(ErrorCode.CONFIG_INVALID, `platform catalogue ${file}: ${errorMessage(err)}`);
+  }
+}
 
 /** `tidewatch run <consumer>`: the long-running consumers of the Kafka + Elasticsearch deployment. */
 export function registerRun(program: Command): void {
@@ -43,6 +63,77 @@ export function registerRun(program: Command): void {
         await sink.close();
         log.info({ stats: indexer.stats, reason: String(reason) }, 'indexer stopped');
         return reason instanceof Error ? 1 : 0;
+      }),
+    );
+  run
+    .command('analyzer')
+    .description('run the detectors live on tidewatch.activity; findings go to the Elasticsearch findings indices')
+    .option('--replay', 'event time only (re-analysing history); default: live, ticked on the wall clock')
+    .option('--stats-secs <n>', 'log analyzer counts every n seconds', '10')
+    .action(
+      action(async (opts: { replay?: boolean; statsSecs: string }, cmd: Command) => {
+        const { config, log } = commandContext(cmd, opts.replay ? { analyzer: { mode: 'replay' } } : {});
+        requireEngines(config, 'run analyzer');
+        const store = await createStore(config);
+        await store.setup();
+        const client = createEsClient(config.elasticsearch);
+        const snapshots = new EsSnapshotStore(client, config.elasticsearch.indexPrefix);
+        await snapshots.setup();
+        const transport = await createTransport(config);
+        // The network stage's input: one partition, so one instance owns the network-wide state.
+        const network = await createTransport({ ...config, kafka: { ...config.kafka, topic: config.analyzer.networkTopic, partitions: 1 } });
+        await transport.ensureTopics();
+        await network.ensureTopics();
+        const analyzer = new Analyzer({
+          transport,
+          network,
+          store,
+          snapshots,
+          options: { ...config.analyzer, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
+          analytics: config.analytics,
+          catalogue: loadCatalogue(config.analytics.migration.catalogueFile),
+          log: log.child({ component: 'analyzer' }),
+        });
+        const sub = await analyzer.start();
+        log.info({ mode: config.analyzer.mode, groupId: config.analyzer.groupId, networkTopic: config.analyzer.networkTopic }, 'analyzer started');
+        const every = Math.max(1, Number(opts.statsSecs)) * 1000;
+        const timer = setInterval(() => log.info({ stats: analyzer.stats }, 'analyzer stats'), every);
+        const reason = await Promise.race([untilSignal(), sub.crashed]);
+        clearInterval(timer);
+        await sub.stop();
+        await Promise.allSettled([transport.close(), network.close()]);
+        await store.close();
+        await client.close();
+        log.info({ stats: analyzer.stats, reason: String(reason) }, 'analyzer stopped');
+        return reason instanceof Error ? 1 : 0;
+      }),
+    );
+
+  run
+    .command('alerter')
+    .description('evaluate the alert rules on their schedules; alerts go to the log, webhooks and the alerts index')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const { config, log } = commandContext(cmd);
+        requireEngines(config, 'run alerter');
+        const rules = loadRules(config.alerter.rulesFile);
+        const store = await createStore(config);
+        await store.setup();
+        const sinkLog = log.child({ component: 'alert' });
+        const alerter = new Alerter({
+          store,
+          rules,
+          sinks: [...(config.alerter.log ? [new LogSink(sinkLog)] : []), ...config.alerter.webhooks.map((w) => new WebhookSink(w, sinkLog))],
+          options: config.alerter,
+          log: log.child({ component: 'alerter' }),
+        });
+        await alerter.start();
+        log.info({ rules: rules.filter((r) => r.enabled).map((r) => `${r.name} (${r.schedule})`), webhooks: config.alerter.webhooks.map((w) => w.name) }, 'alerter started');
+        const reason = await untilSignal();
+        await alerter.stop();
+        await store.close();
+        log.info({ stats: alerter.stats, reason }, 'alerter stopped');
+        return 0;
       }),
     );
 }

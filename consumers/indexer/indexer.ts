@@ -12,6 +12,7 @@ export interface IndexerOptions {
   retryInitialDelayMs: number;
   retryMaxDelayMs: number;
   maxBatchRecords: number;
+  concurrentPartitions: number;
 }
 
 export interface IndexerStats {
@@ -47,7 +48,11 @@ export class Indexer {
 
   start(): Promise<Subscription> {
     const { transport, options } = this.deps;
-    return transport.subscribe({ groupId: options.groupId, maxBatchRecords: options.maxBatchRecords, fromBeginning: true }, (b) => this.handle(b));
+    return transport.subscribe(
+      // Two partitions in flight keep Elasticsearch busy while the next fetch and decode run.
+      { groupId: options.groupId, maxBatchRecords: options.maxBatchRecords, fromBeginning: true, concurrentPartitions: options.concurrentPartitions },
+      (b) => this.handle(b),
+    );
   }
 
   async handle(batch: Batch): Promise<void> {

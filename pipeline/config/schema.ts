@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { alerterSchema } from '../../consumers/alerter/options.ts';
+import { analyzerSchema } from '../../consumers/analyzer/options.ts';
+import { analyticsSchema } from '../analytics/options.ts';
+import { collectorSchema } from '../producers/collector/options.ts';
+import { watchListSchema } from '../producers/collector/watch-list.ts';
 
 /**
  * The one configuration schema. Each component's options are a section here; names carry
@@ -58,6 +63,8 @@ export const indexerSchema = z.strictObject({
   retryInitialDelayMs: z.number().int().positive().default(200),
   retryMaxDelayMs: z.number().int().positive().default(30_000),
   maxBatchRecords: z.number().int().positive().default(10_000),
+  /** Kafka partitions indexed at once; each may have `concurrency` bulk requests in flight. */
+  concurrentPartitions: z.number().int().positive().default(2),
 });
 
 export const serveSchema = z.strictObject({
@@ -78,6 +85,12 @@ export const configSchema = z.strictObject({
   kibana: kibanaSchema.optional(),
   indexer: indexerSchema.default(indexerSchema.parse({})),
   serve: serveSchema.default(serveSchema.parse({})),
+  analytics: analyticsSchema.default(analyticsSchema.parse({})),
+  analyzer: analyzerSchema.default(analyzerSchema.parse({})),
+  alerter: alerterSchema.default(alerterSchema.parse({})),
+  collector: collectorSchema.default(collectorSchema.parse({})),
+  /** Channels `tidewatch collect` watches (see also collector.watchListFile). */
+  watchList: watchListSchema.default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;

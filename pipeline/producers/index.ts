@@ -10,6 +10,11 @@ export type * from './types.ts';
 export { detectFormat } from './detect.ts';
 export { ACTIVITY_FIELDS, type ActivityField } from './generic/mapping.ts';
 export { mapBotUpdate, type BotUpdateResult } from './bot-api/update.ts';
+export { replayEvents, REPLAY_DEFAULTS, type ReplayOptions } from './replay/generate.ts';
+export { pacedReplay, openReplaySource, systemClock, type PacedReplayOptions, type ReplayClock } from './replay/source.ts';
+export { FACTS as TIMELINE_FACTS } from './replay/facts.ts';
+export { createIngestHandler, type IngestHandlerOptions, type ItemResult } from './http/handler.ts';
+export { pumpSource, type PumpOptions, type PumpResult } from './pump.ts';
 
 function openConcrete(format: ConcreteFormat, file: string, opts: SourceOptions): Source {
   switch (format) {

@@ -36,6 +36,8 @@ export interface SubscribeOptions {
   fromBeginning?: boolean;
   /** Upper bound of records handed to one handler call. */
   maxBatchRecords?: number;
+  /** Partitions handled at the same time (order is kept within each partition). */
+  concurrentPartitions?: number;
 }
 
 export interface TransportRecord {

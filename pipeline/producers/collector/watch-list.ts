@@ -24,8 +24,11 @@ const watchEntryObjectSchema = z.strictObject({
 
 export type WatchEntry = z.output<typeof watchEntryObjectSchema>;
 
-/** A bare string is shorthand for `{"handle": "..."}`. */
-export const watchEntrySchema = z.union([handleSchema.transform((handle): WatchEntry => ({ handle })), watchEntryObjectSchema]);
+/**
+ * A bare string is shorthand for `{"handle": "..."}`; expanding it first (rather than a union)
+ * keeps zod's message about the handle instead of a bare "Invalid input".
+ */
+export const watchEntrySchema = z.preprocess((v) => (typeof v === 'string' ? { handle: v } : v), watchEntryObjectSchema);
 
 /** The watch list: `["handle", {"handle": "x", "network": "...", "language": "ar", "labels": [...]}]`. */
 export const watchListSchema = z.array(watchEntrySchema).max(100_000);

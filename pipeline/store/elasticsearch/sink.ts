@@ -44,6 +44,8 @@ export class EsEventSink implements EventSink {
         flushInterval: 60_000,
         retries: 0,
         refreshOnCompletion: false,
+        // The helper needs only each item's status and error: skip parsing the rest of the reply.
+        filter_path: 'errors,items.*.status,items.*.error',
         onDrop: (drop) => {
           const d = drop as unknown as DropInfo;
           const id = d.document.event.id;

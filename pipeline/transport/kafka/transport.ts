@@ -129,7 +129,7 @@ export class KafkaTransport implements Transport {
     await consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: options.concurrentPartitions ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isStale, isRunning }) => {
         const all = batch.messages;
         for (let i = 0; i < all.length && isRunning() && !isStale(); i += maxRecords) {

@@ -78,7 +78,7 @@ export class Partition {
  * murmur2), so a channel lands in the same partition number on both transports.
  */
 export function partitionerFor(partitions: number): (key: string | null) => number {
-  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0] }));
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, partitionErrorCode: 0, leader: 0, replicas: [0], isr: [0] }));
   const partitioner = Partitioners.DefaultPartitioner();
   return (key) => partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
 }
@@ -91,9 +91,9 @@ export function partitionerFor(partitions: number): (key: string | null) => numb
 export class Topic {
   readonly partitions: Partition[];
   readonly partitionOf: (key: string | null) => number;
-  /** Something was appended. */
-  readonly data = new Signal();
-  /** Something was trimmed. */
+  /** Consumers look again: a record was appended, a batch finished, or a member came or went. */
+  readonly changed = new Signal();
+  /** Publishers look again: records were trimmed. */
   readonly space = new Signal();
 
   constructor(
@@ -132,7 +132,7 @@ export class Topic {
         evicted++;
       }
     }
-    this.data.notify();
+    this.changed.notify();
     return evicted;
   }
 

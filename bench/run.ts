@@ -1,0 +1,19 @@
+/**
+ * `npm run bench [-- name...]`: the registered benchmarks, one after the other (never side by
+ * side: they measure the same cores). Each writes its table to bench/results/<name>.md and
+ * returns it for printing.
+ */
+const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
+  analytics: () => import('./analytics.ts'),
+  import: () => import('./import.ts'),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
+  const load = BENCHES[name];
+  if (!load) {
+    process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`${await (await load()).run()}\n`);
+}

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { BUNDLED_CATALOGUE, mergeCatalogues, parseCatalogue, runAnalysis, type AnalysisReport, type PlatformCatalogue, type RejectedInput } from '../../pipeline/analytics/index.ts';
+import { ErrorCode, TidewatchError, errorMessage } from '../../pipeline/errors.ts';
+import type { ActivityEvent } from '../../pipeline/events/index.ts';
+import { openSource, type InputFormat } from '../../pipeline/producers/index.ts';
+import { commandContext } from '../context.ts';
+import { action, ExitCode } from '../program.ts';
+
+interface AnalyzeFlags {
+  format: InputFormat;
+  network?: string;
+  json?: boolean;
+}
+
+const FORMATS: InputFormat[] = ['auto', 'telegram-export', 'bot-updates', 'jsonl', 'activity-jsonl', 'csv'];
+
+function loadCatalogue(file: string | undefined): PlatformCatalogue {
+  if (file === undefined) return BUNDLED_CATALOGUE;
+  try {
+    return mergeCatalogues(BUNDLED_CATALOGUE, parseCatalogue(JSON.parse(readFileSync(file, 'utf8'))));
+  } catch (err) {
+    throw new TidewatchError(ErrorCode.CONFIG_INVALID, `platform catalogue ${file}: ${errorMessage(err)}`);
+  }
+}
+
+async function* itemsOf(files: string[], flags: AnalyzeFlags, storeText: boolean): AsyncGenerator<ActivityEvent | RejectedInput> {
+  for (const file of files) {
+    const source = openSource(file, { format: flags.format, network: flags.network, storeText });
+    for await (const item of source.items()) yield item.kind === 'event' ? item.event : item;
+  }
+}
+
+const list = <T>(items: T[], line: (x: T) => string, max = 20): string[] =>
+  items.length <= max ? items.map(line) : [...items.slice(0, max).map(line), `  ... and ${items.length - max} more (--json for all)`];
+
+/** The readable form of the report: what an analyst looks at first. */
+export function summary(r: AnalysisReport): string {
+  const out = [`${r.events} events (${r.rejected} rejected, ${r.duplicates} duplicates, ${r.late} late)`];
+  const section = (title: string, lines: string[]) => out.push('', `${title}: ${lines.length ? '' : 'none'}`, ...lines);
+  section('silence gaps', list(r.gaps, (g) =>
+    `  ${g.scope} ${g.subject}: ${g.start} -> ${g.end ?? 'ongoing'}, ${g.hours} h (threshold ${g.baselineHours} h)${g.unprecedented ? ', UNPRECEDENTED' : ''}`));
+  section('spikes', list(r.spikes, (s) => `  ${s.scope} ${s.subject}: ${s.start} -> ${s.end}, ${s.count} (expected ${s.expected})`));
+  section('platforms', list(r.platforms, (p) => `  ${p.platform}${p.domain ? ` (${p.domain})` : ''}: ${p.links} links${p.events ? `, ${p.events} events` : ''}, first seen ${p.firstSeen}`));
+  section('migration', list(r.migrations.filter((m) => m.scope !== 'channel'), (m) => `  ${m.at} ${m.kind} ${m.platform} (${m.scope} ${m.subject})`));
+  section('takedown waves', list(r.takedowns, (t) =>
+    `  ${t.day}: ${t.channels} channels, ${t.languages} languages${t.networks.length ? `, networks ${t.networks.join(', ')}` : ''}${t.reported !== null ? `, platform reported ${t.reported}` : ''}`));
+  section('resurrections', list(r.resurrections, (x) =>
+    `  ${x.banned} -> ${x.successor}: ${x.delayMinutes} min after the ban${x.minutesTo1000 !== null ? `, 1,000 subscribers after ${x.minutesTo1000} min` : ''}${x.regainedShare !== null ? `, ${Math.round(x.regainedShare * 100)}% of the audience regained` : ''}`));
+  return out.join('\n') + '\n';
+}
+
+/** `tidewatch analyze <files...>`: one-shot analysis of input files; the JSON form is a stable contract. */
+export function registerAnalyze(program: Command): void {
+  program
+    .command('analyze')
+    .description('run every detector over input files in event-time order: gaps, spikes, platforms, migration, takedowns, resurrections')
+    .argument('<files...>', 'input files (Telegram Desktop exports, canonical JSONL, CSV, ...)')
+    .addOption(new Option('--format <format>', 'input format').choices(FORMATS).default('auto'))
+    .option('--network <name>', 'network to stamp on channels that carry none')
+    .option('--json', 'print one JSON object (the stable contract) instead of a summary')
+    .action(
+      action(async (files: string[], flags: AnalyzeFlags, cmd: Command) => {
+        const { config } = commandContext(cmd);
+        const catalogue = loadCatalogue(config.analytics.migration.catalogueFile);
+        const report = await runAnalysis(itemsOf(files, flags, config.storeText), { analytics: config.analytics, catalogue });
+        process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : summary(report));
+        return report.rejected > 0 ? ExitCode.REJECTED : ExitCode.OK;
+      }),
+    );
+}

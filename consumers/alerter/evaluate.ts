@@ -1,0 +1,207 @@
+import type { Finding, GapFinding, SpikeFinding } from '../../pipeline/analytics/types.ts';
+import type { AlertDelivery, AlertRecord } from '../../pipeline/store/types.ts';
+import type { Rule } from './rules.ts';
+
+/**
+ * Rule evaluation, pure: (rule, findings, alert state, now) -> alerts to save and send, and the
+ * new state. Everything the alerter must not get wrong lives here and is tested from data:
+ * - de-duplication: an alert's id is `<rule>:<finding id>`, so a finding already alerted is never
+ *   alerted again, however often it is seen (an open gap every minute, a spike as it grows);
+ * - recovery: an alerted silence that ends becomes `resolved`, with a notice unless turned off;
+ * - throttling: over the rule's limit an alert is left out of the state, so the next evaluation
+ *   considers it again: late, never lost;
+ * - conditions that can end (silences) are `firing` until they do; everything else is a notice,
+ *   saved `resolved` at once because there is nothing to recover from.
+ */
+export interface AlertState {
+  /** Alerts that can still change or be seen again: firing ones and those resolved within the lookback. */
+  alerts: Record<string, AlertRecord>;
+  /** Per rule, when its alerts fired (epoch ms), within its throttle window. */
+  fired: Record<string, number[]>;
+}
+
+export interface Evaluation {
+  /** New and changed alerts: saved, and sent where their deliveries are pending. */
+  changed: AlertRecord[];
+  state: AlertState;
+  /** Alerts held back by the throttle this time. */
+  throttled: number;
+}
+
+export const emptyAlertState = (): AlertState => ({ alerts: {}, fired: {} });
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const hours = (h: number): string => `${Math.round(h * 10) / 10} h`;
+const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+
+function silenceMatches(rule: Extract<Rule, { kind: 'silence' }>, f: GapFinding): boolean {
+  return (rule.scope === 'any' || rule.scope === f.scope) && (!rule.onlyUnprecedented || f.unprecedented) && f.hours >= rule.minHours;
+}
+
+function spikeMatches(rule: Extract<Rule, { kind: 'spike' }>, f: SpikeFinding): boolean {
+  return (rule.scope === 'any' || rule.scope === f.scope) && f.count >= rule.minCount && f.pValue <= rule.maxPValue;
+}
+
+/** Whether a finding is one the rule alerts on. */
+function matches(rule: Rule, f: Finding): boolean {
+  switch (rule.kind) {
+    case 'silence':
+      return f.type === 'gap' && silenceMatches(rule, f);
+    case 'spike':
+      return f.type === 'spike' && spikeMatches(rule, f);
+    case 'platform':
+      return f.type === 'migration' && rule.events.includes(f.kind) && rule.scopes.includes(f.scope);
+    case 'takedown_wave':
+      // A wave the detector found from the platform's own tally passes whatever its channel count.
+      return f.type === 'takedown' && (f.channels >= rule.minChannels || f.reported !== null);
+    case 'resurrection':
+      return f.type === 'resurrection' && f.delayMinutes <= rule.maxDelayMinutes;
+  }
+}
+
+/** The finding type a rule reads (what the alerter asks the store for). */
+export function ruleFindingType(rule: Rule): 'gap' | 'spike' | 'migration' | 'takedown' | 'resurrection' {
+  return ({ silence: 'gap', spike: 'spike', platform: 'migration', takedown_wave: 'takedown', resurrection: 'resurrection' } as const)[rule.kind];
+}
+
+function subjectOf(f: Finding): string {
+  switch (f.type) {
+    case 'gap':
+    case 'spike':
+    case 'migration':
+      return `${f.scope}:${f.subject}`;
+    case 'takedown':
+      return `day:${f.day}`;
+    case 'resurrection':
+      return `channel:${f.successor}`;
+    default:
+      return f.id;
+  }
+}
+
+function firstMessage(f: Finding): string {
+  switch (f.type) {
+    case 'gap': {
+      const before = f.previousLongestHours === null ? 'no earlier silence on record' : `longest earlier silence ${hours(f.previousLongestHours)}`;
+      const what = f.end === null ? `silent since ${f.start} (${hours(f.hours)} so far)` : `was silent from ${f.start} to ${f.end} (${hours(f.hours)})`;
+      return `Silence: ${f.scope} ${f.subject} ${what}; usual threshold ${hours(f.baselineHours)}, ${before}${f.unprecedented ? ', unprecedented' : ''}`;
+    }
+    case 'spike':
+      return `Spike: ${f.scope} ${f.subject}: ${f.count} events from ${f.start} to ${f.end}, ${f.expected} expected (p=${f.pValue.toExponential(1)})`;
+    case 'migration':
+      return f.kind === 'first_seen'
+        ? `New platform: ${f.platform} first seen for ${f.scope} ${f.subject} at ${f.at}`
+        : `Platform surge: ${f.platform} at ${pct(f.share ?? 0)} of ${f.scope} ${f.subject}'s links on ${f.at.slice(0, 10)} (usually ${pct(f.usualShare ?? 0)})`;
+    case 'takedown':
+      return `Takedown wave on ${f.day}: ${f.channels} channels gone across ${f.languages} language(s)${f.networks.length ? ` (networks ${f.networks.join(', ')})` : ''}${f.reported !== null ? `; platform reports ${f.reported}` : ''}`;
+    case 'resurrection':
+      return `Resurrection: ${f.successor} created ${f.createdAt}, ${Math.round(f.delayMinutes)} min after ${f.banned} was banned`;
+    default:
+      return `${f.type} ${f.id}`;
+  }
+}
+
+function recoveryMessage(f: GapFinding): string {
+  return `Recovered: ${f.scope} ${f.subject} active again at ${f.end} after ${hours(f.hours)} of silence (since ${f.start})`;
+}
+
+const pending = (sinks: readonly string[], nowMs: number): AlertDelivery[] =>
+  sinks.map((sink) => ({ sink, status: 'pending', attempts: 0, lastError: null, at: iso(nowMs) }));
+
+/** Evaluate one rule. `sinks` name the deliveries a new or changed alert needs. */
+export function evaluateRule(rule: Rule, findings: readonly Finding[], state: AlertState, nowMs: number, sinks: readonly string[]): Evaluation {
+  const alerts = { ...state.alerts };
+  const windowMs = rule.throttle.perMinutes * MINUTE_MS;
+  const fired = (state.fired[rule.name] ?? []).filter((t) => t > nowMs - windowMs);
+  const changed: AlertRecord[] = [];
+  let throttled = 0;
+
+  // Oldest first, ties by id: when the throttle bites, the earliest findings go out first.
+  const candidates = findings.filter((f) => matches(rule, f)).sort((a, b) => (startOf(a) < startOf(b) ? -1 : startOf(a) > startOf(b) ? 1 : a.id < b.id ? -1 : 1));
+  for (const f of candidates) {
+    const id = `${rule.name}:${f.id}`;
+    const existing = alerts[id];
+    const endsCondition = f.type === 'gap' && f.end !== null;
+    if (existing) {
+      if (existing.state === 'firing' && endsCondition) {
+        const notify = rule.kind === 'silence' && rule.notifyRecovery;
+        const resolved: AlertRecord = {
+          ...existing,
+          state: 'resolved',
+          message: recoveryMessage(f as GapFinding),
+          resolvedAt: iso(nowMs),
+          updatedAt: iso(nowMs),
+          // Without a notice the record changes, but the sinks hear nothing new.
+          deliveries: notify ? pending(sinks, nowMs) : existing.deliveries,
+        };
+        alerts[id] = resolved;
+        changed.push(resolved);
+      }
+      continue;
+    }
+    if (fired.length >= rule.throttle.maxAlerts) {
+      throttled++;
+      continue;
+    }
+    fired.push(nowMs);
+    const condition = f.type === 'gap' && f.end === null;
+    const record: AlertRecord = {
+      type: 'alert',
+      id,
+      rule: rule.name,
+      state: condition ? 'firing' : 'resolved',
+      severity: rule.severity,
+      subject: subjectOf(f),
+      findingId: f.id,
+      findingType: f.type,
+      message: firstMessage(f),
+      firedAt: iso(nowMs),
+      resolvedAt: condition ? null : iso(nowMs),
+      updatedAt: iso(nowMs),
+      deliveries: pending(sinks, nowMs),
+    };
+    alerts[id] = record;
+    changed.push(record);
+  }
+
+  // Forget what this rule can no longer see again: resolved before its lookback began.
+  const forgetBefore = iso(nowMs - rule.lookbackHours * HOUR_MS);
+  for (const [id, a] of Object.entries(alerts)) {
+    if (a.rule === rule.name && a.resolvedAt !== null && a.resolvedAt < forgetBefore && !undelivered(a)) delete alerts[id];
+  }
+  return { changed, state: { alerts, fired: { ...state.fired, [rule.name]: fired } }, throttled };
+}
+
+function startOf(f: Finding): string {
+  switch (f.type) {
+    case 'gap':
+    case 'spike':
+      return f.start;
+    case 'migration':
+      return f.at;
+    case 'takedown':
+    case 'link_day':
+      return f.day;
+    case 'resurrection':
+      return f.createdAt;
+    case 'lifespan':
+      return f.endedAt;
+  }
+}
+
+export function undelivered(a: AlertRecord): boolean {
+  return a.deliveries.some((d) => d.status !== 'delivered');
+}
+
+/** Rebuild the state from saved alerts (start-up): fire times count against the throttle again. */
+export function stateFromAlerts(records: readonly AlertRecord[]): AlertState {
+  const state = emptyAlertState();
+  for (const a of records) {
+    state.alerts[a.id] = a;
+    (state.fired[a.rule] ??= []).push(Date.parse(a.firedAt));
+  }
+  return state;
+}

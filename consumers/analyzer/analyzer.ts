@@ -1,0 +1,284 @@
+import { analyzer, type AnalyzerState } from '../../pipeline/analytics/analyzer.ts';
+import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
+import type { AnalyticsOptions } from '../../pipeline/analytics/options.ts';
+import type { Finding } from '../../pipeline/analytics/types.ts';
+import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
+import { decodeEvent } from '../../pipeline/events/index.ts';
+import type { Logger } from '../../pipeline/log.ts';
+import { retry, type RetryOptions } from '../../pipeline/retry.ts';
+import type { Store } from '../../pipeline/store/types.ts';
+import type { Batch, Publisher, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
+import type { AnalyzerOptions } from './options.ts';
+import { snapshotKey, type Snapshot, type SnapshotStore } from './snapshots.ts';
+import { NETWORK_KEY, stageOf, type StageName } from './stages.ts';
+
+export interface AnalyzerStats {
+  batches: number;
+  /** Records analysed (valid or not); records already covered by a restored snapshot are `skipped`. */
+  records: number;
+  skipped: number;
+  /** Undecodable records: skipped here, dead-lettered by the indexer, which reads the same topic. */
+  invalid: number;
+  findingsWritten: number;
+  /** Refused by the store for good (logged with the reason); retriable failures are retried. */
+  findingsRejected: number;
+  forwarded: number;
+  ticks: number;
+  /** Partition states read back from a snapshot (start, rebalance, redelivery). */
+  restored: number;
+}
+
+export interface AnalyzerDeps {
+  /** The activity topic (the transport's default topic). */
+  transport: Transport;
+  /**
+   * A transport whose default topic is the network stage's input (`analyzer.networkTopic`; in the
+   * embedded deployment a second memory transport).
+   */
+  network: Transport;
+  store: Store;
+  snapshots: SnapshotStore;
+  options: AnalyzerOptions & { instanceId: string; storeText: boolean };
+  analytics: AnalyticsOptions;
+  catalogue?: PlatformCatalogue;
+  log: Logger;
+  /** The wall clock of live mode; injected so tests can compress time. */
+  now?: () => number;
+}
+
+interface PartitionState {
+  key: string;
+  state: AnalyzerState;
+  /** Last offset in `state`; '-1' before the first record. */
+  lastOffset: string;
+}
+
+const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt(than);
+
+/**
+ * One stage of the live analyzer (see stages.ts): per partition of its topic a detector state,
+ * saved with the offset it covers after every batch, *after* the batch's findings are stored and
+ * *before* the transport commits. So after a crash at any point the state and the committed
+ * offset never disagree in a way that loses or double-counts an event: records the snapshot
+ * already covers are skipped, findings are upserts by deterministic id.
+ */
+class Stage {
+  private readonly partitions = new Map<number, PartitionState>();
+  private readonly locks = new Map<number, Promise<void>>();
+  private forward: Publisher | undefined;
+  private ticking = false;
+
+  constructor(
+    readonly name: StageName,
+    private readonly transport: Transport,
+    private readonly groupId: string,
+    private readonly next: Transport | undefined,
+    private readonly deps: AnalyzerDeps,
+    readonly stats: AnalyzerStats,
+  ) {}
+
+  private get retryOptions(): Partial<RetryOptions> {
+    const o = this.deps.options;
+    return {
+      retries: o.retries,
+      initialDelayMs: o.retryInitialDelayMs,
+      maxDelayMs: o.retryMaxDelayMs,
+      onRetry: ({ attempt, delayMs, error }) => this.deps.log.warn({ stage: this.name, attempt, delayMs, err: errorMessage(error) }, 'analyzer retry'),
+    };
+  }
+
+  async start(): Promise<Subscription> {
+    const { options } = this.deps;
+    if (this.next) this.forward = await this.next.publisher();
+    // States this instance saved last: ticked at once after a restart, so a partition that stays
+    // silent still has its silence judged (no batch would ever bring its state back).
+    for (const s of await retry(() => this.deps.snapshots.owned(this.groupId, options.instanceId), this.retryOptions)) {
+      const partition = Number(s.key.slice(s.key.lastIndexOf(':') + 1));
+      this.partitions.set(partition, this.restore(s));
+    }
+    return this.transport.subscribe(
+      { groupId: this.groupId, fromBeginning: true, maxBatchRecords: options.maxBatchRecords },
+      (batch) => this.exclusive(batch.partition, () => this.handle(batch)),
+    );
+  }
+
+  /** Batches and ticks of one partition never interleave: both read and write its state. */
+  private exclusive(partition: number, fn: () => Promise<void>): Promise<void> {
+    const run = (this.locks.get(partition) ?? Promise.resolve()).then(fn);
+    this.locks.set(partition, run.catch(() => {}));
+    return run;
+  }
+
+  private restore(s: Snapshot): PartitionState {
+    this.stats.restored++;
+    return { key: s.key, state: analyzer.restore(s.state), lastOffset: s.offset };
+  }
+
+  /**
+   * The state for a batch: the one in memory if the saved snapshot is still ours and at the same
+   * offset; otherwise (first batch, partition moved away and back, a failed batch) the saved one.
+   */
+  private async stateFor(batch: Batch): Promise<PartitionState> {
+    const key = snapshotKey(this.groupId, batch.topic, batch.partition);
+    const { snapshots, options } = this.deps;
+    const held = this.partitions.get(batch.partition);
+    if (held) {
+      const head = await retry(() => snapshots.head(key), this.retryOptions);
+      if (head && head.owner === options.instanceId && head.offset === held.lastOffset) return held;
+    }
+    const saved = await retry(() => snapshots.load(key), this.retryOptions);
+    const p = saved ? this.restore(saved) : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), lastOffset: '-1' };
+    this.partitions.set(batch.partition, p);
+    return p;
+  }
+
+  private async handle(batch: Batch): Promise<void> {
+    const p = await this.stateFor(batch);
+    const fresh = batch.records.filter((r) => newer(r.offset, p.lastOffset));
+    this.stats.skipped += batch.records.length - fresh.length;
+    if (fresh.length === 0) return;
+    try {
+      const found = new Map<string, Finding>();
+      const keep = (fs: readonly Finding[]) => {
+        for (const f of fs) if (stageOf(f) === this.name) found.set(f.id, f);
+      };
+      const nowMs = (this.deps.now ?? Date.now)();
+      for (const r of fresh) {
+        const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs });
+        if (v.ok) keep(analyzer.step(p.state, v.event));
+        else this.stats.invalid++;
+      }
+      // Replay: event time is the only clock, so what it makes due is judged after every batch.
+      if (this.deps.options.mode === 'replay') keep(analyzer.tick(p.state, p.state.maxSeenMs));
+      await this.write([...found.values()], batch);
+      if (this.forward) await this.forwardRecords(fresh);
+      if (batch.isStale()) {
+        // Revoked meanwhile: the new owner starts from the last saved state and committed offset.
+        this.partitions.delete(batch.partition);
+        return;
+      }
+      p.lastOffset = fresh[fresh.length - 1]!.offset;
+      const snapshot: Snapshot = { key: p.key, offset: p.lastOffset, owner: this.deps.options.instanceId, state: analyzer.snapshot(p.state), savedAt: new Date().toISOString() };
+      await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
+      this.stats.batches++;
+      this.stats.records += fresh.length;
+    } catch (err) {
+      // The state has seen records whose batch will be delivered again: start over from the snapshot.
+      this.partitions.delete(batch.partition);
+      throw err;
+    }
+  }
+
+  private async forwardRecords(records: readonly TransportRecord[]): Promise<void> {
+    const forward = this.forward!;
+    // The original bytes: the network stage decodes them as this stage did. Resent after a crash,
+    // they are dropped by the analytics core's duplicate filter (same event ids).
+    await retry(() => forward.publishRaw(records.map((r) => ({ key: NETWORK_KEY, value: r.value }))), this.retryOptions);
+    this.stats.forwarded += records.length;
+  }
+
+  /** Upsert findings by id; retriable failures are retried, then the batch is given back. */
+  private async write(findings: Finding[], batch?: Batch): Promise<void> {
+    if (findings.length === 0) return;
+    const { store, log } = this.deps;
+    let pending = findings;
+    await retry(async () => {
+      const results = await store.writeFindings(pending);
+      const again: Finding[] = [];
+      results.forEach((res, i) => {
+        if (res.status === 'written') this.stats.findingsWritten++;
+        else if (res.retriable) again.push(pending[i]!);
+        else {
+          // A finding the store refuses for good is a mapping bug: blocking the stream on it would
+          // stop every other finding too, so it is logged loudly and counted instead.
+          this.stats.findingsRejected++;
+          log.error({ stage: this.name, id: res.id, code: res.code, reason: res.reason }, 'finding rejected by the store');
+        }
+      });
+      if (again.length) {
+        pending = again;
+        batch?.heartbeat().catch(() => {});
+        throw new TidewatchError(ErrorCode.STORE_FAILED, `${again.length} finding(s) not stored yet`, { retriable: true });
+      }
+    }, this.retryOptions);
+  }
+
+  /**
+   * Live mode: judge every held partition at the wall clock. Only the instance that saved a
+   * partition's snapshot last ticks it, and only while that snapshot is at its offset: once
+   * another instance has analysed newer records, this one's state is stale and is dropped.
+   */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await Promise.all(
+        [...this.partitions.keys()].map((partition) =>
+          this.exclusive(partition, async () => {
+            const p = this.partitions.get(partition);
+            if (!p) return;
+            const head = await this.deps.snapshots.head(p.key);
+            if (!head || head.owner !== this.deps.options.instanceId || head.offset !== p.lastOffset) {
+              this.partitions.delete(partition);
+              return;
+            }
+            const found = analyzer.tick(p.state, (this.deps.now ?? Date.now)()).filter((f) => stageOf(f) === this.name);
+            this.stats.ticks++;
+            await this.write(found);
+          }).catch((err) => this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again')),
+        ),
+      );
+    } finally {
+      this.ticking = false;
+    }
+  }
+}
+
+/**
+ * The live analyzer: the channel stage on the activity topic and the network stage on the
+ * forwarding topic, in one process. Every instance runs both; Kafka's group protocol spreads the
+ * activity partitions over the instances and gives the network topic's one partition to exactly
+ * one of them (the others stand by). Depends only on the Transport and Store interfaces, so the
+ * embedded deployment runs it over the memory transport and DuckDB.
+ */
+export class Analyzer {
+  readonly stats: Record<StageName, AnalyzerStats>;
+  private readonly stages: Stage[];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: AnalyzerDeps) {
+    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0 });
+    this.stats = { channel: zero(), network: zero() };
+    const o = deps.options;
+    this.stages = [
+      new Stage('channel', deps.transport, o.groupId, deps.network, deps, this.stats.channel),
+      new Stage('network', deps.network, o.networkGroupId, undefined, deps, this.stats.network),
+    ];
+  }
+
+  /** Subscribes both stages; in live mode also starts the wall-clock tick. */
+  async start(): Promise<Subscription> {
+    const subs: Subscription[] = [];
+    try {
+      for (const stage of this.stages) subs.push(await stage.start());
+    } catch (err) {
+      await Promise.allSettled(subs.map((s) => s.stop()));
+      throw err;
+    }
+    if (this.deps.options.mode === 'live') {
+      this.timer = setInterval(() => void this.tick(), this.deps.options.tickSecs * 1000);
+    }
+    return {
+      stop: async () => {
+        clearInterval(this.timer);
+        await Promise.all(subs.map((s) => s.stop()));
+      },
+      crashed: Promise.race(subs.map((s) => s.crashed)),
+    };
+  }
+
+  /** One wall-clock tick of both stages (the live timer calls it; tests call it with their clock). */
+  async tick(): Promise<void> {
+    await Promise.all(this.stages.map((s) => s.tick()));
+  }
+}

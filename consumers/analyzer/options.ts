@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+/**
+ * The live analyzer's options: the `analyzer` section of the one config schema. Detector
+ * thresholds are the `analytics` section's; these are about running them on a stream.
+ */
+export const analyzerSchema = z.strictObject({
+  /** Consumer group of the channel stage on the activity topic (scales out by partition). */
+  groupId: z.string().min(1).default('tidewatch-analyzer'),
+  /** Consumer group of the network stage on `networkTopic`. */
+  networkGroupId: z.string().min(1).default('tidewatch-analyzer-network'),
+  /**
+   * Input of the network stage: every record the channel stage has analysed, forwarded to a
+   * single-partition topic, so exactly one instance runs the network-wide detectors.
+   */
+  networkTopic: z.string().min(1).default('tidewatch.analyzer.network'),
+  /**
+   * live: detectors are ticked on the wall clock, so a silence opens while no event arrives.
+   * replay: only event time moves the clocks (re-analysing history from the topic).
+   */
+  mode: z.enum(['live', 'replay']).default('live'),
+  /** Wall-clock tick period in live mode: a silence opens at most this late. */
+  tickSecs: z.number().positive().default(10),
+  /** Names this instance in the snapshots it owns; default: the host name (stable across restarts of a container). */
+  instanceId: z.string().min(1).optional(),
+  maxBatchRecords: z.number().int().positive().default(5_000),
+  /** Retries of retriable store failures before the batch is given back to the transport. */
+  retries: z.number().int().nonnegative().default(8),
+  retryInitialDelayMs: z.number().int().positive().default(200),
+  retryMaxDelayMs: z.number().int().positive().default(10_000),
+});
+
+export type AnalyzerOptions = z.infer<typeof analyzerSchema>;

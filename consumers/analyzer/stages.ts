@@ -1,0 +1,35 @@
+import type { Finding } from '../../pipeline/analytics/types.ts';
+
+/**
+ * The analyzer runs in two stages because the activity topic is keyed by channel:
+ * - channel stage: one detector state per partition of the activity topic, the authority for
+ *   what a single channel shows (its gaps, spikes, platforms first seen, lifespan);
+ * - network stage: one detector state over every event, fed by a single-partition topic, the
+ *   authority for what needs all channels at once (network and all-channel gaps, spikes and
+ *   migrations, takedown waves, resurrections across channels, links per day).
+ * Both run the same analytics core; each stores only the findings it is the authority for, so a
+ * partial view (one partition's share of a network) never reaches the store.
+ */
+export type StageName = 'channel' | 'network';
+
+export function stageOf(finding: Finding): StageName {
+  switch (finding.type) {
+    case 'gap':
+    case 'spike':
+    case 'migration':
+      return finding.scope === 'channel' ? 'channel' : 'network';
+    case 'lifespan':
+      // Creation and end of a channel are keyed by that channel: same partition, same state.
+      return 'channel';
+    case 'takedown':
+    case 'resurrection':
+    case 'link_day':
+      return 'network';
+  }
+}
+
+/**
+ * Key of every record forwarded to the network stage: one key, so one partition and one state,
+ * whatever the partition count of the forwarding topic.
+ */
+export const NETWORK_KEY = 'network';

@@ -1,0 +1,127 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { buildEvent, type ActivityEvent } from '../events/index.ts';
+import {
+  analyzer, analyticsOptions, classifyLink, nameKey, poissonCriticalCount, poissonUpperTail, runAnalysis, suffixSet, type Finding, type GapFinding,
+} from './index.ts';
+
+const H = 3_600_000;
+const MIN = 60_000;
+const start = Date.UTC(2017, 9, 1);
+const channel = { id: '1', handle: 'outlet', network: 'net' };
+const post = (t: number, n: number): ActivityEvent =>
+  buildEvent({ timestamp: t, action: 'post', channel, message: { id: String(n) }, source: { type: 'test' } });
+
+/** Posts every 40 minutes between 06:00 and 22:00 UTC for 20 days, then silence from day 20 noon. */
+function history(): ActivityEvent[] {
+  const out: ActivityEvent[] = [];
+  let n = 0;
+  for (let day = 0; day <= 20; day++) {
+    for (let m = 6 * 60; m < 22 * 60; m += 40) if (day < 20 || m <= 12 * 60) out.push(post(start + day * 24 * H + m * MIN, n++));
+  }
+  return out;
+}
+
+test('live: tick opens the gap once the threshold and the lateness have passed; activity closes it under the same id', () => {
+  const st = analyzer.init(analyticsOptions());
+  for (const e of history()) analyzer.step(st, e);
+  const last = start + 20 * 24 * H + 12 * H; // the last post before the silence
+  const gapsAt = (now: number) => analyzer.tick(st, now).filter((f): f is GapFinding => f.type === 'gap' && f.scope === 'channel');
+  assert.deepEqual(gapsAt(last + 5 * H), [], 'not yet');
+  const open = gapsAt(last + 30 * H);
+  assert.equal(open.length, 1);
+  assert.equal(open[0]!.end, null);
+  const resumed = analyzer.step(st, post(last + 31 * H, 9999));
+  assert.deepEqual(resumed, [], 'the resuming post waits out the allowed lateness');
+  const closed = analyzer.tick(st, last + 31 * H + 10 * MIN).filter((f): f is GapFinding => f.type === 'gap' && f.scope === 'channel');
+  assert.equal(closed[0]?.id, open[0]!.id);
+  assert.equal(closed[0]?.end, new Date(last + 31 * H).toISOString());
+  assert.equal(closed[0]?.hours, 31);
+});
+
+test('snapshot and restore mid-stream give the same findings as an uninterrupted run', () => {
+  const events = history();
+  const whole = analyzer.init(analyticsOptions());
+  const a: Finding[] = [];
+  for (const e of events) a.push(...analyzer.step(whole, e));
+  a.push(...analyzer.flush(whole, start + 22 * 24 * H));
+  let st = analyzer.init(analyticsOptions());
+  const b: Finding[] = [];
+  events.forEach((e, i) => {
+    if (i % 97 === 0) st = analyzer.restore(analyzer.snapshot(st));
+    b.push(...analyzer.step(st, e));
+  });
+  b.push(...analyzer.flush(st, start + 22 * 24 * H));
+  assert.deepEqual(b, a);
+  assert.ok(a.some((f) => f.type === 'gap'));
+});
+
+const gapsOf = async (events: ActivityEvent[]) => (await runAnalysis(events)).gaps;
+
+test('property: shuffling within the allowed lateness does not change the gaps', async () => {
+  const events = history();
+  const expected = await gapsOf(events);
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 299_000 }), { minLength: events.length, maxLength: events.length }), async (delays) => {
+      const arrival = events.map((e, i) => ({ e, at: Date.parse(e['@timestamp']) + delays[i]! })).sort((x, y) => x.at - y.at);
+      assert.deepEqual(await gapsOf(arrival.map((x) => x.e)), expected);
+    }),
+    { numRuns: 25 },
+  );
+});
+
+test('property: duplicates change nothing but the duplicate count', async () => {
+  const events = history();
+  const expected = await runAnalysis(events);
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.nat(events.length - 1), { maxLength: 200 }), async (picks) => {
+      const input = [...events];
+      for (const i of picks.sort((x, y) => y - x)) input.splice(i + 1, 0, structuredClone(events[i]!));
+      const r = await runAnalysis(input);
+      assert.equal(r.duplicates, picks.length);
+      assert.deepEqual({ ...r, events: 0, duplicates: 0 }, { ...expected, events: 0, duplicates: 0 });
+    }),
+    { numRuns: 25 },
+  );
+});
+
+test('names: case, digits (Arabic-Indic too), suffixes, tatweel, diacritics and alef forms', () => {
+  const s = suffixSet(analyticsOptions().resurrections.suffixWords);
+  const same = (a: string, b: string) => assert.equal(nameKey(a, s), nameKey(b, s), `${a} ~ ${b}`);
+  same('nashir_news', 'Nashir_News_2');
+  same('nashir_news', 'nashir news NEW');
+  same('nashir_news', 'official_nashir_news');
+  same('ناشر', 'نـــاشِر ٢');
+  same('أعماق', 'اعماق ۳');
+  same('إصدارات', 'اصدارات');
+  same('ناشر', 'ناشر الجديد');
+  assert.notEqual(nameKey('nashir_news', s), nameKey('amaq_agency', s));
+});
+
+test('links: catalogue forms and unknown domains', () => {
+  const cases: [string, string | null, string?][] = [
+    ['https://t.me/joinchat/AAAAE', 'telegram'], ['t.me/+AbCd', 'telegram'], ['tg://resolve?domain=x', 'telegram'],
+    ['https://tamtam.chat/x', 'tamtam'], ['tt.me/x', 'tamtam'],
+    ['https://open.rocket.chat/home', 'rocketchat'], ['https://chat.some-server.net/invite/Xy', 'rocketchat'], ['https://srv.example/channel/nashir', 'rocketchat'],
+    ['https://matrix.to/#/#r:matrix.org', 'element'], ['https://riot.im/app', 'element'], ['https://app.element.io/#/room/x', 'element'],
+    ['https://threema.id/ABCD1234', 'threema'], ['xmpp:room@conference.jabber.ru?join', 'xmpp', 'conference.jabber.ru'],
+    ['https://chat.whatsapp.com/X', 'whatsapp'], ['discord.gg/x', 'discord'], ['https://signal.group/#x', 'signal'],
+    ['https://web.archive.org/web/2019/x', 'archive.org'], ['https://mega.nz/file/x', 'mega'],
+    ['HTTPS://WWW.Example.ORG/path).', 'unknown', 'example.org'], ['mailto:a@b.org', null], ['not a link', null],
+  ];
+  for (const [link, platform, domain] of cases) {
+    const c = classifyLink(link);
+    assert.equal(c?.platform ?? null, platform, link);
+    if (domain) assert.equal(c?.domain, domain, link);
+  }
+});
+
+test('poisson tails and critical counts', () => {
+  assert.ok(Math.abs(poissonUpperTail(1, 2) - (1 - Math.exp(-2))) < 1e-12);
+  assert.ok(Math.abs(poissonUpperTail(3, 1) - (1 - Math.exp(-1) * 2.5)) < 1e-12);
+  for (const mu of [0.2, 3, 40, 900, 20_000]) {
+    const k = poissonCriticalCount(mu, 1e-4);
+    assert.ok(poissonUpperTail(k, mu) <= 1e-4 && poissonUpperTail(k - 1, mu) > 1e-4, `mu=${mu} k=${k}`);
+  }
+});
