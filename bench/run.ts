@@ -6,9 +6,11 @@
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   analytics: () => import('./analytics.ts'),
   import: () => import('./import.ts'),
+  pipeline: () => import('./pipeline.ts'),
 };
 
-const wanted = process.argv.slice(2);
+// Flags (`--quick`, `--profile`) are read by the benches themselves.
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   const load = BENCHES[name];
   if (!load) {

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { errorMessage } from '../../pipeline/errors.ts';
+import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import { openSource, type InputFormat, type SourceProgress } from '../../pipeline/producers/index.ts';
 import { pumpSource } from '../../pipeline/producers/pump.ts';
 import { createTransport, type Publisher, type Transport } from '../../pipeline/transport/index.ts';
@@ -23,11 +23,14 @@ interface ImportFlags {
 
 const FORMATS: InputFormat[] = ['auto', 'telegram-export', 'bot-updates', 'jsonl', 'activity-jsonl', 'csv'];
 
+/** Bad flag values exit 2 (usage), like commander's own errors. */
+const usage = (message: string) => new TidewatchError(ErrorCode.CONFIG_INVALID, message);
+
 function parseMapping(pairs: string[]): Record<string, string> {
   const mapping: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--map ${pair}: expected field=column`);
+    if (eq <= 0) throw usage(`--map ${pair}: expected field=column`);
     mapping[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return mapping;
@@ -80,7 +83,7 @@ export function registerImport(program: Command): void {
       action(async (files: string[], flags: ImportFlags, cmd: Command) => {
         const { config, log } = commandContext(cmd);
         const maxRejects = Number(flags.maxRejects);
-        if (!Number.isInteger(maxRejects) || maxRejects < 0) throw new Error(`--max-rejects ${flags.maxRejects}: must be a non-negative integer`);
+        if (!Number.isInteger(maxRejects) || maxRejects < 0) throw usage(`--max-rejects ${flags.maxRejects}: must be a non-negative integer`);
         const batchEvents = Number(flags.batchEvents ?? config.kafka?.producerBatchEvents ?? 5000);
         const mapping = parseMapping(flags.map);
         let transport: Transport | undefined;

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import { registerAnalyze } from './analyze.ts';
 import { registerCollect } from './collect.ts';
+import { registerDemo } from './demo.ts';
 import { registerImport } from './import.ts';
 import { registerReplay } from './replay.ts';
+import { registerReport } from './report.ts';
 import { registerRun } from './run.ts';
+import { registerServe } from './serve.ts';
 import { registerSetup } from './setup.ts';
 
 /** Each command module wires one process: it is the only place stages meet. */
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: RegisterCommand[] = [registerImport, registerReplay, registerSetup, registerRun, registerAnalyze, registerCollect];
+export const COMMANDS: RegisterCommand[] = [registerImport, registerReplay, registerSetup, registerRun, registerAnalyze, registerCollect, registerServe, registerDemo, registerReport];

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { pacedReplay, REPLAY_DEFAULTS, systemClock, type ReplayClock } from '../../pipeline/producers/index.ts';
 import { createTransport, type Publisher, type Transport } from '../../pipeline/transport/index.ts';
@@ -17,16 +18,19 @@ interface ReplayFlags {
   batchEvents?: string;
 }
 
+/** Bad flag values exit 2 (usage), like commander's own errors. */
+const usage = (message: string) => new TidewatchError(ErrorCode.CONFIG_INVALID, message);
+
 function number(flag: string, raw: string, check: (n: number) => boolean): number {
   const n = Number(raw);
-  if (!Number.isFinite(n) || !check(n)) throw new Error(`${flag} ${raw}: not a valid value`);
+  if (!Number.isFinite(n) || !check(n)) throw usage(`${flag} ${raw}: not a valid value`);
   return n;
 }
 
 function instant(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const ms = Date.parse(/T|Z|[+-]\d\d:?\d\d$/.test(raw) ? raw : `${raw}T00:00:00Z`);
-  if (!Number.isFinite(ms)) throw new Error(`${flag} ${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
+  if (!Number.isFinite(ms)) throw usage(`${flag} ${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
   return ms;
 }
 
@@ -48,7 +52,7 @@ export function registerReplay(program: Command): void {
         const { config, log } = commandContext(cmd);
         const fromMs = instant('--from', flags.from, REPLAY_DEFAULTS.fromMs);
         const toMs = instant('--to', flags.to, REPLAY_DEFAULTS.toMs);
-        if (toMs <= fromMs) throw new Error('--to must be after --from');
+        if (toMs <= fromMs) throw usage('--to must be after --from');
         const seed = number('--seed', flags.seed, Number.isInteger);
         const scale = number('--scale', flags.scale, (n) => n >= 0);
         const speed = flags.speed === undefined ? undefined : number('--speed', flags.speed, (n) => n > 0);

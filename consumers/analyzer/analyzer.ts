@@ -1,4 +1,5 @@
 import { analyzer, type AnalyzerState } from '../../pipeline/analytics/analyzer.ts';
+import { restoreState, snapshotState } from '../../pipeline/analytics/state.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
 import type { AnalyticsOptions } from '../../pipeline/analytics/options.ts';
 import type { Finding } from '../../pipeline/analytics/types.ts';
@@ -6,11 +7,13 @@ import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.t
 import { decodeEvent } from '../../pipeline/events/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry, type RetryOptions } from '../../pipeline/retry.ts';
+import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { Store } from '../../pipeline/store/types.ts';
 import type { Batch, Publisher, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
 import { snapshotKey, type Snapshot, type SnapshotStore } from './snapshots.ts';
-import { NETWORK_KEY, stageOf, type StageName } from './stages.ts';
+import { addEvent, newMerge, release, type MergeState } from './merge.ts';
+import { stageOf, type StageName } from './stages.ts';
 
 export interface AnalyzerStats {
   batches: number;
@@ -49,6 +52,8 @@ export interface AnalyzerDeps {
 interface PartitionState {
   key: string;
   state: AnalyzerState;
+  /** Network stage only: events waiting for the slowest source partition. */
+  merge: MergeState | null;
   /** Last offset in `state`; '-1' before the first record. */
   lastOffset: string;
 }
@@ -111,7 +116,12 @@ class Stage {
 
   private restore(s: Snapshot): PartitionState {
     this.stats.restored++;
-    return { key: s.key, state: analyzer.restore(s.state), lastOffset: s.offset };
+    const saved = restoreState<{ state: AnalyzerState; merge: MergeState | null }>(s.state);
+    return { key: s.key, state: saved.state, merge: saved.merge, lastOffset: s.offset };
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
   }
 
   /**
@@ -127,12 +137,19 @@ class Stage {
       if (head && head.owner === options.instanceId && head.offset === held.lastOffset) return held;
     }
     const saved = await retry(() => snapshots.load(key), this.retryOptions);
-    const p = saved ? this.restore(saved) : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), lastOffset: '-1' };
+    const p = saved
+      ? this.restore(saved)
+      : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), merge: this.name === 'network' ? newMerge() : null, lastOffset: '-1' };
     this.partitions.set(batch.partition, p);
     return p;
   }
 
   private async handle(batch: Batch): Promise<void> {
+    if (this.name === 'network' && batch.partition !== 0) {
+      // Records are keyed by their source partition: with several partitions the network state
+      // would be split, and every network finding wrong.
+      throw new TidewatchError(ErrorCode.CONFIG_INVALID, `analyzer: the network stage's topic ${batch.topic} must have exactly one partition (got a batch from partition ${batch.partition})`);
+    }
     const p = await this.stateFor(batch);
     const fresh = batch.records.filter((r) => newer(r.offset, p.lastOffset));
     this.stats.skipped += batch.records.length - fresh.length;
@@ -142,12 +159,14 @@ class Stage {
       const keep = (fs: readonly Finding[]) => {
         for (const f of fs) if (stageOf(f) === this.name) found.set(f.id, f);
       };
-      const nowMs = (this.deps.now ?? Date.now)();
+      const nowMs = this.now();
       for (const r of fresh) {
         const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs });
-        if (v.ok) keep(analyzer.step(p.state, v.event));
-        else this.stats.invalid++;
+        if (!v.ok) this.stats.invalid++;
+        else if (p.merge) addEvent(p.merge, r.key ?? '', v.event, nowMs);
+        else keep(analyzer.step(p.state, v.event));
       }
+      if (p.merge) for (const e of this.released(p, nowMs)) keep(analyzer.step(p.state, e));
       // Replay: event time is the only clock, so what it makes due is judged after every batch.
       if (this.deps.options.mode === 'replay') keep(analyzer.tick(p.state, p.state.maxSeenMs));
       await this.write([...found.values()], batch);
@@ -158,7 +177,13 @@ class Stage {
         return;
       }
       p.lastOffset = fresh[fresh.length - 1]!.offset;
-      const snapshot: Snapshot = { key: p.key, offset: p.lastOffset, owner: this.deps.options.instanceId, state: analyzer.snapshot(p.state), savedAt: new Date().toISOString() };
+      const snapshot: Snapshot = {
+        key: p.key,
+        offset: p.lastOffset,
+        owner: this.deps.options.instanceId,
+        state: snapshotState({ state: p.state, merge: p.merge }),
+        savedAt: new Date(nowMs).toISOString(),
+      };
       await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
       this.stats.batches++;
       this.stats.records += fresh.length;
@@ -171,10 +196,17 @@ class Stage {
 
   private async forwardRecords(records: readonly TransportRecord[]): Promise<void> {
     const forward = this.forward!;
-    // The original bytes: the network stage decodes them as this stage did. Resent after a crash,
-    // they are dropped by the analytics core's duplicate filter (same event ids).
-    await retry(() => forward.publishRaw(records.map((r) => ({ key: NETWORK_KEY, value: r.value }))), this.retryOptions);
+    // The original bytes, keyed by their partition here (the network stage merges partitions by
+    // event time). Resent after a crash, they are dropped by the analytics core's duplicate filter.
+    await retry(() => forward.publishRaw(records.map((r) => ({ key: `${r.topic}:${r.partition}`, value: r.value }))), this.retryOptions);
     this.stats.forwarded += records.length;
+  }
+
+  /** Merged events due at `nowMs`; live mode never holds an event longer than the allowed lateness. */
+  private released(p: PartitionState, nowMs: number): ActivityEvent[] {
+    const o = this.deps.options;
+    const floorMs = o.mode === 'live' ? nowMs - this.deps.analytics.allowedLatenessSecs * 1000 : -Infinity;
+    return release(p.merge!, nowMs, o.networkIdleSecs * 1000, floorMs);
   }
 
   /** Upsert findings by id; retriable failures are retried, then the batch is given back. */
@@ -204,7 +236,8 @@ class Stage {
   }
 
   /**
-   * Live mode: judge every held partition at the wall clock. Only the instance that saved a
+   * Live mode: judge every held partition at the wall clock. Replay mode: only the network stage
+   * has something to do, releasing what the merge held for a source that went idle. Only the instance that saved a
    * partition's snapshot last ticks it, and only while that snapshot is at its offset: once
    * another instance has analysed newer records, this one's state is stale and is dropped.
    */
@@ -222,9 +255,13 @@ class Stage {
               this.partitions.delete(partition);
               return;
             }
-            const found = analyzer.tick(p.state, (this.deps.now ?? Date.now)()).filter((f) => stageOf(f) === this.name);
+            const nowMs = this.now();
+            const found: Finding[] = [];
+            if (p.merge) for (const e of this.released(p, nowMs)) found.push(...analyzer.step(p.state, e));
+            const live = this.deps.options.mode === 'live';
+            if (live || p.merge) found.push(...analyzer.tick(p.state, live ? nowMs : p.state.maxSeenMs));
             this.stats.ticks++;
-            await this.write(found);
+            await this.write(found.filter((f) => stageOf(f) === this.name));
           }).catch((err) => this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again')),
         ),
       );
@@ -256,7 +293,7 @@ export class Analyzer {
     ];
   }
 
-  /** Subscribes both stages; in live mode also starts the wall-clock tick. */
+  /** Subscribes both stages and starts the wall-clock tick. */
   async start(): Promise<Subscription> {
     const subs: Subscription[] = [];
     try {
@@ -265,9 +302,7 @@ export class Analyzer {
       await Promise.allSettled(subs.map((s) => s.stop()));
       throw err;
     }
-    if (this.deps.options.mode === 'live') {
-      this.timer = setInterval(() => void this.tick(), this.deps.options.tickSecs * 1000);
-    }
+    this.timer = setInterval(() => void this.tick(), this.deps.options.tickSecs * 1000);
     return {
       stop: async () => {
         clearInterval(this.timer);

@@ -28,8 +28,3 @@ export function stageOf(finding: Finding): StageName {
   }
 }
 
-/**
- * Key of every record forwarded to the network stage: one key, so one partition and one state,
- * whatever the partition count of the forwarding topic.
- */
-export const NETWORK_KEY = 'network';

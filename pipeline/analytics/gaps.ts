@@ -77,21 +77,38 @@ function msToExpect(hourly: number[], exposure: number, start: number, shift: nu
   return daily > 0 ? t - start + ((target - acc) / daily) * DAY_MS : Number.MAX_VALUE;
 }
 
-function thresholdMs(s: GapSubject, o: GapsOptions): number {
-  if (s.thresholdStartMs === s.lastMs) return s.thresholdMs;
+/** Time after the last activity until seeing nothing has probability below `alpha`, under any tolerated shift of the rhythm. */
+function rhythmMs(s: GapSubject, o: GapsOptions, alpha: number): number {
   const exposure = exposureAt(s.profile, s.lastMs);
-  const target = -Math.log(o.alpha);
+  const target = -Math.log(alpha);
   let worst = 0;
   for (let shift = -o.rhythmShiftHours; shift <= o.rhythmShiftHours; shift++) {
     worst = Math.max(worst, msToExpect(s.profile.hourOfDay, exposure, s.lastMs, shift, target));
   }
+  return worst;
+}
+
+function thresholdMs(s: GapSubject, o: GapsOptions): number {
+  if (s.thresholdStartMs === s.lastMs) return s.thresholdMs;
   s.thresholdStartMs = s.lastMs;
-  s.thresholdMs = Math.max(o.floorHours * HOUR_MS, worst);
+  s.thresholdMs = Math.max(o.floorHours * HOUR_MS, rhythmMs(s, o, o.alpha));
   return s.thresholdMs;
 }
 
 function warmedUp(s: GapSubject, o: GapsOptions): boolean {
   return s.events >= o.warmupEvents && s.lastMs - s.firstMs >= o.warmupDays * DAY_MS;
+}
+
+/**
+ * A channel's silence thresholds after its last activity, so the watch-list status judges silence
+ * with this one cadence model: `gapMs` is exactly the gap threshold (floor included), `unlikelyMs`
+ * the rhythm alone at probability `alpha`. null for a channel never active or not warmed up,
+ * which the gap detector does not judge either.
+ */
+export function channelSilence(st: GapsState, key: string, alpha: number): { lastMs: number; gapMs: number; unlikelyMs: number } | null {
+  const s = st.channels.get(key);
+  if (s === undefined || s.lastMs < 0 || !warmedUp(s, st.options)) return null;
+  return { lastMs: s.lastMs, gapMs: thresholdMs(s, st.options), unlikelyMs: rhythmMs(s, st.options, alpha) };
 }
 
 function longestSince(s: GapSubject, cutoffMs: number): number | null {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { statusSchema } from './status/options.ts';
 
 /**
  * Analytics options: the `analytics` section of the one config schema. Every threshold is here
@@ -93,6 +94,7 @@ export const analyticsSchema = z.strictObject({
   migration: migrationSchema.default(migrationSchema.parse({})),
   takedowns: takedownsSchema.default(takedownsSchema.parse({})),
   resurrections: resurrectionsSchema.default(resurrectionsSchema.parse({})),
+  status: statusSchema.default(statusSchema.parse({})),
 });
 
 export type AnalyticsOptions = z.infer<typeof analyticsSchema>;

@@ -2,6 +2,9 @@ import { basename } from 'node:path';
 import { buildEvent, validateEvent, type ActivityEvent, type EventInput } from '../events/index.ts';
 import type { SourceItem, SourceOptions, SourceStats } from './types.ts';
 
+/** How often (in records) readers report progress: often enough for a bar, cheap enough for 100k/s. */
+export const PROGRESS_EVERY = 4096;
+
 /** Counts of one source, shared by every reader so reports read the same everywhere. */
 export class StatsCounter {
   read = 0;

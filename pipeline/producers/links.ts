@@ -6,6 +6,8 @@
 const URL_IN_TEXT = /\b(?:https?:\/\/|xmpp:|(?:t\.me|telegram\.me|telegram\.dog|tt\.me|matrix\.to|chat\.whatsapp\.com|discord\.gg|signal\.group)\/)[^\s<>"'«»]+/giu;
 
 export function urlsInText(text: string): string[] {
+  // Every form above contains a '/' or ':'; most messages have neither and skip the regex.
+  if (!text.includes('/') && !text.includes(':')) return [];
   const out: string[] = [];
   for (const m of text.matchAll(URL_IN_TEXT)) out.push(m[0].replace(/[.,;:!?)\]}]+$/u, ''));
   return out;

@@ -1,6 +1,5 @@
 import { createReadStream, statSync } from 'node:fs';
-import { displayName, isBlank, readLines, StatsCounter } from '../common.ts';
-import { PROGRESS_EVERY } from '../jsonl/source.ts';
+import { displayName, isBlank, PROGRESS_EVERY, readLines, StatsCounter } from '../common.ts';
 import type { Source, SourceItem, SourceOptions } from '../types.ts';
 import { mapBotUpdate } from './update.ts';
 

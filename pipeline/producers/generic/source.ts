@@ -1,8 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { parse } from 'csv-parse';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
-import { displayName, isBlank, makeEvent, readLines, StatsCounter } from '../common.ts';
-import { PROGRESS_EVERY } from '../jsonl/source.ts';
+import { displayName, isBlank, makeEvent, PROGRESS_EVERY, readLines, StatsCounter } from '../common.ts';
 import type { Source, SourceItem, SourceOptions } from '../types.ts';
 import { LocalTimeConverter } from '../zone.ts';
 import { mapActivityRecord, resolveMapping, type RecordContext } from './mapping.ts';

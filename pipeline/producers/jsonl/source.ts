@@ -1,10 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { decodeEvent, LIMITS } from '../../events/index.ts';
-import { displayName, isBlank, readLines, StatsCounter, withDefaults } from '../common.ts';
+import { displayName, isBlank, PROGRESS_EVERY, readLines, StatsCounter, withDefaults } from '../common.ts';
 import type { Source, SourceItem, SourceOptions } from '../types.ts';
-
-/** How often (in records) readers report progress: often enough for a bar, cheap enough for 100k/s. */
-export const PROGRESS_EVERY = 4096;
 
 /**
  * Canonical events, one JSON object per line (what `tidewatch` itself writes and what other

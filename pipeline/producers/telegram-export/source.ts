@@ -4,8 +4,7 @@ import streamJson from 'stream-json';
 import Assembler from 'stream-json/Assembler.js';
 import Batch from 'stream-json/utils/Batch.js';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
-import { displayName, makeEvent, StatsCounter } from '../common.ts';
-import { PROGRESS_EVERY } from '../jsonl/source.ts';
+import { displayName, makeEvent, PROGRESS_EVERY, StatsCounter } from '../common.ts';
 import type { Source, SourceItem, SourceOptions } from '../types.ts';
 import { mapMessage, type ChatInfo, type MessageContext } from './message.ts';
 import { locateSyntaxError } from './offset.ts';
@@ -93,6 +92,11 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
     else for (const input of outcome.inputs) yield stats.count(makeEvent(input, opts, location));
   };
 
+  const notAMessage = (): SourceItem => {
+    stats.read++;
+    return stats.count({ kind: 'rejected', reason: 'messages[] element is not a JSON object', location: `${name}: message #${stats.read} (byte ~${fedBytes})` });
+  };
+
   try {
     for await (const batch of tokens as AsyncIterable<Token[]>) {
       for (const token of batch) {
@@ -102,6 +106,7 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
             const message = assembler.current as Record<string, unknown>;
             assembler = undefined;
             if (message !== null && typeof message === 'object' && !Array.isArray(message)) yield* onMessage(messageChat!, message);
+            else yield notAMessage();
           }
           continue;
         }
@@ -128,6 +133,10 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
             stack.pop();
             break;
           default:
+            if (top?.role === 'messages') {
+              yield notAMessage();
+              break;
+            }
             // A scalar: chat header fields are the only ones outside messages that matter.
             if (top?.chat && (top.role === 'chat' || top.role === 'root') && (top.key === 'id' || top.key === 'name' || top.key === 'type')) {
               if (token.name === 'stringValue' || token.name === 'numberValue') top.chat[top.key] = token.value;

@@ -1,4 +1,4 @@
-import { listValue, timestampValue, type DuckDBAppender } from '@duckdb/node-api';
+import { LIST, listValue, timestampValue, VARCHAR, type DuckDBAppender } from '@duckdb/node-api';
 import type { ActivityEvent } from '../../events/index.ts';
 import { findingIndexFields } from '../queries.ts';
 import type { FindingDoc } from '../types.ts';
@@ -74,9 +74,12 @@ function big(a: DuckDBAppender, v: number | null | undefined): void {
   else a.appendBigInt(BigInt(v));
 }
 
+/** Typed explicitly: an empty list has no items to infer the type from. */
+const STRINGS = LIST(VARCHAR);
+
 function list(a: DuckDBAppender, v: readonly string[] | undefined): void {
   if (v === undefined) a.appendNull();
-  else a.appendList(listValue(v));
+  else a.appendList(listValue(v), STRINGS);
 }
 
 /** One events row, in EVENT_COLUMNS order. */

@@ -32,7 +32,7 @@ class Params {
   }
   /** Milliseconds since the epoch as a TIMESTAMP expression. */
   time(ms: number): string {
-    return `make_timestamp(${this.add(BigInt(ms) * 1000n)})`;
+    return `make_timestamp(${this.add(BigInt(ms) * 1000n)}::BIGINT)`;
   }
 }
 

@@ -1,0 +1,182 @@
+/**
+ * Indexer end to end (Kafka -> Elasticsearch) against two baselines on the same engines and the
+ * same documents: (a) the raw Elasticsearch ceiling, pre-built `_bulk` bodies of the sink's size
+ * posted with the same requests in flight, no Kafka; (b) a naive consumer, kafkajs `eachMessage`
+ * plus one `index` call per message. The indexer runs in this process with the deployment's
+ * default options (config `indexer` section), so a CPU profile can cover exactly its phase.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import type { Client } from '@elastic/elasticsearch';
+import { Kafka, logLevel } from 'kafkajs';
+import { Indexer } from '../consumers/indexer/indexer.ts';
+import { elasticsearchSchema, indexerSchema, kafkaSchema } from '../pipeline/config/index.ts';
+import type { ActivityEvent } from '../pipeline/events/index.ts';
+import { createLogger } from '../pipeline/log.ts';
+import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
+import { EsEventSink } from '../pipeline/store/elasticsearch/sink.ts';
+import { activityIndex, installTemplates } from '../pipeline/store/elasticsearch/templates.ts';
+import { KafkaTransport } from '../pipeline/transport/kafka/transport.ts';
+import { bulkBodies, postBodies } from './engines.ts';
+
+export interface IndexerFigures {
+  events: number;
+  /** Raw `_bulk` ceiling at the sink's own request count in flight, and at half of it. */
+  rawPerSec: { concurrency: number; rate: number }[];
+  /** From subscribe to the last document, and from the first record received to the last. */
+  indexerTotalPerSec: number;
+  indexerSteadyPerSec: number;
+  groupJoinSecs: number;
+  naivePerSec: number;
+  naiveDocs: number;
+  naiveSecs: number;
+  /** Self time of the indexer phase by package, when profiled. */
+  profile: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function withPrefix<T>(client: Client, esUrl: string, prefix: string, fn: () => Promise<T>): Promise<T> {
+  const es = elasticsearchSchema.parse({ url: esUrl, indexPrefix: prefix });
+  await installTemplates(client, es);
+  try {
+    return await fn();
+  } finally {
+    await client.indices.delete({ index: `${prefix}-*` }).catch(() => {});
+    await client.indices.deleteIndexTemplate({ name: `${prefix}-*` }).catch(() => {});
+  }
+}
+
+/** The indexer as `tidewatch run indexer` builds it, on a topic already filled with `events`. */
+async function runIndexer(engines: { brokers: string[]; esUrl: string }, topic: string, prefix: string, count: number, profileTo: string | undefined) {
+  const options = indexerSchema.parse({});
+  const es = elasticsearchSchema.parse({ url: engines.esUrl, indexPrefix: prefix });
+  const client = createEsClient(es);
+  const transport = new KafkaTransport(kafkaSchema.parse({ brokers: engines.brokers, topic, dlqTopic: `${topic}.dlq` }));
+  const indexer = new Indexer({
+    transport,
+    sink: new EsEventSink(client, es, options),
+    deadLetters: await transport.deadLetters(),
+    options: { ...options, groupId: `${prefix}-indexer`, storeText: false },
+    log: createLogger('warn'),
+  });
+  const session = profileTo ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const t0 = performance.now();
+  const sub = await indexer.start();
+  let first = 0;
+  while (indexer.stats.indexed + indexer.stats.duplicates < count) {
+    if (!first && indexer.stats.received) first = performance.now();
+    await sleep(20);
+  }
+  const end = performance.now();
+  let profile: string[] = [];
+  if (session) {
+    const { profile: p } = await session.post('Profiler.stop');
+    session.disconnect();
+    writeFileSync(profileTo!, JSON.stringify(p));
+    profile = summarizeProfile(p);
+  }
+  await sub.stop();
+  await transport.close();
+  await client.close();
+  if (indexer.stats.deadLettered) throw new Error(`indexer dead-lettered ${indexer.stats.deadLettered} valid events`);
+  // The first batch arrives one fetch after the join: the time to it is start-up, not throughput.
+  return { total: count / ((end - t0) / 1000), steady: count / ((end - (first || t0)) / 1000), joinSecs: ((first || t0) - t0) / 1000, profile };
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];
+  samples?: number[];
+}
+
+/** Self time by where the code lives: which library (or our own folder) the samples fall in. */
+function summarizeProfile(p: CpuProfile): string[] {
+  const total = p.samples?.length ?? p.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0);
+  const byPlace = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  for (const node of p.nodes) {
+    const hits = node.hitCount ?? 0;
+    if (!hits) continue;
+    const { url, functionName, lineNumber } = node.callFrame;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+    const ours = /\/(pipeline|consumers|bench)\/(.+?)(\.ts)?$/.exec(url);
+    const place = pkg ?? (ours ? `tidewatch ${ours[1]}/${ours[2]}` : url.startsWith('node:') ? 'node internals' : functionName ? `(${functionName})` : '(native / v8)');
+    byPlace.set(place, (byPlace.get(place) ?? 0) + hits);
+    const fn = `${functionName || '(anonymous)'} ${pkg ?? url.replace(/^.*\/(?=[^/]+\/[^/]+$)/, '')}:${lineNumber + 1}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + hits);
+  }
+  const top = (m: Map<string, number>, n: number) =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `| ${k} | ${((v / total) * 100).toFixed(1)}% |`);
+  return ['| self time, by place | share |', '|---|---|', ...top(byPlace, 12), '', '| self time, by function | share |', '|---|---|', ...top(byFunction, 15)];
+}
+
+/** kafkajs `eachMessage` + one `index` request per message, for `maxSecs` at most. */
+async function runNaive(engines: { brokers: string[] }, client: Client, topic: string, prefix: string, count: number, maxSecs: number) {
+  const consumer = new Kafka({ clientId: 'bench-naive', brokers: engines.brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `${prefix}-naive` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let docs = 0;
+  let first = 0;
+  let last = 0;
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const doc = JSON.parse(message.value!.toString('utf8')) as ActivityEvent;
+      await client.index({ index: activityIndex(prefix, doc['@timestamp']), id: doc.event.id, op_type: 'create', document: doc });
+      if (!first) first = performance.now();
+      docs++;
+      last = performance.now();
+    },
+  });
+  const deadline = () => first && performance.now() - first > maxSecs * 1000;
+  while (docs < count && !deadline()) await sleep(100);
+  await consumer.disconnect();
+  const secs = (last - first) / 1000;
+  return { rate: docs / secs, docs, secs };
+}
+
+export async function benchIndexer(
+  engines: { brokers: string[]; esUrl: string },
+  client: Client,
+  events: readonly ActivityEvent[],
+  opts: { naiveSecs: number; profileTo?: string | undefined; run: string },
+): Promise<IndexerFigures> {
+  const options = indexerSchema.parse({});
+  const topic = `${opts.run}.activity`;
+  const transport = new KafkaTransport(kafkaSchema.parse({ brokers: engines.brokers, topic, dlqTopic: `${topic}.dlq` }));
+  await transport.ensureTopics();
+  await (await transport.publisher()).publish(events);
+  await transport.close();
+
+  // The indexer has `concurrentPartitions` batches in flight, each with up to `concurrency` bulk
+  // requests: the raw ceiling is measured at that product and at the per-batch figure.
+  const inFlight = options.concurrentPartitions * options.concurrency;
+  const rawPerSec: { concurrency: number; rate: number }[] = [];
+  for (const concurrency of [options.concurrency, inFlight]) {
+    const prefix = `${opts.run}-raw${concurrency}`;
+    const rate = await withPrefix(client, engines.esUrl, prefix, () => postBodies(client, bulkBodies(prefix, events, options.flushBytes), concurrency));
+    rawPerSec.push({ concurrency, rate });
+  }
+  const ix = await withPrefix(client, engines.esUrl, `${opts.run}-indexer`, () => runIndexer(engines, topic, `${opts.run}-indexer`, events.length, opts.profileTo));
+  const naive = await withPrefix(client, engines.esUrl, `${opts.run}-naive`, () => runNaive(engines, client, topic, `${opts.run}-naive`, events.length, opts.naiveSecs));
+
+  const admin = new Kafka({ clientId: 'bench', brokers: engines.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => {});
+  await admin.disconnect();
+  return {
+    events: events.length,
+    rawPerSec,
+    indexerTotalPerSec: ix.total,
+    indexerSteadyPerSec: ix.steady,
+    groupJoinSecs: ix.joinSecs,
+    naivePerSec: naive.rate,
+    naiveDocs: naive.docs,
+    naiveSecs: naive.secs,
+    profile: ix.profile,
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The pipeline on the real engines, against baselines run in the same process on the same
+ * machine, reported as ratios (absolute figures move with whatever else the machine runs):
+ *   - producing: tidewatch's publisher and `tidewatch import` vs a bare kafkajs producer;
+ *   - indexing: the indexer (Kafka -> ES) vs the raw `_bulk` ceiling and vs a naive consumer.
+ * Engines come from the services script (TIDEWATCH_SERVICES_DIR and the port variables choose
+ * which pair). `--quick`: a short smoke run; `--profile`: a CPU profile of the indexer phase.
+ * The table goes to bench/results/<date>.md and is returned for printing.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { elasticsearchSchema, indexerSchema } from '../pipeline/config/index.ts';
+import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
+import { benchEngines, benchEvents, describeMachine, warmUp } from './engines.ts';
+import { benchIndexer } from './indexer.ts';
+import { benchProducer } from './producer.ts';
+
+const RESULTS = new URL('./results/', import.meta.url);
+const rate = (n: number) => `${Math.round(n).toLocaleString('en')}/s`;
+
+export async function run(): Promise<string> {
+  const quick = process.argv.includes('--quick');
+  const profile = process.argv.includes('--profile');
+  const events = quick ? 50_000 : 300_000;
+  const warmDocs = quick ? 50_000 : 300_000;
+  const naiveSecs = quick ? 10 : 20;
+  const date = new Date().toISOString().slice(0, 10);
+  const runName = `bench-${Date.now().toString(36)}`;
+
+  const engines = await benchEngines();
+  const client = createEsClient(elasticsearchSchema.parse({ url: engines.esUrl, requestTimeoutMs: 120_000 }));
+  try {
+    const machine = await describeMachine(client);
+    const warmRate = await warmUp(client, runName, warmDocs);
+    const data = benchEvents(events);
+    const producer = await benchProducer(engines.brokers, data, runName);
+    mkdirSync(RESULTS, { recursive: true });
+    const profileTo = profile ? fileURLToPath(new URL(`${date}-indexer.cpuprofile`, RESULTS)) : undefined;
+    const ix = await benchIndexer(engines, client, data, { naiveSecs, profileTo, run: runName });
+    const options = indexerSchema.parse({});
+    const ceiling = Math.max(...ix.rawPerSec.map((r) => r.rate));
+
+    const md = [
+      `# Pipeline benchmark, ${date}${quick ? ' (--quick smoke run: too short for conclusions)' : ''}`,
+      '',
+      '| | |',
+      '|---|---|',
+      ...machine,
+      `| load average at end | ${loadavg().map((l) => l.toFixed(2)).join(' / ')} |`,
+      '',
+      `Documents: ${events.toLocaleString('en')} channel activity events of ~${Math.round(producer.bytes / events)} bytes, 200 channels, two monthly indices, 0 replicas. ` +
+        `Elasticsearch warmed first with ${warmDocs.toLocaleString('en')} documents indexed and deleted (${rate(warmRate)}).`,
+      '',
+      '## Producing (Kafka, acks=all)',
+      '',
+      '| path | events/s | vs bare kafkajs |',
+      '|---|---|---|',
+      `| bare kafkajs producer, same keys and bytes, batches of ${(5_000).toLocaleString('en')} | ${rate(producer.barePerSec)} | 1.00 |`,
+      `| tidewatch publisher (encode + idempotent send) | ${rate(producer.publisherPerSec)} | ${(producer.publisherPerSec / producer.barePerSec).toFixed(2)} |`,
+      `| \`tidewatch import\` of the same events as JSONL (whole command, start-up included) | ${rate(producer.importPerSec)} | ${(producer.importPerSec / producer.barePerSec).toFixed(2)} |`,
+      '',
+      '## Indexing (Kafka -> Elasticsearch)',
+      '',
+      '| path | docs/s | ratio | target |',
+      '|---|---|---|---|',
+      ...ix.rawPerSec.map((r) => `| (a) raw \`_bulk\`, pre-built ~${(options.flushBytes / 1e6).toFixed(0)} MB bodies, ${r.concurrency} in flight, no Kafka | ${rate(r.rate)} | ${(r.rate / ceiling).toFixed(2)} of (a) | |`),
+      `| indexer, steady (first record to last document) | ${rate(ix.indexerSteadyPerSec)} | ${(ix.indexerSteadyPerSec / ceiling).toFixed(2)} of (a); ${(ix.indexerSteadyPerSec / ix.naivePerSec).toFixed(1)}x (b) | >= 0.8 of (a); >= 10x (b) |`,
+      `| indexer, including the ${ix.groupJoinSecs.toFixed(1)} s group join | ${rate(ix.indexerTotalPerSec)} | ${(ix.indexerTotalPerSec / ceiling).toFixed(2)} of (a) | |`,
+      `| (b) naive: kafkajs eachMessage + one index call each (${ix.naiveDocs.toLocaleString('en')} docs in ${ix.naiveSecs.toFixed(1)} s) | ${rate(ix.naivePerSec)} | | |`,
+      '',
+      `Indexer options: the defaults (flushBytes ${options.flushBytes.toLocaleString('en')}, concurrency ${options.concurrency}, concurrentPartitions ${options.concurrentPartitions}, maxBatchRecords ${options.maxBatchRecords.toLocaleString('en')}); the topic has the default partitions. The ceiling (a) is the best of the raw runs.`,
+      ...(ix.profile.length ? ['', `## Where the indexer's time goes (CPU profile of this process during the indexer phase; ${profileTo})`, '', ...ix.profile] : []),
+      '',
+    ].join('\n');
+    writeFileSync(new URL(`${date}.md`, RESULTS), md);
+    return md;
+  } finally {
+    await client.close();
+  }
+}

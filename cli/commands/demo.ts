@@ -1,0 +1,184 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { parseRules, type Rule } from '../../consumers/alerter/rules.ts';
+import type { AlertSink } from '../../consumers/alerter/sinks.ts';
+import type { ActivityEvent } from '../../pipeline/events/index.ts';
+import { pacedReplay, systemClock, type ReplayClock } from '../../pipeline/producers/replay/source.ts';
+import { FACTS } from '../../pipeline/producers/replay/facts.ts';
+import { commandContext, untilSignal } from '../context.ts';
+import { action } from '../program.ts';
+import { startServe } from './serve.ts';
+
+interface DemoFlags {
+  host?: string;
+  port?: string;
+  speed: string;
+  window: string[];
+  seed: string;
+  scale: string;
+  dataDir?: string;
+  exitWhenDone?: boolean;
+}
+
+/**
+ * One simulated week per second: the 2015 takedown wave alerts within ~10 s, the 2017 silence
+ * within ~2 min, the whole 2015-2019 timeline takes about 4 minutes.
+ */
+const DEFAULT_SPEED = 7 * 24 * 3600;
+const PUBLISH_EVENTS = 2_000;
+const PROGRESS_MS = 10_000;
+
+function instant(flag: string, raw: string): number {
+  const ms = Date.parse(/T/.test(raw) ? raw : `${raw}T00:00:00Z`);
+  if (!Number.isFinite(ms)) throw new Error(`${flag} ${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
+  return ms;
+}
+
+function parseWindows(raw: string[]): { fromMs: number; toMs: number }[] {
+  const windows = raw.map((w) => {
+    const [from, to, extra] = w.split('/');
+    if (!from || !to || extra !== undefined) throw new Error(`--window ${w}: expected <from>/<to>, e.g. 2017-11-01/2017-12-01`);
+    const win = { fromMs: instant('--window', from), toMs: instant('--window', to) };
+    if (win.toMs <= win.fromMs) throw new Error(`--window ${w}: the end must be after the start`);
+    return win;
+  });
+  for (let i = 1; i < windows.length; i++) {
+    if (windows[i]!.fromMs < windows[i - 1]!.toMs) throw new Error('--window: windows must be in time order and must not overlap (detectors read events in time order)');
+  }
+  return windows.length ? windows : [{ fromMs: FACTS.channelsLaunch, toMs: FACTS.end }];
+}
+
+/**
+ * The alert rules of the demo: network-wide silences and spikes (a rule per channel would print
+ * hundreds of lines), platform first appearances and surges, takedown waves, resurrections,
+ * evaluated every 2 s. Time is compressed, so each rule looks back far enough to cover the
+ * simulated time between two evaluations several times over.
+ */
+function demoRules(speed: number | undefined): Rule[] {
+  const evalSecs = 2;
+  const lookbackHours = speed === undefined ? 24 * 365 * 5 : Math.max(48, (3 * speed * evalSecs) / 3600);
+  const schedule = `*/${evalSecs} * * * * *`;
+  return parseRules({
+    rules: [
+      { name: 'silence', kind: 'silence', scope: 'network', severity: 'warning', schedule, lookbackHours },
+      { name: 'spike', kind: 'spike', scope: 'network', severity: 'info', schedule, lookbackHours },
+      { name: 'platform', kind: 'platform', severity: 'info', schedule, lookbackHours, scopes: ['all'] },
+      { name: 'takedown-wave', kind: 'takedown_wave', severity: 'critical', schedule, lookbackHours },
+      { name: 'resurrection', kind: 'resurrection', severity: 'warning', schedule, lookbackHours },
+    ],
+  }, 'of the demo');
+}
+
+/** Alerts as they fire, one readable line each on stdout (the JSON log goes to stderr). */
+const consoleSink: AlertSink = {
+  name: 'console',
+  async send(alert) {
+    // Only a silence has a recovery worth announcing; other findings are over when they are found.
+    const mark = alert.state === 'resolved' && alert.findingType === 'gap' ? 'recovered' : alert.severity;
+    process.stdout.write(`ALERT [${mark}] ${alert.message}\n`);
+  },
+};
+
+/** `tidewatch demo` (= `npm start`): the documented timeline replayed through the whole embedded pipeline. */
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('replay the documented 2015-2019 timeline (compressed in time) through the embedded pipeline, print alerts as they fire and serve the dashboard')
+    .option('--host <host>', 'address to bind (default serve.host, 127.0.0.1)')
+    .option('--port <port>', 'dashboard port (default serve.port, 8080)')
+    .option('--speed <n>', 'simulated seconds per second; 0 = as fast as possible', String(DEFAULT_SPEED))
+    .option('--window <from/to>', 'replay only this window (UTC dates), repeatable, in time order; default the whole 2015-09-22/2020-01-01', (v: string, all: string[]) => [...all, v], [])
+    .option('--seed <n>', 'replay seed', '1')
+    .option('--scale <n>', 'multiplier of the background channel count', '1')
+    .option('--data-dir <dir>', 'keep the demo store here (default: a temporary directory, removed on exit)')
+    .option('--exit-when-done', 'stop once the replay is indexed and analysed, instead of serving until Ctrl-C')
+    .action(
+      action(async (flags: DemoFlags, cmd: Command) => {
+        const startedAt = Date.now();
+        const speedValue = Number(flags.speed);
+        if (!Number.isFinite(speedValue) || speedValue < 0) throw new Error(`--speed ${flags.speed}: must be a number >= 0`);
+        const speed = speedValue === 0 ? undefined : speedValue;
+        const windows = parseWindows(flags.window);
+        const seed = Number(flags.seed);
+        const scale = Number(flags.scale);
+        // The demo is the embedded default whatever the environment says: a fresh store of its
+        // own, so running it twice never mixes two replays (or a demo into real imports).
+        const dataDir = flags.dataDir ?? mkdtempSync(join(tmpdir(), 'tidewatch-demo-'));
+        const serve: Record<string, unknown> = {};
+        if (flags.host !== undefined) serve.host = flags.host;
+        if (flags.port !== undefined) serve.port = Number(flags.port);
+        const context = commandContext(cmd, { dataDir, serve });
+        const config = { ...context.config, kafka: undefined, elasticsearch: undefined };
+        const { log } = context;
+
+        let simulatedMs = windows[0]!.fromMs;
+        const serving = await startServe(config, log, {
+          host: config.serve.host,
+          port: config.serve.port,
+          clock: { mode: 'replay', now: () => simulatedMs },
+          rules: config.alerter.rulesFile ? undefined : demoRules(speed),
+          sinks: [consoleSink],
+        });
+        process.stdout.write(`tidewatch demo: dashboard at ${serving.url} (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)\n`);
+        process.stdout.write(`tidewatch demo: replaying ${windows.map((w) => `${new Date(w.fromMs).toISOString().slice(0, 10)}..${new Date(w.toMs).toISOString().slice(0, 10)}`).join(', ')}${speed ? ` at ${speed}x` : ' as fast as possible'}; store ${dataDir}; Ctrl-C to stop\n`);
+
+        const stopping = new AbortController();
+        const signal = untilSignal().then((sig) => {
+          stopping.abort();
+          return sig;
+        });
+        let batch: ActivityEvent[] = [];
+        let published = 0;
+        const flush = async () => {
+          if (batch.length === 0) return;
+          const events = batch;
+          batch = [];
+          await serving.publisher.publish(events);
+          published += events.length;
+        };
+        // Pending events go out before each pause, so the dashboard shows them when they are due.
+        const clock: ReplayClock = {
+          now: systemClock.now,
+          sleep: async (ms) => {
+            const before = systemClock.now();
+            await flush();
+            const left = ms - (systemClock.now() - before);
+            if (left > 0 && !stopping.signal.aborted) await systemClock.sleep(left);
+          },
+        };
+        const replay = (async () => {
+          let lastProgress = Date.now();
+          for (const w of windows) {
+            for await (const event of pacedReplay({ seed, scale, fromMs: w.fromMs, toMs: w.toMs, speed, clock })) {
+              if (stopping.signal.aborted) return;
+              batch.push(event);
+              simulatedMs = Math.max(simulatedMs, Date.parse(event['@timestamp']));
+              if (batch.length >= PUBLISH_EVENTS) await flush();
+              if (Date.now() - lastProgress >= PROGRESS_MS) {
+                lastProgress = Date.now();
+                process.stdout.write(`tidewatch demo: replayed to ${new Date(simulatedMs).toISOString().slice(0, 16).replace('T', ' ')} UTC, ${published.toLocaleString('en-US')} events\n`);
+              }
+            }
+          }
+          await flush();
+          process.stdout.write(`tidewatch demo: replay finished, ${published.toLocaleString('en-US')} events${flags.exitWhenDone ? '' : `; the dashboard stays at ${serving.url} until Ctrl-C`}\n`);
+        })();
+
+        let failed: unknown;
+        const done = replay.then(() => (flags.exitWhenDone ? 'done' : signal), (err: unknown) => {
+          failed = err;
+          return 'failed';
+        });
+        const reason = await Promise.race([done, signal, serving.crashed]);
+        stopping.abort();
+        process.stdout.write('tidewatch demo: stopping (flushing the pipeline)\n');
+        await replay.catch(() => {});
+        await serving.stop();
+        if (!flags.dataDir) rmSync(dataDir, { recursive: true, force: true });
+        if (failed) throw failed;
+        return reason instanceof Error ? 1 : 0;
+      }),
+    );
+}

@@ -1,0 +1,145 @@
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { Alerter } from '../../consumers/alerter/alerter.ts';
+import { loadRules, type Rule } from '../../consumers/alerter/rules.ts';
+import { LogSink, WebhookSink, type AlertSink } from '../../consumers/alerter/sinks.ts';
+import { Analyzer } from '../../consumers/analyzer/analyzer.ts';
+import { MemorySnapshotStore } from '../../consumers/analyzer/snapshots.ts';
+import { Indexer } from '../../consumers/indexer/indexer.ts';
+import { startDashboardServer } from '../../dashboards/web/server.ts';
+import type { Config } from '../../pipeline/config/index.ts';
+import type { Logger } from '../../pipeline/log.ts';
+import { createIngestHandler } from '../../pipeline/producers/http/handler.ts';
+import { createStore, type Store } from '../../pipeline/store/index.ts';
+import { createTransport, type Publisher, type Subscription, type Transport } from '../../pipeline/transport/index.ts';
+import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
+import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
+import { commandContext, untilSignal } from '../context.ts';
+import { action } from '../program.ts';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  /** live: detectors and alert rules follow the wall clock; replay: the clock of the events (the demo). */
+  clock: { mode: 'live' } | { mode: 'replay'; now: () => number };
+  /** Alert rules instead of the configured ones (the demo's). */
+  rules?: Rule[];
+  /** Alert sinks besides the configured ones (the demo's console). */
+  sinks?: AlertSink[];
+}
+
+export interface Serving {
+  url: string;
+  store: Store;
+  /** Publishes to the configured transport (the ingest endpoint and the demo's replay use it). */
+  publisher: Publisher;
+  /** Resolves with the error that stopped an in-process consumer for good. */
+  crashed: Promise<Error>;
+  /** In order: stop taking requests, drain the transport into the consumers, close the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The consumers of the embedded deployment, in this process: with the memory transport nobody
+ * else can read the topic. On Kafka they run as `tidewatch run ...` processes of their own.
+ */
+async function startEmbeddedConsumers(config: Config, transport: Transport, store: Store, log: Logger, options: ServeOptions) {
+  const subs: Subscription[] = [];
+  const indexer = new Indexer({
+    transport,
+    sink: store,
+    deadLetters: await transport.deadLetters(),
+    options: { ...config.indexer, storeText: config.storeText },
+    log: log.child({ component: 'indexer' }),
+  });
+  subs.push(await indexer.start());
+  // The network stage reads a topic of its own: a second in-process transport.
+  const network = new MemoryTransport(memoryTransportSchema.parse({ topic: config.analyzer.networkTopic, partitions: 1 }));
+  const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
+  const analyzer = new Analyzer({
+    transport,
+    network,
+    store,
+    snapshots: new MemorySnapshotStore(),
+    options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
+    analytics: config.analytics,
+    log: log.child({ component: 'analyzer' }),
+    ...(now ? { now } : {}),
+  });
+  subs.push(await analyzer.start());
+  const sinks: AlertSink[] = [...(options.sinks ?? [])];
+  if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));
+  for (const w of config.alerter.webhooks) sinks.push(new WebhookSink(w, log.child({ component: 'alerter' })));
+  const rules = options.rules ?? loadRules(config.alerter.rulesFile);
+  const alerter = new Alerter({ store, rules, sinks, options: config.alerter, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
+  await alerter.start();
+  return {
+    crashed: Promise.race(subs.map((s) => s.crashed)),
+    /**
+     * After the activity transport has drained: the network stage's topic, then one last
+     * evaluation of every rule, so findings of the last events still alert before the exit.
+     */
+    async stop() {
+      await network.close();
+      await Promise.all(subs.map((s) => s.stop()));
+      await Promise.all(rules.filter((r) => r.enabled).map((r) => alerter.evaluate(r.name)));
+      await alerter.stop();
+    },
+  };
+}
+
+/** The dashboard and the ingest endpoint over the configured store and transport. */
+export async function startServe(config: Config, log: Logger, options: ServeOptions): Promise<Serving> {
+  const store = await createStore(config);
+  const opened: { close(): Promise<void> }[] = [store];
+  try {
+    const transport = await createTransport(config);
+    opened.unshift(transport);
+    await transport.ensureTopics();
+    // Consumers subscribe before anything is published: the memory transport keeps records only for groups it knows.
+    const consumers = transport.kind === 'memory' ? await startEmbeddedConsumers(config, transport, store, log, options) : undefined;
+    const publisher = await transport.publisher();
+    const ingest = createIngestHandler({ publish: (events) => publisher.publish(events), maxBodyBytes: config.serve.maxBodyBytes, token: config.serve.token, storeText: config.storeText });
+    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), ingest });
+    return {
+      url: dashboard.url,
+      store,
+      publisher,
+      crashed: consumers?.crashed ?? new Promise<Error>(() => {}),
+      async stop() {
+        await dashboard.close();
+        await publisher.close();
+        // Closing the memory transport waits until the consumers have handled what was published.
+        await transport.close();
+        await consumers?.stop();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(opened.map((o) => o.close()));
+    throw err;
+  }
+}
+
+/** `tidewatch serve`: the built-in dashboard and POST /v1/events over the configured store and transport. */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the web dashboard and the HTTP ingest endpoint (POST /v1/events); on the embedded default also runs the indexer, analyzer and alerter')
+    .option('--host <host>', 'address to bind (default serve.host, 127.0.0.1)')
+    .option('--port <port>', 'port (default serve.port, 8080)')
+    .action(
+      action(async (flags: { host?: string; port?: string }, cmd: Command) => {
+        const overrides: Record<string, unknown> = {};
+        if (flags.host !== undefined) overrides.host = flags.host;
+        if (flags.port !== undefined) overrides.port = Number(flags.port);
+        const { config, log } = commandContext(cmd, { serve: overrides });
+        const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, clock: { mode: 'live' } });
+        process.stdout.write(`tidewatch: dashboard at ${serving.url} (store: ${serving.store.kind}); ingest at ${serving.url}v1/events\n`);
+        const reason = await Promise.race([untilSignal(), serving.crashed]);
+        process.stdout.write('tidewatch: stopping\n');
+        await serving.stop();
+        return reason instanceof Error ? 1 : 0;
+      }),
+    );
+}

@@ -1,0 +1,177 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyticsOptions, buildReport, type AnalyticsOptionsInput, type Finding } from '../../pipeline/analytics/index.ts';
+import { buildEvent } from '../../pipeline/events/index.ts';
+import { createLogger } from '../../pipeline/log.ts';
+import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
+import type { FindingType, Store } from '../../pipeline/store/types.ts';
+import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
+import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
+import { Analyzer } from './analyzer.ts';
+import { analyzerSchema } from './options.ts';
+import { MemorySnapshotStore } from './snapshots.ts';
+
+/**
+ * The embedded deployment's shape: memory transports and DuckDB, the same Analyzer class the
+ * Kafka + Elasticsearch deployment runs (analyzer.integration.test.ts runs it there).
+ */
+const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+const testdata = new URL('../../pipeline/analytics/testdata/', import.meta.url);
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const FINDING_TYPES: FindingType[] = ['gap', 'spike', 'migration', 'link_day', 'takedown', 'resurrection', 'lifespan'];
+
+async function allFindings(store: Store): Promise<Finding[]> {
+  const out: Finding[] = [];
+  for (const t of FINDING_TYPES) out.push(...((await store.findings(t, { limit: 10_000 })) as Finding[]));
+  return out;
+}
+
+function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'tidewatch-analyzer-'));
+  dirs.push(dir);
+  const transport = new MemoryTransport(memoryTransportSchema.parse({ partitions: 4, redeliveryInitialDelayMs: 10, redeliveryMaxDelayMs: 50 }));
+  const network = new MemoryTransport(memoryTransportSchema.parse({ topic: 'tidewatch.analyzer.network', partitions: 1 }));
+  const snapshots = new MemorySnapshotStore();
+  const make = (store: Store, instanceId = 'one') =>
+    new Analyzer({
+      transport,
+      network,
+      store,
+      snapshots,
+      // Replay: a quick tick, so the merge lets go of the last events soon after the sources go idle.
+      // Live: the test ticks by hand on its own clock.
+      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, networkIdleSecs: 3, maxBatchRecords: 200 }), instanceId, storeText: true },
+      analytics: analyticsOptions(opts.analytics ?? {}),
+      log,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+  return { dir, transport, network, snapshots, make };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const lines = (file: string) => readFileSync(new URL(file, testdata), 'utf8').split('\n').filter(Boolean);
+
+for (const name of ['timeline-2017-silence', 'timeline-2015-takedown', 'timeline-2018-2019-migration']) {
+  test(`replay ${name}: the stored findings are the analytics core's expected ones`, async () => {
+    const w = world({ mode: 'replay' });
+    const store = await DuckDbStore.open(w.dir);
+    const analyzer = w.make(store);
+    const sub = await analyzer.start();
+    const records = lines(`${name}.jsonl`);
+    const publisher = await w.transport.publisher();
+    await publisher.publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+    await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
+    await new Promise((r) => setTimeout(r, 3_500));
+    await sub.stop();
+    const expected = JSON.parse(readFileSync(new URL(`${name}.expected.json`, testdata), 'utf8'));
+    const got = buildReport(await allFindings(store), [], { events: 0, rejected: 0, duplicates: 0, late: 0 });
+    for (const key of ['gaps', 'spikes', 'migrations', 'takedowns', 'resurrections', 'lifespans', 'linkDays'] as const) {
+      assert.deepEqual(got[key], expected[key], key);
+    }
+    await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+  });
+}
+
+test('a batch whose findings cannot be stored is analysed again from the snapshot: same findings, none twice', async () => {
+  const w = world({ mode: 'replay' });
+  const store = await DuckDbStore.open(w.dir);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const records = lines('timeline-2017-silence.jsonl');
+  const publisher = await w.transport.publisher();
+  await publisher.publishRaw(records.slice(0, 800).map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+  await until(() => analyzer.stats.channel.records === 800, 'the first half');
+  // Now the store goes away for a moment: the handler throws, the batch is delivered again.
+  const original = store.writeFindings.bind(store);
+  let down = 2;
+  store.writeFindings = async (docs) => {
+    if (docs.length > 0 && down-- > 0) throw Object.assign(new Error('store down'), { retriable: false });
+    return original(docs);
+  };
+  await publisher.publishRaw(records.slice(800).map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+  await until(() => analyzer.stats.channel.records + analyzer.stats.channel.skipped >= records.length && analyzer.stats.network.records === records.length, 'the rest');
+  await new Promise((r) => setTimeout(r, 3_500));
+  await sub.stop();
+  assert.equal(down, -1, 'the failure was injected');
+  const gaps = await store.findings('gap', { limit: 1000 });
+  const expected = JSON.parse(readFileSync(new URL('timeline-2017-silence.expected.json', testdata), 'utf8'));
+  assert.deepEqual(gaps.map((g) => g.id).sort(), [...new Set(gaps.map((g) => g.id))].sort());
+  assert.equal(gaps.length, expected.gaps.length);
+  assert.ok(analyzer.stats.channel.restored > 0, 'state restored from the snapshot after the failure');
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});
+
+test('live: a silence opens on the wall clock with no event arriving, closes when the channel posts again; a restarted instance ticks it', async () => {
+  const MIN = 60_000;
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({
+    mode: 'live',
+    now: () => nowMs,
+    analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } },
+  });
+  const store = await DuckDbStore.open(w.dir);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  const post = (ch: string, i: number) =>
+    buildEvent({ timestamp: nowMs, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${i}` }, source: { type: 'test' } });
+  let sent = 0;
+  const advance = async (minutes: number, channels: string[]) => {
+    for (let m = 0; m < minutes; m += 10) {
+      nowMs += 10 * MIN;
+      await publisher.publish(channels.map((c) => post(c, m + nowMs)));
+      sent += channels.length;
+    }
+    await until(() => analyzer.stats.channel.records === sent, 'events analysed');
+  };
+  await advance(6 * 60, ['a', 'b']);
+  // a goes quiet; b keeps posting, so the network stays active.
+  await advance(150, ['b']);
+  await analyzer.tick();
+  let gaps = await store.findings('gap', { open: true });
+  assert.deepEqual(gaps.map((g) => [g.scope, g.subject, g.end]), [['channel', 'a', null]]);
+  const openId = gaps[0]!.id;
+
+  // Restart: a new instance with the same id reads the snapshot back and keeps ticking a.
+  await sub.stop();
+  const again = w.make(store);
+  const sub2 = await again.start();
+  nowMs += 60 * MIN;
+  await again.tick();
+  gaps = await store.findings('gap', { open: true });
+  assert.equal(gaps.length, 1);
+  assert.ok(gaps[0]!.hours > 3, `the open gap grows: ${gaps[0]!.hours} h`);
+
+  // Everyone goes quiet: a network silence opens too, from the network stage.
+  sent = 0;
+  nowMs += 150 * MIN;
+  await again.tick();
+  gaps = await store.findings('gap', { open: true });
+  assert.deepEqual(gaps.map((g) => [g.scope, g.subject]).sort(), [['channel', 'a'], ['channel', 'b'], ['network', 'net']]);
+
+  // a posts again: its gap closes in place (same id); b and the network ... b stays silent.
+  nowMs += 10 * MIN;
+  await publisher.publish([post('a', 999)]);
+  // Released once the allowed lateness has passed.
+  nowMs += 2 * MIN;
+  await until(() => again.stats.channel.records === 1 && again.stats.network.records === 1, 'the new post');
+  await again.tick();
+  const closed = (await store.findings('gap', { subject: 'a' })).find((g) => g.id === openId)!;
+  assert.equal(closed.end, new Date(nowMs - 2 * MIN).toISOString());
+  const network = (await store.findings('gap', { scope: 'network' }))[0]!;
+  assert.notEqual(network.end, null, 'the network is active again');
+  await sub2.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});

@@ -1,0 +1,427 @@
+// The built-in dashboard. Every channel title, handle, link and domain comes from the channels
+// themselves, i.e. from whoever runs them: this script only ever puts data into the page as text
+// (textContent, option text, ECharts canvas text). No innerHTML, no HTML tooltips.
+'use strict';
+
+(function main() {
+  const embedded = document.getElementById('tidewatch-data');
+  /** Report mode: the data of every view is inlined by `tidewatch report`; there is no server. */
+  const REPORT = embedded ? JSON.parse(embedded.textContent) : null;
+  const VIEWS = ['overview', 'gaps', 'migration', 'takedowns', 'spikes'];
+  const LIVE_MS = 5000;
+  const state = { view: 'overview', seq: 0, data: null };
+  const $ = (id) => document.getElementById(id);
+
+  // ---- formatting -------------------------------------------------------------------------
+  const fmtTime = (iso) => (iso ? String(iso).replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC') : '');
+  const fmtDay = (iso) => (iso ? String(iso).slice(0, 10) : '');
+  const fmtNum = (n, digits) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits === undefined ? 1 : digits }));
+  const fmtPct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+
+  // ---- DOM helpers: text only ----------------------------------------------------------------
+  function node(tag, text, className) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (className) e.className = className;
+    return e;
+  }
+
+  /**
+   * columns: [{ title, value(row) -> string|number|null, kind: 'text'|'num'|'badge' }]. Text
+   * columns get dir="auto" so an Arabic or Persian title reads right to left in its cell.
+   */
+  function renderTable(id, columns, rows, empty) {
+    const box = $(id);
+    box.replaceChildren();
+    if (!rows.length) {
+      box.append(node('p', empty || 'Nothing in this range.', 'empty'));
+      return;
+    }
+    const table = node('table');
+    const head = node('tr');
+    for (const c of columns) head.append(node('th', c.title));
+    const thead = node('thead');
+    thead.append(head);
+    const tbody = node('tbody');
+    for (const r of rows) {
+      const tr = node('tr');
+      for (const c of columns) {
+        const v = c.value(r);
+        const td = node('td', null, c.kind === 'num' ? 'num' : c.kind === 'text' ? 'text' : '');
+        if (c.kind === 'badge') {
+          if (v) td.append(node('span', v, `badge ${String(v).replace(/[^a-z]/g, '')}`));
+        } else {
+          td.textContent = v === null || v === undefined ? '' : String(v);
+        }
+        if (c.kind === 'text') td.dir = 'auto';
+        tr.append(td);
+      }
+      tbody.append(tr);
+    }
+    table.append(thead, tbody);
+    box.append(table);
+  }
+
+  // ---- charts -----------------------------------------------------------------------------
+  const PALETTE = ['#2b5fd9', '#e7664c', '#54b399', '#d6bf57', '#9170b8', '#ca8eae', '#6092c0', '#d36086', '#aa6556', '#b9a888', '#7b8594', '#4b9e9e', '#a0a0a0'];
+
+  function chart(id, option) {
+    const el = $(id);
+    const c = echarts.getInstanceByDom(el) || echarts.init(el, null, { renderer: 'canvas' });
+    // richText tooltips are drawn by ECharts itself, never parsed as HTML.
+    const base = {
+      useUTC: true,
+      color: PALETTE,
+      animation: false,
+      tooltip: { trigger: 'axis', renderMode: 'richText', confine: true },
+      grid: { left: 56, right: 24, top: 36, bottom: 56 },
+    };
+    c.setOption(Object.assign(base, option), true);
+    return c;
+  }
+
+  /** A timeline from the API as stacked bars or areas; `markArea` decorates the first series. */
+  function timeAxisChart(id, timeline, kind, extra, markArea) {
+    if (!timeline) return chart(id, { title: { text: 'No events yet', left: 'center', top: 'middle', textStyle: { color: '#69707d', fontSize: 13 } } });
+    const series = timeline.series.map((s) => ({
+      name: s.key,
+      type: kind === 'area' ? 'line' : 'bar',
+      stack: timeline.series.length > 1 ? 'all' : undefined,
+      areaStyle: kind === 'area' ? {} : undefined,
+      symbol: 'none',
+      barCategoryGap: '10%',
+      large: true,
+      data: timeline.starts.map((t, i) => [t, s.events[i]]),
+    }));
+    if (markArea && series.length) series[0].markArea = markArea;
+    return chart(id, Object.assign({
+      legend: { type: 'scroll', top: 0 },
+      xAxis: { type: 'time' },
+      yAxis: { type: 'value', name: 'events' },
+      dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }],
+      series,
+    }, extra || {}));
+  }
+
+  function resizeCharts() {
+    for (const el of document.querySelectorAll('.chart')) {
+      const c = echarts.getInstanceByDom(el);
+      if (c) c.resize();
+    }
+  }
+
+  // ---- views ------------------------------------------------------------------------------
+  const channelName = (c) => c.handle || c.id;
+
+  const RENDER = {
+    overview(d) {
+      $('ov-now').textContent = d.now ? `as of ${fmtTime(d.now)}` : '';
+      timeAxisChart('ov-network', d.byNetwork, 'bar');
+      timeAxisChart('ov-language', d.byLanguage, 'area');
+      chart('ov-status', {
+        tooltip: { trigger: 'item', renderMode: 'richText' },
+        legend: { bottom: 0 },
+        color: ['#1f8a4c', '#d6bf57'],
+        series: [{
+          type: 'pie', radius: ['45%', '70%'], label: { formatter: '{b}\n{c}' },
+          data: [{ name: 'active (posted in 24 h)', value: d.active }, { name: 'silent', value: d.silent }],
+        }],
+      });
+      renderTable('ov-alerts', [
+        { title: 'Fired', value: (a) => fmtTime(a.firedAt) },
+        { title: 'Severity', value: (a) => a.severity, kind: 'badge' },
+        { title: 'State', value: (a) => a.state, kind: 'badge' },
+        { title: 'Message', value: (a) => a.message, kind: 'text' },
+      ], d.alerts, 'No alerts.');
+      renderTable('ov-channels', [
+        { title: 'Title', value: (c) => c.title, kind: 'text' },
+        { title: 'Handle', value: (c) => c.handle, kind: 'text' },
+        { title: 'Platform', value: (c) => c.platform },
+        { title: 'Network', value: (c) => c.network, kind: 'text' },
+        { title: 'Language', value: (c) => c.language },
+        { title: 'Subscribers', value: (c) => fmtNum(c.subscribers, 0), kind: 'num' },
+        { title: 'Events', value: (c) => fmtNum(c.events, 0), kind: 'num' },
+        { title: 'Last post', value: (c) => fmtTime(c.lastPostAt) },
+        { title: 'Status', value: (c) => c.status, kind: 'badge' },
+      ], d.channels, 'No channels in this range.');
+    },
+
+    gaps(d) {
+      const now = d.now ? Date.parse(d.now) : Date.now();
+      // Network-wide gaps and unprecedented channel gaps are what an analyst looks for first.
+      const marked = d.gaps.filter((g) => g.scope === 'network' || g.unprecedented).slice(0, 60);
+      const areas = marked.map((g) => [
+        { name: `${g.subject} ${fmtNum(g.hours)} h`, xAxis: Date.parse(g.start), itemStyle: { color: g.scope === 'network' ? 'rgba(200,55,45,0.28)' : 'rgba(214,191,87,0.25)' } },
+        { xAxis: g.end ? Date.parse(g.end) : now },
+      ]);
+      timeAxisChart('gaps-timeline', d.activity, 'bar', null, { silent: true, label: { color: '#8a2a22', fontSize: 11 }, data: areas });
+      const gapColumns = [
+        { title: 'Subject', value: (g) => g.subject, kind: 'text' },
+        { title: 'Scope', value: (g) => g.scope },
+        { title: 'Start', value: (g) => fmtTime(g.start) },
+        { title: 'End', value: (g) => (g.end ? fmtTime(g.end) : 'open') },
+        { title: 'Hours', value: (g) => fmtNum(g.hours), kind: 'num' },
+        { title: 'Usual max (h)', value: (g) => fmtNum(g.baselineHours), kind: 'num' },
+        { title: 'Longest before (h)', value: (g) => fmtNum(g.previousLongestHours), kind: 'num' },
+        { title: '', value: (g) => (g.unprecedented ? 'unprecedented' : ''), kind: 'badge' },
+      ];
+      renderTable('gaps-table', gapColumns, d.gaps, 'No silence gaps in this range.');
+      renderTable('gaps-open', gapColumns, d.open, 'Nothing is silent right now.');
+    },
+
+    migration(d) {
+      const days = d.days.map((x) => Date.parse(x));
+      chart('mig-share', {
+        xAxis: { type: 'time' },
+        yAxis: { type: 'value', max: 1, axisLabel: { formatter: (v) => `${Math.round(v * 100)}%` } },
+        dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }],
+        series: [{ name: 'off-platform share', type: 'line', symbol: 'none', areaStyle: { opacity: 0.15 }, data: days.map((t, i) => [t, d.offPlatformShare[i]]) }],
+      });
+      chart('mig-platforms', {
+        legend: { type: 'scroll', top: 0 },
+        xAxis: { type: 'time' },
+        yAxis: { type: 'value', name: 'links' },
+        dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }],
+        series: d.platforms.map((p) => ({ name: p.key, type: 'bar', stack: 'links', large: true, data: days.map((t, i) => [t, p.links[i]]) })),
+      });
+      renderTable('mig-first', [
+        { title: 'Platform', value: (m) => m.platform },
+        { title: 'First seen', value: (m) => fmtTime(m.at) },
+        { title: 'Where', value: (m) => `${m.scope}: ${m.subject}`, kind: 'text' },
+      ], d.firstSeen, 'No platform appeared in this range.');
+      const top = d.domains.slice().reverse();
+      chart('mig-domains', {
+        tooltip: { trigger: 'item', renderMode: 'richText' },
+        grid: { left: 190, right: 24, top: 8, bottom: 24 },
+        xAxis: { type: 'value' },
+        yAxis: { type: 'category', data: top.map((x) => x.domain), axisLabel: { width: 170, overflow: 'truncate' } },
+        series: [{ type: 'bar', name: 'events', data: top.map((x) => x.events) }],
+      });
+      renderTable('mig-surges', [
+        { title: 'Day', value: (m) => fmtDay(m.at) },
+        { title: 'Platform', value: (m) => m.platform },
+        { title: 'Where', value: (m) => `${m.scope}: ${m.subject}`, kind: 'text' },
+        { title: 'Share', value: (m) => fmtPct(m.share), kind: 'num' },
+        { title: 'Usual share', value: (m) => fmtPct(m.usualShare), kind: 'num' },
+      ], d.surges.slice().reverse(), 'No surges in this range.');
+    },
+
+    takedowns(d) {
+      timeAxisChart('td-bans', d.bansByLanguage, 'bar', { yAxis: { type: 'value', name: 'channels banned' } });
+      chart('td-waves', {
+        legend: { top: 0 },
+        xAxis: { type: 'time' },
+        yAxis: [{ type: 'value', name: 'channels seen banned' }, { type: 'value', name: 'platform-reported', position: 'right' }],
+        series: [
+          { name: 'channels banned', type: 'bar', barMinWidth: 4, data: d.waves.map((w) => [Date.parse(w.day), w.channels]) },
+          { name: 'reported by the platform', type: 'scatter', yAxisIndex: 1, symbolSize: 9, data: d.waves.filter((w) => w.reported !== null).map((w) => [Date.parse(w.day), w.reported]) },
+        ],
+      });
+      renderTable('td-resurrections', [
+        { title: 'Banned', value: (r) => r.banned, kind: 'text' },
+        { title: 'Successor', value: (r) => r.successor, kind: 'text' },
+        { title: 'Banned at', value: (r) => fmtTime(r.bannedAt) },
+        { title: 'Delay (min)', value: (r) => fmtNum(r.delayMinutes, 0), kind: 'num' },
+        { title: 'Min to 1,000', value: (r) => fmtNum(r.minutesTo1000, 0), kind: 'num' },
+        { title: 'Regained', value: (r) => fmtPct(r.regainedShare), kind: 'num' },
+      ], d.resurrections, 'No resurrections in this range.');
+      // Lifespans binned by the page: 30-day bins up to the longest.
+      const bin = 30;
+      const counts = [];
+      for (const l of d.lifespans) {
+        const i = Math.floor(l.days / bin);
+        counts[i] = (counts[i] || 0) + 1;
+      }
+      const labels = [];
+      const values = [];
+      for (let i = 0; i < counts.length; i++) {
+        labels.push(`${i * bin}–${(i + 1) * bin}`);
+        values.push(counts[i] || 0);
+      }
+      chart('td-lifespans', {
+        xAxis: { type: 'category', name: 'days alive', nameLocation: 'middle', nameGap: 30, data: labels },
+        yAxis: { type: 'value', name: 'channels' },
+        series: [{ name: 'channels', type: 'bar', data: values }],
+      });
+      renderTable('td-waves-table', [
+        { title: 'Day', value: (w) => fmtDay(w.day) },
+        { title: 'Channels', value: (w) => fmtNum(w.channels, 0), kind: 'num' },
+        { title: 'Languages', value: (w) => fmtNum(w.languages, 0), kind: 'num' },
+        { title: 'Reported by the platform', value: (w) => fmtNum(w.reported, 0), kind: 'num' },
+        { title: 'Networks', value: (w) => w.networks.join(', '), kind: 'text' },
+      ], d.waves.slice().reverse(), 'No takedown waves in this range.');
+    },
+
+    spikes(d) {
+      chart('sp-chart', {
+        legend: { top: 0 },
+        xAxis: { type: 'time' },
+        yAxis: { type: 'value', name: 'events / hour' },
+        dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }],
+        series: [
+          { name: 'observed', type: 'bar', barMinWidth: 3, data: d.spikes.map((s) => [Date.parse(s.start), s.count]) },
+          { name: 'expected', type: 'scatter', symbol: 'diamond', symbolSize: 8, data: d.spikes.map((s) => [Date.parse(s.start), s.expected]) },
+        ],
+      });
+      const perDay = new Map();
+      const severities = ['info', 'warning', 'critical'];
+      for (const a of d.alerts) {
+        const day = Date.parse(fmtDay(a.firedAt));
+        const row = perDay.get(day) || { info: 0, warning: 0, critical: 0 };
+        row[a.severity] += 1;
+        perDay.set(day, row);
+      }
+      const daysSorted = [...perDay.keys()].sort((a, b) => a - b);
+      chart('sp-alerts', {
+        legend: { top: 0 },
+        color: ['#6092c0', '#d6bf57', '#c8372d'],
+        xAxis: { type: 'time' },
+        yAxis: { type: 'value', name: 'alerts', minInterval: 1 },
+        series: severities.map((s) => ({ name: s, type: 'bar', stack: 'alerts', barMinWidth: 4, data: daysSorted.map((t) => [t, perDay.get(t)[s]]) })),
+      });
+      renderTable('sp-table', [
+        { title: 'Subject', value: (s) => s.subject, kind: 'text' },
+        { title: 'Scope', value: (s) => s.scope },
+        { title: 'Start', value: (s) => fmtTime(s.start) },
+        { title: 'Observed', value: (s) => fmtNum(s.count, 0), kind: 'num' },
+        { title: 'Expected', value: (s) => fmtNum(s.expected), kind: 'num' },
+        { title: 'p-value', value: (s) => (s.pValue < 0.0001 ? s.pValue.toExponential(1) : s.pValue.toFixed(4)), kind: 'num' },
+      ], d.spikes.slice().reverse(), 'No spikes in this range.');
+      renderTable('sp-history', [
+        { title: 'Fired', value: (a) => fmtTime(a.firedAt) },
+        { title: 'Rule', value: (a) => a.rule },
+        { title: 'Severity', value: (a) => a.severity, kind: 'badge' },
+        { title: 'State', value: (a) => a.state, kind: 'badge' },
+        { title: 'Message', value: (a) => a.message, kind: 'text' },
+        { title: 'Resolved', value: (a) => fmtTime(a.resolvedAt) },
+      ], d.alerts, 'No alerts in this range.');
+    },
+  };
+
+  // ---- filters and loading ------------------------------------------------------------------
+  function query() {
+    const p = new URLSearchParams();
+    if ($('from').value) p.set('from', $('from').value);
+    if ($('to').value) {
+      // The picker names a day; the API's `to` is exclusive, so ask up to the next midnight.
+      const next = new Date(Date.parse(`${$('to').value}T00:00:00Z`) + 86400000);
+      p.set('to', next.toISOString().slice(0, 10));
+    }
+    for (const o of $('network').selectedOptions) p.append('network', o.value);
+    if ($('channel').value) p.append('channel', $('channel').value);
+    return p;
+  }
+
+  function setStatus(meta) {
+    const s = meta.summary;
+    const range = s.firstAt ? `${fmtDay(s.firstAt)} → ${fmtDay(s.lastAt)}` : 'no events yet';
+    const when = REPORT ? `report generated ${fmtTime(REPORT.generatedAt)}${REPORT.range ? ` for ${REPORT.range}` : ''}` : `updated ${new Date().toISOString().slice(11, 19)} UTC`;
+    $('status').textContent = `${fmtNum(s.events, 0)} events · ${fmtNum(s.channels, 0)} channels · ${range} · ${when}`;
+  }
+
+  function fillFilters(meta) {
+    const net = $('network');
+    const chosen = new Set([...net.selectedOptions].map((o) => o.value));
+    net.replaceChildren(...meta.networks.map((n) => {
+      const o = node('option', n);
+      o.value = n;
+      o.selected = chosen.has(n);
+      return o;
+    }));
+    const ch = $('channel');
+    const current = ch.value;
+    const all = node('option', 'All channels');
+    all.value = '';
+    ch.replaceChildren(all, ...meta.channels.map((c) => {
+      const o = node('option', c.title ? `${channelName(c)} — ${c.title}` : channelName(c));
+      o.value = c.id;
+      return o;
+    }));
+    ch.value = current;
+  }
+
+  function showError(message) {
+    const e = $('error');
+    e.hidden = !message;
+    e.textContent = message || '';
+  }
+
+  async function getJson(url) {
+    const res = await fetch(url, { headers: { accept: 'application/json' } });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
+    return body;
+  }
+
+  function render(view, data) {
+    const section = $(`view-${view}`);
+    RENDER[view](data);
+    section.dataset.loaded = 'true';
+  }
+
+  async function load(withMeta) {
+    const view = state.view;
+    const seq = ++state.seq;
+    if (REPORT) {
+      setStatus(REPORT.meta);
+      render(view, REPORT.views[view]);
+      return;
+    }
+    try {
+      const [meta, data] = await Promise.all([withMeta ? getJson('/api/meta') : null, getJson(`/api/view/${view}?${query()}`)]);
+      // A slower, older answer must not overwrite a newer one.
+      if (seq !== state.seq) return;
+      if (meta) {
+        state.meta = meta;
+        fillFilters(meta);
+      }
+      if (state.meta) setStatus(state.meta);
+      render(view, data);
+      showError('');
+    } catch (err) {
+      if (seq === state.seq) showError(`Could not load the ${view} view: ${err.message}`);
+    }
+  }
+
+  function show(view) {
+    state.view = VIEWS.includes(view) ? view : 'overview';
+    for (const v of VIEWS) $(`view-${v}`).hidden = v !== state.view;
+    for (const b of document.querySelectorAll('#tabs button')) {
+      if (b.dataset.view === state.view) b.setAttribute('aria-current', 'page');
+      else b.removeAttribute('aria-current');
+    }
+    load(!state.meta).then(resizeCharts);
+  }
+
+  for (const b of document.querySelectorAll('#tabs button')) {
+    b.addEventListener('click', () => {
+      history.replaceState(null, '', `#${b.dataset.view}`);
+      show(b.dataset.view);
+    });
+  }
+  window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+  window.addEventListener('resize', resizeCharts);
+
+  if (REPORT) {
+    document.body.classList.add('report');
+  } else {
+    for (const id of ['from', 'to', 'network', 'channel']) $(id).addEventListener('change', () => load(false));
+    $('all-time').addEventListener('click', () => {
+      $('from').value = '';
+      $('to').value = '';
+      load(false);
+    });
+    $('clear-filters').addEventListener('click', () => {
+      for (const o of $('network').options) o.selected = false;
+      $('channel').value = '';
+      load(false);
+    });
+    let ticks = 0;
+    setInterval(() => {
+      if (!$('live').checked || document.visibilityState !== 'visible') return;
+      // The channel list changes slowly; refresh it every sixth tick.
+      load(++ticks % 6 === 0);
+    }, LIVE_MS);
+  }
+  show(location.hash.slice(1));
+})();

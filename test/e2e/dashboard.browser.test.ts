@@ -1,0 +1,194 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { buildEvent } from '../../pipeline/events/index.ts';
+import { startCli, type CliProcess } from './process.ts';
+
+/**
+ * The built-in dashboard in a real browser (Debian's Chromium) over the real demo process: a
+ * small replay (November 2017 around the 25-hour silence, then December 2018 when the links to
+ * other platforms begin), plus a channel whose title is an HTML injection attempt, sent through
+ * the ingest endpoint like any producer would.
+ */
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const XSS_TITLE = '<img src=x onerror=alert(1)>';
+const CHROMIUM = '/usr/bin/chromium';
+
+let demo: CliProcess;
+let url: string;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+const dialogs: string[] = [];
+const cspViolations: string[] = [];
+const pageErrors: string[] = [];
+
+async function waitForJson<T>(path: string, ok: (body: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = (await (await fetch(new URL(path, url))).json()) as T;
+    if (ok(body)) return body;
+    if (Date.now() > deadline) throw new Error(`${path}: condition not met within ${timeoutMs} ms: ${JSON.stringify(body).slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function showView(view: string): Promise<void> {
+  await page.evaluate(() => {
+    for (const s of Array.from(document.querySelectorAll<HTMLElement>('section.view'))) delete s.dataset.loaded;
+  });
+  await page.click(`#tabs button[data-view="${view}"]`);
+  await page.waitForSelector(`#view-${view}[data-loaded="true"]`, { timeout: 30_000 });
+}
+
+/** Change filters, then wait for the view to be drawn again from the new answer. */
+async function refilter(view: string, change: () => Promise<unknown>): Promise<void> {
+  await page.evaluate((v) => {
+    delete document.getElementById(`view-${v}`)!.dataset.loaded;
+  }, view);
+  await change();
+  await page.waitForSelector(`#view-${view}[data-loaded="true"]`, { timeout: 30_000 });
+}
+
+async function setRange(from: string, to: string): Promise<void> {
+  await page.fill('#from', from);
+  await page.fill('#to', to);
+  await page.dispatchEvent('#to', 'change');
+}
+
+async function chartOption(id: string): Promise<{ series: { name?: string; data: unknown[]; markArea?: { data: { xAxis: number; name?: string }[][] } }[] }> {
+  return page.evaluate((chartId) => {
+    const el = document.getElementById(chartId)!;
+    // ECharts is the page's global (its UMD build).
+    const instance = (window as unknown as { echarts: { getInstanceByDom(e: HTMLElement): { getOption(): unknown } } }).echarts.getInstanceByDom(el);
+    return JSON.parse(JSON.stringify(instance.getOption()));
+  }, id);
+}
+
+const cellTexts = (selector: string) => page.$$eval(`${selector} td`, (tds) => tds.map((td) => td.textContent ?? ''));
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  demo = startCli(['demo', '--port', '0', '--speed', '0', '--scale', '0.5', '--window', '2017-10-20/2017-12-01', '--window', '2018-11-25/2019-01-05']);
+  url = (await demo.waitFor(/dashboard at (http:\/\/127\.0\.0\.1:\d+\/)/, 20_000))[1]!;
+  await demo.waitFor(/replay finished/, 240_000);
+  const event = buildEvent({
+    timestamp: '2018-12-20T12:00:00Z',
+    action: 'post',
+    channel: { id: '990001', handle: 'xss_probe', title: XSS_TITLE, language: 'en', network: 'supporters' },
+    message: { id: '1', media: 'text' },
+    links: ['https://tamtam.chat/"><script>alert(2)</script>'],
+    source: { type: 'http' },
+  });
+  const res = await fetch(new URL('v1/events', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+  assert.equal(res.status, 200, await res.text());
+  // Indexed, and the analyzer has caught up with the replay (the December 2018 platforms are findings).
+  await waitForJson<{ channels: { id: string }[] }>('api/meta', (m) => m.channels.some((c) => c.id === '990001'), 60_000);
+  await waitForJson<{ firstSeen: unknown[] }>('api/view/migration?from=2018-12-01&to=2019-01-05', (m) => m.firstSeen.length > 0, 60_000);
+
+  profile = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 1100 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text());
+  });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('#view-overview[data-loaded="true"]', { timeout: 30_000 });
+});
+
+after(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  const code = await demo?.stop();
+  assert.equal(code, 0, `the demo exited with ${code}\n${demo?.stderr().slice(-3000)}`);
+});
+
+test('overview: the replayed timeline by network, channels, and a hostile title shown as text', async () => {
+  assert.match(await page.textContent('#status') ?? '', /[\d,]+ events · [\d,]+ channels · 2017-10-20 → 2019-01-0\d/);
+  const byNetwork = await chartOption('ov-network');
+  const names = byNetwork.series.map((s) => s.name);
+  assert.ok(names.includes('is-official') && names.includes('amaq'), `networks: ${names.join(', ')}`);
+
+  const cells = await cellTexts('#ov-channels');
+  assert.ok(cells.includes(XSS_TITLE), 'the hostile title is in the channels table, as text');
+  assert.equal(await page.$$eval('#ov-channels img, #ov-channels script', (e) => e.length), 0, 'no element was created from it');
+  const options = await page.$$eval('#channel option', (os) => os.map((o) => o.textContent ?? ''));
+  assert.ok(options.some((o) => o.includes(XSS_TITLE)), 'the channel filter lists it as text');
+  // Right-to-left titles: the cells are dir=auto so Arabic reads in its own direction.
+  const arabic = await page.$$eval('#ov-channels td[dir="auto"]', (tds) => tds.filter((td) => /[\u0600-\u06FF]/.test(td.textContent ?? '')).length);
+  assert.ok(arabic > 0, 'Arabic titles are rendered in dir=auto cells');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
+});
+
+test('filters: a network narrows the charts and the channel table; a channel narrows to itself', async () => {
+  await refilter('overview', () => page.selectOption('#network', ['amaq']));
+  const byNetwork = await chartOption('ov-network');
+  assert.deepEqual(byNetwork.series.map((s) => s.name), ['amaq']);
+  const networks = await page.$$eval('#ov-channels tbody tr td:nth-child(4)', (tds) => [...new Set(tds.map((td) => td.textContent))]);
+  assert.deepEqual(networks, ['amaq']);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-filter-network.png'), fullPage: true });
+
+  await refilter('overview', () => page.selectOption('#network', []));
+  await refilter('overview', () => page.selectOption('#channel', '990001'));
+  const rows = await page.$$eval('#ov-channels tbody tr', (trs) => trs.length);
+  assert.equal(rows, 1);
+  assert.ok((await cellTexts('#ov-channels')).includes(XSS_TITLE));
+  await refilter('overview', () => page.click('#clear-filters'));
+});
+
+test('silence gaps: the 25-hour network silence of 2017-11-22/23 is marked and ranked unprecedented', async () => {
+  await showView('gaps');
+  await refilter('gaps', () => setRange('2017-11-15', '2017-11-29'));
+  const rows = await page.$$eval('#gaps-table tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')));
+  const silence = rows.find((r) => r[1] === 'network' && r[2]!.startsWith('2017-11-22 09:00'));
+  assert.ok(silence, `no network gap starting 2017-11-22 09:00 among:\n${rows.map((r) => r.join(' | ')).join('\n')}`);
+  assert.ok(Math.abs(Number(silence[4]) - 25) <= 1.5, `the gap lasted ${silence[4]} h`);
+  assert.equal(silence[7], 'unprecedented');
+  assert.deepEqual(rows[0], silence, 'the unprecedented network silence heads the table');
+  const timeline = await chartOption('gaps-timeline');
+  const marks = timeline.series[0]!.markArea!.data.map(([start]) => new Date(start!.xAxis).toISOString());
+  assert.ok(marks.includes('2017-11-22T09:00:00.000Z'), `marked: ${marks.join(', ')}`);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-gaps.png'), fullPage: true });
+});
+
+test('platform migration: links to other platforms appear in December 2018', async () => {
+  await showView('migration');
+  await refilter('migration', () => setRange('2018-12-01', '2019-01-04'));
+  const first = await page.$$eval('#mig-first tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')));
+  const december = first.filter((r) => r[1]!.startsWith('2018-12'));
+  const platforms = new Set(december.map((r) => r[0]));
+  assert.ok(platforms.has('tamtam') || platforms.has('rocketchat') || platforms.has('element'), `first seen in Dec 2018: ${[...platforms].join(', ')}`);
+  const stacked = await chartOption('mig-platforms');
+  const offPlatform = stacked.series.filter((s) => s.name !== 'telegram' && s.name !== 'other').map((s) => s.name);
+  assert.ok(offPlatform.length >= 2, `platform series: ${stacked.series.map((s) => s.name).join(', ')}`);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-migration.png'), fullPage: true });
+});
+
+test('takedowns and spikes & alerts render', async () => {
+  await showView('takedowns');
+  await refilter('takedowns', () => page.click('#all-time'));
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-takedowns.png'), fullPage: true });
+  await showView('spikes');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-spikes.png'), fullPage: true });
+});
+
+test('nothing was injected: no dialog, no CSP violation, no script error', () => {
+  assert.deepEqual(dialogs, []);
+  assert.deepEqual(cspViolations, []);
+  assert.deepEqual(pageErrors, []);
+  assert.match(demo.stdout(), /ALERT \[/, 'the demo printed alerts as they fired');
+});
