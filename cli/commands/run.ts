@@ -87,6 +87,7 @@ export function registerRun(program: Command): void {
         const analyzer = new Analyzer({
           transport,
           network,
+          sourcePartitions: config.kafka.partitions,
           store,
           snapshots,
           options: { ...config.analyzer, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },

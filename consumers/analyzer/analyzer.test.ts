@@ -41,6 +41,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
     new Analyzer({
       transport,
       network,
+      sourcePartitions: 4,
       store,
       snapshots,
       // Replay: a quick tick, so the merge lets go of the last events soon after the sources go idle.

@@ -39,6 +39,8 @@ export interface AnalyzerDeps {
    * embedded deployment a second memory transport).
    */
   network: Transport;
+  /** Partitions of the activity topic: the network stage waits for each (merge.ts). */
+  sourcePartitions: number;
   store: Store;
   snapshots: SnapshotStore;
   options: AnalyzerOptions & { instanceId: string; storeText: boolean };
@@ -139,7 +141,7 @@ class Stage {
     const saved = await retry(() => snapshots.load(key), this.retryOptions);
     const p = saved
       ? this.restore(saved)
-      : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), merge: this.name === 'network' ? newMerge() : null, lastOffset: '-1' };
+      : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), merge: this.name === 'network' ? newMerge(this.deps.sourcePartitions, this.now()) : null, lastOffset: '-1' };
     this.partitions.set(batch.partition, p);
     return p;
   }
@@ -198,7 +200,7 @@ class Stage {
     const forward = this.forward!;
     // The original bytes, keyed by their partition here (the network stage merges partitions by
     // event time). Resent after a crash, they are dropped by the analytics core's duplicate filter.
-    await retry(() => forward.publishRaw(records.map((r) => ({ key: `${r.topic}:${r.partition}`, value: r.value }))), this.retryOptions);
+    await retry(() => forward.publishRaw(records.map((r) => ({ key: String(r.partition), value: r.value }))), this.retryOptions);
     this.stats.forwarded += records.length;
   }
 

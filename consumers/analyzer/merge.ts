@@ -12,13 +12,21 @@ import type { ActivityEvent } from '../../pipeline/events/index.ts';
  * Plain data (Map included): it is saved in the network stage's snapshot with the detector state.
  */
 export interface MergeState {
-  /** Source -> its latest event time and the wall-clock time it last sent anything. */
+  /** Source partition -> its latest event time and the wall-clock time it last sent anything. */
   sources: Map<string, [maxMs: number, seenAtMs: number]>;
   /** Waiting events, sorted by (time, id). */
   pending: [timeMs: number, id: string, event: ActivityEvent][];
 }
 
-export const newMerge = (): MergeState => ({ sources: new Map(), pending: [] });
+/**
+ * The activity topic's partitions are all expected from the start: a partition not heard from
+ * yet would otherwise not hold anything back, and its first events would all be late.
+ */
+export function newMerge(sourcePartitions: number, wallMs: number): MergeState {
+  const sources: MergeState['sources'] = new Map();
+  for (let p = 0; p < sourcePartitions; p++) sources.set(String(p), [-Infinity, wallMs]);
+  return { sources, pending: [] };
+}
 
 const before = (a: MergeState['pending'][number], t: number, id: string): boolean => a[0] < t || (a[0] === t && a[1] < id);
 

@@ -37,8 +37,11 @@ export interface AnalyzerState {
   migration: MigrationState;
   takedowns: TakedownsState;
   resurrections: ResurrectionsState;
-  /** Recent event ids -> event time, in arrival order. */
-  recentIds: Map<string, number>;
+  /** Recent event ids, and the same ids with their times in arrival order (a queue from recentHead). */
+  recentIds: Set<string>;
+  recentOrder: string[];
+  recentTimes: number[];
+  recentHead: number;
   /** Sorted by (time, id) from `head`; mostly-ordered input appends, so no heap is needed. */
   buffer: Buffered[];
   head: number;
@@ -97,12 +100,20 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
   return out;
 }
 
-function forgetOldIds(st: AnalyzerState): void {
+/** A queue rather than Map iteration: deleting from a Map's front leaves tombstones every later scan walks. */
+function rememberId(st: AnalyzerState, id: string, t: number): void {
+  st.recentIds.add(id);
+  st.recentOrder.push(id);
+  st.recentTimes.push(t);
   const cutoff = st.maxSeenMs - st.options.dedupWindowSecs * 1000;
   const max = st.options.dedupMaxIds;
-  for (const [id, t] of st.recentIds) {
-    if (t >= cutoff && st.recentIds.size <= max) break;
-    st.recentIds.delete(id);
+  while (st.recentHead < st.recentOrder.length && (st.recentTimes[st.recentHead]! < cutoff || st.recentIds.size > max)) {
+    st.recentIds.delete(st.recentOrder[st.recentHead++]!);
+  }
+  if (st.recentHead > 4096 && st.recentHead * 2 > st.recentOrder.length) {
+    st.recentOrder = st.recentOrder.slice(st.recentHead);
+    st.recentTimes = st.recentTimes.slice(st.recentHead);
+    st.recentHead = 0;
   }
 }
 
@@ -115,7 +126,7 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new Map(), buffer: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1,
+      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, buffer: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
@@ -128,9 +139,8 @@ export const analyzer = {
       return NONE;
     }
     const t = parseTimeMs(event['@timestamp']);
-    st.recentIds.set(id, t);
     if (t > st.maxSeenMs) st.maxSeenMs = t;
-    forgetOldIds(st);
+    rememberId(st, id, t);
     if (t < st.watermarkMs) {
       st.counts.late++;
       return dispatch(st, event, t, undefined) ?? NONE;

@@ -8,7 +8,9 @@ import type {
  * answer alike: the contract suite holds them to it.
  */
 
-export const FINDING_TYPES: readonly FindingType[] = ['gap', 'spike', 'migration', 'link_day', 'takedown', 'resurrection', 'lifespan', 'alert'];
+export const FINDING_TYPES: readonly FindingType[] = [
+  'gap', 'spike', 'migration', 'link_day', 'takedown', 'resurrection', 'lifespan', 'alert', 'status', 'status_change', 'status_override', 'status_alert',
+];
 
 /** A histogram larger than this is a mistake (a minute bucket over years), not a chart. */
 export const MAX_HISTOGRAM_BUCKETS = 100_000;
@@ -36,6 +38,14 @@ export function findingSpan(doc: FindingDoc): { start: string; end: string | nul
       return { start: doc.createdAt, end: doc.endedAt };
     case 'alert':
       return { start: doc.firedAt, end: doc.resolvedAt };
+    // A member's current status is open: it overlaps every range from when it began.
+    case 'status':
+      return { start: doc.since, end: null };
+    case 'status_change':
+    case 'status_override':
+      return { start: doc.at, end: doc.at };
+    case 'status_alert':
+      return { start: doc.start, end: doc.end };
   }
 }
 
@@ -47,6 +57,10 @@ export function findingSubjects(doc: FindingDoc): string[] {
     case 'migration':
     case 'lifespan':
     case 'alert':
+    case 'status':
+    case 'status_change':
+    case 'status_override':
+    case 'status_alert':
       return [doc.subject];
     case 'resurrection':
       return [doc.banned, doc.successor];
@@ -59,7 +73,7 @@ export function findingSubjects(doc: FindingDoc): string[] {
 /**
  * The size a `magnitude` sort ranks by: gap hours, spike count over expected, surge share,
  * off-platform share of a day, channels in a takedown wave, resurrection delay in minutes,
- * lifespan days. Alerts rank by severity.
+ * lifespan days. Alerts (and status alert episodes) rank by severity; other status documents do not rank.
  */
 export function findingMagnitude(doc: FindingDoc): number {
   switch (doc.type) {
@@ -78,7 +92,12 @@ export function findingMagnitude(doc: FindingDoc): number {
     case 'lifespan':
       return doc.days;
     case 'alert':
+    case 'status_alert':
       return { info: 0, warning: 1, critical: 2 }[doc.severity];
+    case 'status':
+    case 'status_change':
+    case 'status_override':
+      return 0;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ActivityEvent } from '../events/index.ts';
 import type { Finding } from '../analytics/types.ts';
+import type { StatusStoreDoc } from '../analytics/status/types.ts';
 
 /** Per-item outcome of a write: partial failure is normal, every item is accounted for. */
 export type ItemResult =
@@ -130,8 +131,8 @@ export interface AlertDelivery {
   at: string;
 }
 
-/** Everything the store keeps besides events: the detectors' findings and the alert state. */
-export type FindingDoc = Finding | AlertRecord;
+/** Everything the store keeps besides events: the detectors' findings, the alert state and the watch-list status. */
+export type FindingDoc = Finding | AlertRecord | StatusStoreDoc;
 export type FindingType = FindingDoc['type'];
 export type FindingOf<T extends FindingType> = Extract<FindingDoc, { type: T }>;
 

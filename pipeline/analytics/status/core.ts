@@ -171,7 +171,7 @@ function settle(st: StatusState, m: Member, nowMs: number, out: StatusOutput, no
   const change: StatusChangeDoc = {
     type: 'status_change',
     id: `${m.handle}:${at}:${j.status}`,
-    handle: m.handle,
+    subject: m.handle,
     watched: m.watched,
     network: m.network,
     from,
@@ -435,7 +435,7 @@ export const statusCore = {
   override(st: StatusState, doc: StatusOverrideDoc): StatusOutput {
     const out = newOutput();
     const atMs = Date.parse(doc.at);
-    const handle = keyOfHandle(doc.handle);
+    const handle = keyOfHandle(doc.subject);
     let m = st.members.get(handle);
     if (m === undefined) {
       m = newMember(handle, false, atMs);
@@ -493,7 +493,7 @@ export const statusCore = {
     return [...st.members.values()].map((m) => ({
       type: 'status',
       id: m.handle,
-      handle: m.handle,
+      subject: m.handle,
       watched: m.watched,
       network: m.network,
       language: m.language,

@@ -104,7 +104,7 @@ function timeline(sc: Scenario, networkOf: Map<string, string | undefined>): Tim
       const p = input.ticks;
       for (const t of every(p.from, p.to, p.everyMins)) out.push([t, order++, (st) => statusCore.tick(st, t)]);
     } else {
-      const doc: StatusOverrideDoc = { type: 'status_override', id: `${input.override.handle}:${input.override.at}`, ...input.override };
+      const doc: StatusOverrideDoc = { type: 'status_override', id: `${input.override.subject}:${input.override.at}`, ...input.override };
       out.push([ms(doc.at), order++, (st) => statusCore.override(st, doc)]);
     }
   }
@@ -140,7 +140,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
     });
     assert.deepEqual(alerts, sc.expect.alerts, 'alerts');
     for (const [handle, expected] of Object.entries(sc.expect.changes ?? {})) {
-      assert.deepEqual(changes.filter((c) => c.handle === handle).map(changeLine), expected, `changes of ${handle}`);
+      assert.deepEqual(changes.filter((c) => c.subject === handle).map(changeLine), expected, `changes of ${handle}`);
     }
     if (sc.expect.changeCounts) {
       const counts: Record<string, number> = {};
@@ -157,7 +157,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
         for (const d of docs) counts[d.status] = (counts[d.status] ?? 0) + 1;
         assert.deepEqual(counts, expected, 'final statuses');
       } else {
-        const d = docs.find((x) => x.handle === handle);
+        const d = docs.find((x) => x.subject === handle);
         assert.equal(d ? `${d.status}${d.watched ? '' : ' discovered'}` : 'missing', expected, `final status of ${handle}`);
       }
     }

@@ -7,11 +7,14 @@
 export const STATUSES = ['active', 'quiet', 'silent', 'gone', 'unknown', 'muted', 'retired'] as const;
 export type Status = (typeof STATUSES)[number];
 
-/** The current status of one member. `id` is the member's handle (or channel id when it has none). */
+/**
+ * The current status of one member. `subject` (and `id`) is its handle, or its channel id when it
+ * has none: the name gap findings give a channel too.
+ */
 export interface StatusDoc {
   type: 'status';
   id: string;
-  handle: string;
+  subject: string;
   /** false: seen in the data but not on the watch list ("discovered"). */
   watched: boolean;
   network: string | null;
@@ -33,11 +36,11 @@ export interface OverrideInfo {
   until: string | null;
 }
 
-/** One status change; `id` = `<handle>:<at>:<to>`. */
+/** One status change; `id` = `<subject>:<at>:<to>`. */
 export interface StatusChangeDoc {
   type: 'status_change';
   id: string;
-  handle: string;
+  subject: string;
   watched: boolean;
   network: string | null;
   from: Status | null;
@@ -56,11 +59,11 @@ export interface StatusChangeDoc {
 
 export type OverrideAction = 'mute' | 'unmute' | 'retire' | 'unretire';
 
-/** An analyst's mute/retire or its reversal. Append-only: `id` = `<handle>:<at>`; the latest per handle counts. */
+/** An analyst's mute/retire or its reversal. Append-only: `id` = `<subject>:<at>`; the latest per subject counts. */
 export interface StatusOverrideDoc {
   type: 'status_override';
   id: string;
-  handle: string;
+  subject: string;
   action: OverrideAction;
   by: string;
   at: string;

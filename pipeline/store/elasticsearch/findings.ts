@@ -1,4 +1,5 @@
 import type { FindingType } from '../types.ts';
+import { STATUS_INDEX, STATUS_PROPERTIES } from './status.ts';
 import type { IndexTemplate } from './templates.ts';
 
 type Mapping = Record<string, unknown>;
@@ -12,7 +13,7 @@ const long = { type: 'long' };
  * mapping. `@timestamp`, `@end`, `@subjects` and `@magnitude` are derived on write
  * (findingIndexFields) so every type is queried the same way, and dropped again on read.
  */
-export const FINDING_INDEX: Record<FindingType, 'gaps' | 'spikes' | 'migrations' | 'lifecycle' | 'alerts'> = {
+export const FINDING_INDEX: Record<FindingType, 'gaps' | 'spikes' | 'migrations' | 'lifecycle' | 'alerts' | 'status' | 'status-history'> = {
   gap: 'gaps',
   spike: 'spikes',
   migration: 'migrations',
@@ -21,6 +22,7 @@ export const FINDING_INDEX: Record<FindingType, 'gaps' | 'spikes' | 'migrations'
   resurrection: 'lifecycle',
   lifespan: 'lifecycle',
   alert: 'alerts',
+  ...STATUS_INDEX,
 };
 
 export function findingsIndex(prefix: string, type: FindingType): string {
@@ -107,6 +109,8 @@ const MAPPINGS: Record<(typeof FINDING_INDEX)[FindingType], Mapping> = {
       properties: { sink: keyword, status: keyword, attempts: { type: 'integer' }, lastError: { type: 'text' }, at: date },
     },
   }),
+  status: strict(STATUS_PROPERTIES.status),
+  'status-history': strict(STATUS_PROPERTIES['status-history']),
 };
 
 /** One template per findings index, exact names: findings are few and need no rollover. */
