@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { elasticsearchSchema, indexerSchema } from '../pipeline/config/index.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { benchEngines, benchEvents, describeMachine, warmUp } from './engines.ts';
-import { benchIndexer } from './indexer.ts';
+import { benchIndexer, decodeCost } from './indexer.ts';
 import { benchProducer } from './producer.ts';
 
 const RESULTS = new URL('./results/', import.meta.url);
@@ -38,6 +38,7 @@ export async function run(): Promise<string> {
     mkdirSync(RESULTS, { recursive: true });
     const profileTo = profile ? fileURLToPath(new URL(`${date}-indexer.cpuprofile`, RESULTS)) : undefined;
     const ix = await benchIndexer(engines, client, data, { naiveSecs, profileTo, run: runName });
+    const decode = decodeCost(data.slice(0, 100_000));
     const options = indexerSchema.parse({});
     const ceiling = Math.max(...ix.rawPerSec.map((r) => r.rate));
 
@@ -56,7 +57,7 @@ export async function run(): Promise<string> {
       '',
       '| path | events/s | vs bare kafkajs |',
       '|---|---|---|',
-      `| bare kafkajs producer, same keys and bytes, batches of ${(5_000).toLocaleString('en')} | ${rate(producer.barePerSec)} | 1.00 |`,
+      `| bare kafkajs producer, same keys and bytes, ${producer.batch.toLocaleString('en')} per send | ${rate(producer.barePerSec)} | 1.00 |`,
       `| tidewatch publisher (encode + idempotent send) | ${rate(producer.publisherPerSec)} | ${(producer.publisherPerSec / producer.barePerSec).toFixed(2)} |`,
       `| \`tidewatch import\` of the same events as JSONL (whole command, start-up included) | ${rate(producer.importPerSec)} | ${(producer.importPerSec / producer.barePerSec).toFixed(2)} |`,
       '',
@@ -70,6 +71,12 @@ export async function run(): Promise<string> {
       `| (b) naive: kafkajs eachMessage + one index call each (${ix.naiveDocs.toLocaleString('en')} docs in ${ix.naiveSecs.toFixed(1)} s) | ${rate(ix.naivePerSec)} | | |`,
       '',
       `Indexer options: the defaults (flushBytes ${options.flushBytes.toLocaleString('en')}, concurrency ${options.concurrency}, concurrentPartitions ${options.concurrentPartitions}, maxBatchRecords ${options.maxBatchRecords.toLocaleString('en')}); the topic has the default partitions. The ceiling (a) is the best of the raw runs.`,
+      '',
+      '## CPU cost per event of the decode step (one core, no I/O)',
+      '',
+      '| step | events/s |',
+      '|---|---|',
+      ...decode.map((d) => `| ${d.step} | ${rate(d.perSec)} |`),
       ...(ix.profile.length ? ['', `## Where the indexer's time goes (CPU profile of this process during the indexer phase; ${profileTo})`, '', ...ix.profile] : []),
       '',
     ].join('\n');

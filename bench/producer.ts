@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { kafkaSchema } from '../pipeline/config/index.ts';
 import { eventKey, type ActivityEvent } from '../pipeline/events/index.ts';
+import { retry } from '../pipeline/retry.ts';
 import { KafkaTransport } from '../pipeline/transport/kafka/transport.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
@@ -19,6 +20,8 @@ const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
 export interface ProducerFigures {
   events: number;
   bytes: number;
+  /** Events per send of the bare producer: the publisher's producerBatchEvents. */
+  batch: number;
   barePerSec: number;
   publisherPerSec: number;
   importPerSec: number;
@@ -56,7 +59,7 @@ export async function benchProducer(brokers: string[], events: readonly Activity
   const topics = ['bare', 'publisher', 'import'].map((t) => `${run}.${t}`);
   // Same partitions for every topic: the transport's default.
   const config = (topic: string) => kafkaSchema.parse({ brokers, topic, dlqTopic: `${topic}.dlq` });
-  for (const topic of topics) await new KafkaTransport(config(topic)).ensureTopics();
+  for (const topic of topics) await retry(() => new KafkaTransport(config(topic)).ensureTopics());
   const batch = config(topics[0]!).producerBatchEvents;
   const file = join(tmpdir(), `${run}.jsonl`);
   try {
@@ -71,7 +74,7 @@ export async function benchProducer(brokers: string[], events: readonly Activity
 
     writeFileSync(file, messages.map((m) => m.value).join('\n') + '\n');
     const importSecs = await importFile(brokers, topics[2]!, file);
-    return { events: events.length, bytes, barePerSec, publisherPerSec, importPerSec: events.length / importSecs };
+    return { events: events.length, bytes, batch, barePerSec, publisherPerSec, importPerSec: events.length / importSecs };
   } finally {
     rmSync(file, { force: true });
     const admin = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING }).admin();

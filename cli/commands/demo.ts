@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { parseRules, type Rule } from '../../consumers/alerter/rules.ts';
 import type { AlertSink } from '../../consumers/alerter/sinks.ts';
@@ -24,10 +25,16 @@ interface DemoFlags {
 
 /**
  * One simulated week per second: the 2015 takedown wave alerts within ~10 s, the 2017 silence
- * within ~2 min, the whole 2015-2019 timeline takes about 4 minutes.
+ * within ~2 min, the whole 2015-2019 timeline takes about 4 minutes (1.5M events).
  */
 const DEFAULT_SPEED = 7 * 24 * 3600;
 const PUBLISH_EVENTS = 2_000;
+/**
+ * Shorter waits are skipped: a timer cannot sleep less than a millisecond, which would cap the
+ * replay near 1,000 events/s. Due times are absolute, so a skipped wait is made up by a later one.
+ */
+const MIN_SLEEP_MS = 20;
+const EVALUATE_SECS = 5;
 const PROGRESS_MS = 10_000;
 
 function instant(flag: string, raw: string): number {
@@ -53,17 +60,17 @@ function parseWindows(raw: string[]): { fromMs: number; toMs: number }[] {
 /**
  * The alert rules of the demo: network-wide silences and spikes (a rule per channel would print
  * hundreds of lines), platform first appearances and surges, takedown waves, resurrections,
- * evaluated every 2 s. Time is compressed, so each rule looks back far enough to cover the
- * simulated time between two evaluations several times over.
+ * evaluated every few seconds. Time is compressed and the alert clock is the replay's, which may
+ * run ahead of the analysis, so each rule looks back a minute of wall time: far more than the
+ * simulated time between two evaluations plus any backlog.
  */
 function demoRules(speed: number | undefined): Rule[] {
-  const evalSecs = 2;
-  const lookbackHours = speed === undefined ? 24 * 365 * 5 : Math.max(48, (3 * speed * evalSecs) / 3600);
-  const schedule = `*/${evalSecs} * * * * *`;
+  const lookbackHours = speed === undefined ? 24 * 365 * 5 : Math.max(48, (speed * 60) / 3600);
+  const schedule = `*/${EVALUATE_SECS} * * * * *`;
   return parseRules({
     rules: [
-      { name: 'silence', kind: 'silence', scope: 'network', severity: 'warning', schedule, lookbackHours },
-      { name: 'spike', kind: 'spike', scope: 'network', severity: 'info', schedule, lookbackHours },
+      { name: 'silence', kind: 'silence', scope: 'network', onlyUnprecedented: true, minHours: 12, severity: 'warning', schedule, lookbackHours },
+      { name: 'spike', kind: 'spike', scope: 'network', maxPValue: 1e-6, severity: 'info', schedule, lookbackHours },
       { name: 'platform', kind: 'platform', severity: 'info', schedule, lookbackHours, scopes: ['all'] },
       { name: 'takedown-wave', kind: 'takedown_wave', severity: 'critical', schedule, lookbackHours },
       { name: 'resurrection', kind: 'resurrection', severity: 'warning', schedule, lookbackHours },
@@ -71,15 +78,22 @@ function demoRules(speed: number | undefined): Rule[] {
   }, 'of the demo');
 }
 
-/** Alerts as they fire, one readable line each on stdout (the JSON log goes to stderr). */
-const consoleSink: AlertSink = {
-  name: 'console',
-  async send(alert) {
-    // Only a silence has a recovery worth announcing; other findings are over when they are found.
-    const mark = alert.state === 'resolved' && alert.findingType === 'gap' ? 'recovered' : alert.severity;
-    process.stdout.write(`ALERT [${mark}] ${alert.message}\n`);
-  },
-};
+/**
+ * Alerts as they fire, one readable line each on stdout (the JSON log goes to stderr). A silence
+ * that was printed while it lasted is printed again when it ends; one found already over (the
+ * replay outran the alert schedule) is printed once, its message says when it ended.
+ */
+function consoleSink(): AlertSink {
+  const printed = new Set<string>();
+  return {
+    name: 'console',
+    async send(alert) {
+      const mark = alert.state === 'resolved' && printed.has(alert.id) ? 'recovered' : alert.severity;
+      printed.add(alert.id);
+      process.stdout.write(`ALERT [${mark}] ${alert.message}\n`);
+    },
+  };
+}
 
 /** `tidewatch demo` (= `npm start`): the documented timeline replayed through the whole embedded pipeline. */
 export function registerDemo(program: Command): void {
@@ -102,7 +116,9 @@ export function registerDemo(program: Command): void {
         const speed = speedValue === 0 ? undefined : speedValue;
         const windows = parseWindows(flags.window);
         const seed = Number(flags.seed);
+        if (!Number.isInteger(seed)) throw new Error(`--seed ${flags.seed}: must be an integer`);
         const scale = Number(flags.scale);
+        if (!Number.isFinite(scale) || scale < 0) throw new Error(`--scale ${flags.scale}: must be a number >= 0`);
         // The demo is the embedded default whatever the environment says: a fresh store of its
         // own, so running it twice never mixes two replays (or a demo into real imports).
         const dataDir = flags.dataDir ?? mkdtempSync(join(tmpdir(), 'tidewatch-demo-'));
@@ -110,16 +126,23 @@ export function registerDemo(program: Command): void {
         if (flags.host !== undefined) serve.host = flags.host;
         if (flags.port !== undefined) serve.port = Number(flags.port);
         const context = commandContext(cmd, { dataDir, serve });
-        const config = { ...context.config, kafka: undefined, elasticsearch: undefined };
+        // Alerts go to the console sink below; the JSON log line of each would repeat it on stderr.
+        const config = { ...context.config, kafka: undefined, elasticsearch: undefined, alerter: { ...context.config.alerter, log: false } };
         const { log } = context;
 
         let simulatedMs = windows[0]!.fromMs;
+        const removeDataDir = () => {
+          if (!flags.dataDir) rmSync(dataDir, { recursive: true, force: true });
+        };
         const serving = await startServe(config, log, {
           host: config.serve.host,
           port: config.serve.port,
           clock: { mode: 'replay', now: () => simulatedMs },
           rules: config.alerter.rulesFile ? undefined : demoRules(speed),
-          sinks: [consoleSink],
+          sinks: [consoleSink()],
+        }).catch((err: unknown) => {
+          removeDataDir();
+          throw err;
         });
         process.stdout.write(`tidewatch demo: dashboard at ${serving.url} (ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s)\n`);
         process.stdout.write(`tidewatch demo: replaying ${windows.map((w) => `${new Date(w.fromMs).toISOString().slice(0, 10)}..${new Date(w.toMs).toISOString().slice(0, 10)}`).join(', ')}${speed ? ` at ${speed}x` : ' as fast as possible'}; store ${dataDir}; Ctrl-C to stop\n`);
@@ -142,10 +165,12 @@ export function registerDemo(program: Command): void {
         const clock: ReplayClock = {
           now: systemClock.now,
           sleep: async (ms) => {
+            if (ms < MIN_SLEEP_MS) return;
             const before = systemClock.now();
             await flush();
             const left = ms - (systemClock.now() - before);
-            if (left > 0 && !stopping.signal.aborted) await systemClock.sleep(left);
+            // Ctrl-C ends a long pause (a slow --speed) at once.
+            if (left > 0) await sleepMs(left, undefined, { signal: stopping.signal }).catch(() => {});
           },
         };
         const replay = (async () => {
@@ -176,7 +201,7 @@ export function registerDemo(program: Command): void {
         process.stdout.write('tidewatch demo: stopping (flushing the pipeline)\n');
         await replay.catch(() => {});
         await serving.stop();
-        if (!flags.dataDir) rmSync(dataDir, { recursive: true, force: true });
+        removeDataDir();
         if (failed) throw failed;
         return reason instanceof Error ? 1 : 0;
       }),

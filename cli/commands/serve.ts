@@ -11,7 +11,7 @@ import type { Config } from '../../pipeline/config/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { createIngestHandler } from '../../pipeline/producers/http/handler.ts';
 import { createStore, type Store } from '../../pipeline/store/index.ts';
-import { createTransport, type Publisher, type Subscription, type Transport } from '../../pipeline/transport/index.ts';
+import { createTransport, type Publisher, type Subscription } from '../../pipeline/transport/index.ts';
 import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
 import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
 import { commandContext, untilSignal } from '../context.ts';
@@ -43,7 +43,7 @@ export interface Serving {
  * The consumers of the embedded deployment, in this process: with the memory transport nobody
  * else can read the topic. On Kafka they run as `tidewatch run ...` processes of their own.
  */
-async function startEmbeddedConsumers(config: Config, transport: Transport, store: Store, log: Logger, options: ServeOptions) {
+async function startEmbeddedConsumers(config: Config, transport: MemoryTransport, store: Store, log: Logger, options: ServeOptions) {
   const subs: Subscription[] = [];
   const indexer = new Indexer({
     transport,
@@ -59,6 +59,8 @@ async function startEmbeddedConsumers(config: Config, transport: Transport, stor
   const analyzer = new Analyzer({
     transport,
     network,
+    // A replay must not let the network stage run ahead of a partition that starts late.
+    sourcePartitions: transport.options.partitions,
     store,
     snapshots: new MemorySnapshotStore(),
     options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
@@ -91,13 +93,15 @@ async function startEmbeddedConsumers(config: Config, transport: Transport, stor
 /** The dashboard and the ingest endpoint over the configured store and transport. */
 export async function startServe(config: Config, log: Logger, options: ServeOptions): Promise<Serving> {
   const store = await createStore(config);
+  // What is open so far, closed in this order if start-up fails half-way (cron tasks of the alerter would keep the process alive).
   const opened: { close(): Promise<void> }[] = [store];
   try {
     const transport = await createTransport(config);
     opened.unshift(transport);
     await transport.ensureTopics();
     // Consumers subscribe before anything is published: the memory transport keeps records only for groups it knows.
-    const consumers = transport.kind === 'memory' ? await startEmbeddedConsumers(config, transport, store, log, options) : undefined;
+    const consumers = transport instanceof MemoryTransport ? await startEmbeddedConsumers(config, transport, store, log, options) : undefined;
+    if (consumers) opened.splice(1, 0, { close: () => consumers.stop() });
     const publisher = await transport.publisher();
     const ingest = createIngestHandler({ publish: (events) => publisher.publish(events), maxBodyBytes: config.serve.maxBodyBytes, token: config.serve.token, storeText: config.storeText });
     const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), ingest });
@@ -116,7 +120,7 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
       },
     };
   } catch (err) {
-    await Promise.allSettled(opened.map((o) => o.close()));
+    for (const o of opened) await o.close().catch(() => {});
     throw err;
   }
 }

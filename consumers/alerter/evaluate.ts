@@ -1,3 +1,4 @@
+import type { StatusAlertDoc } from '../../pipeline/analytics/status/types.ts';
 import type { Finding, GapFinding, SpikeFinding } from '../../pipeline/analytics/types.ts';
 import type { AlertDelivery, AlertRecord } from '../../pipeline/store/types.ts';
 import type { Rule } from './rules.ts';
@@ -10,7 +11,7 @@ import type { Rule } from './rules.ts';
  * - recovery: an alerted silence that ends becomes `resolved`, with a notice unless turned off;
  * - throttling: over the rule's limit an alert is left out of the state, so the next evaluation
  *   considers it again: late, never lost;
- * - conditions that can end (silences) are `firing` until they do; everything else is a notice,
+ * - conditions that can end (silences, watch-list status episodes) are `firing` until they do; everything else is a notice,
  *   saved `resolved` at once because there is nothing to recover from.
  */
 export interface AlertState {
@@ -30,6 +31,9 @@ export interface Evaluation {
 
 export const emptyAlertState = (): AlertState => ({ alerts: {}, fired: {} });
 
+/** What rules alert on: the detectors' findings and the watch-list status episodes. */
+export type Alertable = Finding | StatusAlertDoc;
+
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
@@ -46,7 +50,7 @@ function spikeMatches(rule: Extract<Rule, { kind: 'spike' }>, f: SpikeFinding): 
 }
 
 /** Whether a finding is one the rule alerts on. */
-function matches(rule: Rule, f: Finding): boolean {
+function matches(rule: Rule, f: Alertable): boolean {
   switch (rule.kind) {
     case 'silence':
       return f.type === 'gap' && silenceMatches(rule, f);
@@ -59,15 +63,17 @@ function matches(rule: Rule, f: Finding): boolean {
       return f.type === 'takedown' && (f.channels >= rule.minChannels || f.reported !== null);
     case 'resurrection':
       return f.type === 'resurrection' && f.delayMinutes <= rule.maxDelayMinutes;
+    case 'status':
+      return f.type === 'status_alert' && rule.kinds.includes(f.kind);
   }
 }
 
 /** The finding type a rule reads (what the alerter asks the store for). */
-export function ruleFindingType(rule: Rule): 'gap' | 'spike' | 'migration' | 'takedown' | 'resurrection' {
-  return ({ silence: 'gap', spike: 'spike', platform: 'migration', takedown_wave: 'takedown', resurrection: 'resurrection' } as const)[rule.kind];
+export function ruleFindingType(rule: Rule): 'gap' | 'spike' | 'migration' | 'takedown' | 'resurrection' | 'status_alert' {
+  return ({ silence: 'gap', spike: 'spike', platform: 'migration', takedown_wave: 'takedown', resurrection: 'resurrection', status: 'status_alert' } as const)[rule.kind];
 }
 
-function subjectOf(f: Finding): string {
+function subjectOf(f: Alertable): string {
   switch (f.type) {
     case 'gap':
     case 'spike':
@@ -77,12 +83,14 @@ function subjectOf(f: Finding): string {
       return `day:${f.day}`;
     case 'resurrection':
       return `channel:${f.successor}`;
+    case 'status_alert':
+      return `${f.kind}:${f.subject}`;
     default:
       return f.id;
   }
 }
 
-function firstMessage(f: Finding): string {
+function firstMessage(f: Alertable): string {
   switch (f.type) {
     case 'gap': {
       const before = f.previousLongestHours === null ? 'no earlier silence on record' : `longest earlier silence ${hours(f.previousLongestHours)}`;
@@ -99,6 +107,8 @@ function firstMessage(f: Finding): string {
       return `Takedown wave on ${f.day}: ${f.channels} channels gone across ${f.languages} language(s)${f.networks.length ? ` (networks ${f.networks.join(', ')})` : ''}${f.reported !== null ? `; platform reports ${f.reported}` : ''}`;
     case 'resurrection':
       return `Resurrection: ${f.successor} created ${f.createdAt}, ${Math.round(f.delayMinutes)} min after ${f.banned} was banned`;
+    case 'status_alert':
+      return f.message;
     default:
       return `${f.type} ${f.id}`;
   }
@@ -112,7 +122,7 @@ const pending = (sinks: readonly string[], nowMs: number): AlertDelivery[] =>
   sinks.map((sink) => ({ sink, status: 'pending', attempts: 0, lastError: null, at: iso(nowMs) }));
 
 /** Evaluate one rule. `sinks` name the deliveries a new or changed alert needs. */
-export function evaluateRule(rule: Rule, findings: readonly Finding[], state: AlertState, nowMs: number, sinks: readonly string[]): Evaluation {
+export function evaluateRule(rule: Rule, findings: readonly Alertable[], state: AlertState, nowMs: number, sinks: readonly string[]): Evaluation {
   const alerts = { ...state.alerts };
   const windowMs = rule.throttle.perMinutes * MINUTE_MS;
   const fired = (state.fired[rule.name] ?? []).filter((t) => t > nowMs - windowMs);
@@ -124,14 +134,14 @@ export function evaluateRule(rule: Rule, findings: readonly Finding[], state: Al
   for (const f of candidates) {
     const id = `${rule.name}:${f.id}`;
     const existing = alerts[id];
-    const endsCondition = f.type === 'gap' && f.end !== null;
+    const endsCondition = (f.type === 'gap' || f.type === 'status_alert') && f.end !== null;
     if (existing) {
       if (existing.state === 'firing' && endsCondition) {
-        const notify = rule.kind === 'silence' && rule.notifyRecovery;
+        const notify = f.type === 'status_alert' ? f.notifyEnd : rule.kind === 'silence' && rule.notifyRecovery;
         const resolved: AlertRecord = {
           ...existing,
           state: 'resolved',
-          message: recoveryMessage(f as GapFinding),
+          message: f.type === 'status_alert' ? f.message : recoveryMessage(f as GapFinding),
           resolvedAt: iso(nowMs),
           updatedAt: iso(nowMs),
           // Without a notice the record changes, but the sinks hear nothing new.
@@ -147,13 +157,13 @@ export function evaluateRule(rule: Rule, findings: readonly Finding[], state: Al
       continue;
     }
     fired.push(nowMs);
-    const condition = f.type === 'gap' && f.end === null;
+    const condition = (f.type === 'gap' || f.type === 'status_alert') && f.end === null;
     const record: AlertRecord = {
       type: 'alert',
       id,
       rule: rule.name,
       state: condition ? 'firing' : 'resolved',
-      severity: rule.severity,
+      severity: f.type === 'status_alert' ? f.severity : rule.severity,
       subject: subjectOf(f),
       findingId: f.id,
       findingType: f.type,
@@ -175,10 +185,11 @@ export function evaluateRule(rule: Rule, findings: readonly Finding[], state: Al
   return { changed, state: { alerts, fired: { ...state.fired, [rule.name]: fired } }, throttled };
 }
 
-function startOf(f: Finding): string {
+function startOf(f: Alertable): string {
   switch (f.type) {
     case 'gap':
     case 'spike':
+    case 'status_alert':
       return f.start;
     case 'migration':
       return f.at;

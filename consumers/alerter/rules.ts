@@ -68,7 +68,18 @@ export const resurrectionRuleSchema = z.strictObject({
   maxDelayMinutes: z.number().positive().default(43_200),
 });
 
-export const ruleSchema = z.discriminatedUnion('kind', [silenceRuleSchema, spikeRuleSchema, platformRuleSchema, takedownRuleSchema, resurrectionRuleSchema]);
+/**
+ * Watch-list status episodes (pipeline/analytics/status): silence of a member expected active,
+ * a whole network silent, a takedown, a source that cannot see. Each episode carries its own
+ * severity, which the alert keeps; its end is announced only when it is news (`notifyEnd`).
+ */
+export const statusRuleSchema = z.strictObject({
+  ...common,
+  kind: z.literal('status'),
+  kinds: z.array(z.enum(['silence', 'network_silence', 'takedown', 'source'])).min(1).default(['silence', 'network_silence', 'takedown', 'source']),
+});
+
+export const ruleSchema = z.discriminatedUnion('kind', [silenceRuleSchema, spikeRuleSchema, platformRuleSchema, takedownRuleSchema, resurrectionRuleSchema, statusRuleSchema]);
 export const rulesFileSchema = z.strictObject({
   rules: z.array(ruleSchema).refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'rule names must be unique'),
 });
@@ -87,6 +98,7 @@ export const DEFAULT_RULES: Rule[] = rulesFileSchema.parse({
     { name: 'platform', kind: 'platform', severity: 'info' },
     { name: 'takedown-wave', kind: 'takedown_wave', severity: 'critical' },
     { name: 'resurrection', kind: 'resurrection', severity: 'warning' },
+    { name: 'status', kind: 'status' },
   ],
 }).rules;
 

@@ -28,7 +28,7 @@ export class LogSink implements AlertSink {
 /** What a webhook receives: the alert without its delivery bookkeeping. */
 export function webhookPayload(alert: AlertRecord, format: WebhookOptions['format']): unknown {
   if (format === 'slack') {
-    const mark = alert.state === 'resolved' && alert.findingType === 'gap' ? 'RESOLVED' : alert.severity.toUpperCase();
+    const mark = alert.state === 'resolved' && (alert.findingType === 'gap' || alert.findingType === 'status_alert') ? 'RESOLVED' : alert.severity.toUpperCase();
     return { text: `[${mark}] ${alert.message}` };
   }
   const { deliveries: _deliveries, ...rest } = alert;

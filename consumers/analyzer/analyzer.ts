@@ -39,8 +39,12 @@ export interface AnalyzerDeps {
    * embedded deployment a second memory transport).
    */
   network: Transport;
-  /** Partitions of the activity topic: the network stage waits for each (merge.ts). */
-  sourcePartitions: number;
+  /**
+   * Partitions of the activity topic: the network stage waits for each (merge.ts). Without it the
+   * stage learns them as they arrive, which is exact in live mode (the wall clock bounds the wait)
+   * but lets a replay take a partition that starts late for late events.
+   */
+  sourcePartitions?: number;
   store: Store;
   snapshots: SnapshotStore;
   options: AnalyzerOptions & { instanceId: string; storeText: boolean };
@@ -58,6 +62,9 @@ interface PartitionState {
   merge: MergeState | null;
   /** Last offset in `state`; '-1' before the first record. */
   lastOffset: string;
+  /** Wall clock of the last batch, and whether the replay's held-back tail was analysed since. */
+  lastBatchAtMs: number;
+  flushed: boolean;
 }
 
 const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt(than);
@@ -119,7 +126,10 @@ class Stage {
   private restore(s: Snapshot): PartitionState {
     this.stats.restored++;
     const saved = restoreState<{ state: AnalyzerState; merge: MergeState | null }>(s.state);
-    return { key: s.key, state: saved.state, merge: saved.merge, lastOffset: s.offset };
+    // Idleness is judged from now on: the time this instance was down says nothing about the
+    // sources, and counting it would release the merge past partitions that are merely behind.
+    if (saved.merge) for (const src of saved.merge.sources.values()) src[1] = this.now();
+    return { key: s.key, state: saved.state, merge: saved.merge, lastOffset: s.offset, lastBatchAtMs: this.now(), flushed: false };
   }
 
   private now(): number {
@@ -141,7 +151,7 @@ class Stage {
     const saved = await retry(() => snapshots.load(key), this.retryOptions);
     const p = saved
       ? this.restore(saved)
-      : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), merge: this.name === 'network' ? newMerge(this.deps.sourcePartitions, this.now()) : null, lastOffset: '-1' };
+      : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), merge: this.name === 'network' ? newMerge(this.deps.sourcePartitions ?? 0, this.now()) : null, lastOffset: '-1', lastBatchAtMs: this.now(), flushed: false };
     this.partitions.set(batch.partition, p);
     return p;
   }
@@ -179,6 +189,8 @@ class Stage {
         return;
       }
       p.lastOffset = fresh[fresh.length - 1]!.offset;
+      p.lastBatchAtMs = nowMs;
+      p.flushed = false;
       const snapshot: Snapshot = {
         key: p.key,
         offset: p.lastOffset,
@@ -208,7 +220,7 @@ class Stage {
   private released(p: PartitionState, nowMs: number): ActivityEvent[] {
     const o = this.deps.options;
     const floorMs = o.mode === 'live' ? nowMs - this.deps.analytics.allowedLatenessSecs * 1000 : -Infinity;
-    return release(p.merge!, nowMs, o.networkIdleSecs * 1000, floorMs);
+    return release(p.merge!, nowMs, o.idleSecs * 1000, floorMs);
   }
 
   /** Upsert findings by id; retriable failures are retried, then the batch is given back. */
@@ -238,8 +250,8 @@ class Stage {
   }
 
   /**
-   * Live mode: judge every held partition at the wall clock. Replay mode: only the network stage
-   * has something to do, releasing what the merge held for a source that went idle. Only the instance that saved a
+   * Live mode: judge every held partition at the wall clock. Replay mode: release what the merge
+   * held for a source that went idle, and analyse the held-back tail of a partition that caught up. Only the instance that saved a
    * partition's snapshot last ticks it, and only while that snapshot is at its offset: once
    * another instance has analysed newer records, this one's state is stale and is dropped.
    */
@@ -260,8 +272,12 @@ class Stage {
             const nowMs = this.now();
             const found: Finding[] = [];
             if (p.merge) for (const e of this.released(p, nowMs)) found.push(...analyzer.step(p.state, e));
-            const live = this.deps.options.mode === 'live';
-            if (live || p.merge) found.push(...analyzer.tick(p.state, live ? nowMs : p.state.maxSeenMs));
+            if (this.deps.options.mode === 'live') found.push(...analyzer.tick(p.state, nowMs));
+            else if (!p.flushed && nowMs - p.lastBatchAtMs >= this.deps.options.idleSecs * 1000 && (!p.merge || p.merge.pending.length === 0)) {
+              // The replay has caught up with this partition: what the allowed lateness held back is due.
+              found.push(...analyzer.flush(p.state));
+              p.flushed = true;
+            }
             this.stats.ticks++;
             await this.write(found.filter((f) => stageOf(f) === this.name));
           }).catch((err) => this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again')),

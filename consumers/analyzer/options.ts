@@ -22,10 +22,11 @@ export const analyzerSchema = z.strictObject({
   /** Wall-clock tick period in live mode: a silence opens at most this late. */
   tickSecs: z.number().positive().default(10),
   /**
-   * The network stage waits for the slowest partition of the activity topic before analysing an
-   * event (merge.ts); a partition that sent nothing for this long stops holding the others back.
+   * A partition that sent nothing for this long (wall clock) has caught up. The network stage's
+   * merge stops waiting for it; in replay mode its last events, held back for the allowed
+   * lateness, are analysed (the end of the replay so far).
    */
-  networkIdleSecs: z.number().positive().default(30),
+  idleSecs: z.number().positive().default(30),
   /** Names this instance in the snapshots it owns; default: the host name (stable across restarts of a container). */
   instanceId: z.string().min(1).optional(),
   maxBatchRecords: z.number().int().positive().default(5_000),

@@ -1,4 +1,4 @@
-import { decodeEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { decodeEvent, LIMITS, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry } from '../../pipeline/retry.ts';
@@ -59,14 +59,19 @@ export class Indexer {
     const { sink, options, log } = this.deps;
     const now = this.deps.now ?? Date.now;
     const letters: DeadLetter[] = [];
-    const letter = (r: TransportRecord, stage: DeadLetter['stage'], code: string, reason: string): DeadLetter => ({
-      originalBase64: r.value.toString('base64'),
-      reason,
-      code,
-      stage,
-      source: { topic: r.topic, partition: r.partition, offset: r.offset },
-      at: new Date(now()).toISOString(),
-    });
+    const letter = (r: TransportRecord, stage: DeadLetter['stage'], code: string, reason: string): DeadLetter => {
+      // A record past the event size limit is kept only up to it: its whole base64 could exceed
+      // the broker's message size and never reach the DLQ, blocking the partition for good.
+      const truncated = r.value.length > LIMITS.eventBytes;
+      return {
+        originalBase64: (truncated ? r.value.subarray(0, LIMITS.eventBytes) : r.value).toString('base64'),
+        reason: truncated ? `${reason} (the dead letter keeps its first ${LIMITS.eventBytes} bytes)` : reason,
+        code,
+        stage,
+        source: { topic: r.topic, partition: r.partition, offset: r.offset },
+        at: new Date(now()).toISOString(),
+      };
+    };
 
     const recordOf = new Map<string, TransportRecord>();
     let pending: ActivityEvent[] = [];

@@ -178,7 +178,7 @@ export async function overviewView(store: Store, q: ViewQuery): Promise<Overview
 export interface GapsView {
   now: string | null;
   activity: Timeline | null;
-  /** Unprecedented first, then longest first. */
+  /** Unprecedented network gaps first, then unprecedented channel gaps, then the rest; longest first in each. */
   gaps: Extract<FindingDoc, { type: 'gap' }>[];
   open: Extract<FindingDoc, { type: 'gap' }>[];
 }
@@ -187,7 +187,9 @@ export async function gapsView(store: Store, q: ViewQuery): Promise<GapsView> {
   const w = await resolveWindow(store, q);
   const subjects = await subjectsOf(store, q);
   const gaps = await findingsOf(store, 'gap', q, subjects, { sort: { by: 'magnitude' } });
-  gaps.sort((a, b) => Number(b.unprecedented) - Number(a.unprecedented) || b.hours - a.hours || (a.id < b.id ? -1 : 1));
+  // A whole network falling silent is the story; single channels go quiet every day.
+  const rank = (g: (typeof gaps)[number]) => (g.unprecedented ? 2 : 0) + (g.scope === 'network' ? 1 : 0);
+  gaps.sort((a, b) => rank(b) - rank(a) || b.hours - a.hours || (a.id < b.id ? -1 : 1));
   const open = gaps.filter((g) => g.end === null);
   return { now: w ? new Date(w.nowMs).toISOString() : null, activity: w ? await timeline(store, q, w) : null, gaps: gaps.slice(0, TABLE_ROWS), open };
 }

@@ -102,7 +102,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(new TidewatchError(ErrorCode.SERVICE_START, `dashboard: cannot listen on ${options.host}:${options.port} (${err.code ?? err.message})`, { cause: err }));
+      reject(new TidewatchError(ErrorCode.SERVICE_START, `dashboard: cannot listen on ${options.host}:${options.port} (${err.code ?? err.message}); choose another with --port or TIDEWATCH_PORT`, { cause: err }));
     };
     server.once('error', onError);
     server.listen(options.port, options.host, () => {

@@ -114,7 +114,7 @@ export interface AlertRecord {
   severity: 'info' | 'warning' | 'critical';
   subject: string;
   findingId: string | null;
-  findingType: Finding['type'] | null;
+  findingType: Finding['type'] | 'status_alert' | null;
   message: string;
   firedAt: string;
   resolvedAt: string | null;

@@ -45,7 +45,7 @@ test('adversarial data: huge, deep, broken and hostile messages are dead-lettere
     ...[0, 1, 2].map((i) => ({ value: Buffer.from(JSON.stringify({ ...post({ id: `big-${i}` }, Date.UTC(2019, 0, 1), '1'), padding: 'p'.repeat(1_000_000 - 300 - i) })), why: /over the 262144-byte limit/, what: '1 MB message' })),
     { value: Buffer.from('['.repeat(depth) + ']'.repeat(depth)), why: /^\(event\): .*expected object/, what: 'arrays nested 100,000 deep' },
     { value: Buffer.from(JSON.stringify(post({ id: 'deep' }, Date.UTC(2019, 0, 1), '1')).replace('"source":', `"labels":${'['.repeat(depth)}${']'.repeat(depth)},"source":`)), why: /^labels\.0: /, what: 'deep labels' },
-    { value: Buffer.from(`{"channel":${'{"id":'.repeat(40_000)}1${'}'.repeat(40_000)}}`), why: /channel\.id: /, what: 'objects nested 40,000 deep' },
+    { value: Buffer.from(`{"channel":${'{"id":'.repeat(30_000)}1${'}'.repeat(30_000)}}`), why: /channel\.id: /, what: 'objects nested 30,000 deep' },
     ...[['1999-12-31T23:59:59.999Z', /before 2000-01-01/], ['1970-01-01T00:00:00Z', /before 2000-01-01/], [new Date(now + 25 * 3600_000).toISOString(), /more than 24 h in the future/], ['9999-12-31T23:59:59Z', /more than 24 h in the future/]].map(
       ([ts, why], i) => ({ value: Buffer.from(spelled(post({ id: `time-bad-${i}` }, Date.UTC(2019, 0, 1), '1'), ts as string)), why: why as RegExp, what: `timestamp ${ts as string}` }),
     ),
@@ -59,7 +59,6 @@ test('adversarial data: huge, deep, broken and hostile messages are dead-lettere
     ...hostile.map((e) => ({ key: e.channel.id, value: JSON.stringify(e) })),
     ...okTimes.map((e) => ({ key: e.channel.id, value: JSON.stringify(e) })),
     { key: 'zoned', value: JSON.stringify(zoned) },
-    { key: 'zoned', value: spelled(zoned, '2017-12-31T23:30:00-05:00') },
     { key: 'broken', value: brokenBytes },
     ...refused.map((r, i) => ({ key: `refused-${i}`, value: r.value })),
   ]);
@@ -68,6 +67,10 @@ test('adversarial data: huge, deep, broken and hostile messages are dead-lettere
   const indexer = sc.consumer('indexer');
   indexer.start();
   await sc.caughtUp(240_000);
+  // The same instant in another zone, in a later batch (within one batch the indexer drops it
+  // before Elasticsearch sees it): its month in that zone is another monthly index.
+  await publisher.publishRaw([{ key: 'zoned', value: spelled(zoned, '2017-12-31T23:30:00-05:00') }]);
+  await sc.caughtUp(60_000);
   await indexer.stop();
 
   const expected = new Set([...hostile, ...okTimes, zoned, brokenTitle, ...many].map((e) => e.event.id));

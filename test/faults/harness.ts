@@ -21,6 +21,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { kafkaSchema, elasticsearchSchema, type ElasticsearchConfig, type KafkaConfig } from '../../pipeline/config/index.ts';
+import { retry } from '../../pipeline/retry.ts';
 import { createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { installTemplates } from '../../pipeline/store/elasticsearch/templates.ts';
 import { KafkaTransport } from '../../pipeline/transport/kafka/transport.ts';
@@ -97,6 +98,10 @@ export function figures(test: string, f: Record<string, string | number>): void 
   process.stdout.write(`# [${test}] ${Object.entries(f).map(([k, v]) => `${k}=${typeof v === 'number' ? v.toLocaleString('en') : v}`).join(' ')}\n`);
 }
 
+/** Consumer processes still running: a test file that dies must not leave them consuming. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => running.forEach((c) => c.kill('SIGKILL')));
+
 export interface IndexerStats {
   received: number;
   indexed: number;
@@ -110,7 +115,7 @@ export interface IndexerStats {
  * `restart: unless-stopped`: an exit the test did not ask for is counted and the process started
  * again. Its log lines go to a file; its periodic stats and RSS are kept.
  */
-export class ConsumerProcess {
+export class ConsumerProcess<Stats = IndexerStats> {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private wanted = false;
@@ -118,11 +123,9 @@ export class ConsumerProcess {
   private readonly log: WriteStream;
   /** Unrequested exits (crashes) with their exit code. */
   readonly crashes: string[] = [];
-  starts = 0;
   /** Latest periodic stats of the current process (reset by every start). */
-  stats: IndexerStats | undefined;
+  stats: Stats | undefined;
   peakRssKb = 0;
-  rssKb = 0;
 
   constructor(
     private readonly command: 'indexer' | 'analyzer',
@@ -135,14 +138,14 @@ export class ConsumerProcess {
   start(): void {
     this.wanted = true;
     this.stats = undefined;
-    this.starts++;
     const child = spawn(process.execPath, [BIN, 'run', this.command, '--stats-secs', '1'], { cwd: ROOT, env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    running.add(child);
     createInterface({ input: child.stderr! }).on('line', (line) => {
       this.log.write(`${line}\n`);
       if (!line.includes('"stats"')) return;
       try {
-        const entry = JSON.parse(line) as { stats?: IndexerStats };
+        const entry = JSON.parse(line) as { stats?: Stats };
         if (entry.stats) this.stats = entry.stats;
       } catch {
         // Not a log line of ours (a runtime warning): it is in the log file all the same.
@@ -151,8 +154,9 @@ export class ConsumerProcess {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.log.write(`### exit code=${code} signal=${signal}\n`);
+        running.delete(child);
         if (this.child === child) this.child = undefined;
-        if (this.wanted && child.signalCode !== 'SIGKILL') {
+        if (this.wanted) {
           this.crashes.push(`exit ${code ?? signal}`);
           setTimeout(() => this.wanted && !this.child && this.start(), 500);
         }
@@ -163,15 +167,10 @@ export class ConsumerProcess {
     this.rssTimer = setInterval(() => this.sampleRss(), 250);
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
   private sampleRss(): void {
     if (!this.child?.pid) return;
     try {
       const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'))?.[1] ?? 0);
-      this.rssKb = kb;
       this.peakRssKb = Math.max(this.peakRssKb, kb);
     } catch {
       // Exited between the check and the read.
@@ -231,7 +230,7 @@ export class Scenario {
   readonly dir: string;
   readonly groupId: string;
   private readonly admin;
-  private readonly consumers: ConsumerProcess[] = [];
+  private readonly consumers: { stop(timeoutMs: number): Promise<void>; crashes: string[] }[] = [];
 
   constructor(label: string, engines: { brokers: string[]; esUrl: string }, partitions = 3) {
     this.name = uniqueName(`faults-${label}`);
@@ -247,7 +246,8 @@ export class Scenario {
 
   async setup(): Promise<void> {
     await installTemplates(this.client, this.es);
-    await this.transport.ensureTopics();
+    // Right after a broker restart (the previous file's) a creation can miss its leader for a moment.
+    await retry(() => this.transport.ensureTopics());
     await this.admin.connect();
   }
 
@@ -255,7 +255,7 @@ export class Scenario {
    * A consumer process configured like a deployment: engines, topics and prefix from the
    * documented environment variables, the rest (group, tuning) from a config file.
    */
-  consumer(command: 'indexer' | 'analyzer', config: Record<string, unknown> = {}, esUrl = this.es.url): ConsumerProcess {
+  consumer<Stats = IndexerStats>(command: 'indexer' | 'analyzer', config: Record<string, unknown> = {}, es: { url?: string; prefix?: string } = {}): ConsumerProcess<Stats> {
     const file = join(this.dir, `${command}-${this.consumers.length}.json`);
     writeFileSync(file, JSON.stringify({ kafka: { partitions: this.kafka.partitions }, indexer: { groupId: this.groupId }, ...config }));
     const env: NodeJS.ProcessEnv = {
@@ -263,12 +263,12 @@ export class Scenario {
       KAFKA_BROKERS: this.kafka.brokers.join(','),
       KAFKA_TOPIC: this.kafka.topic,
       KAFKA_DLQ_TOPIC: this.kafka.dlqTopic,
-      ELASTICSEARCH_URL: esUrl,
-      ELASTICSEARCH_INDEX_PREFIX: this.name,
+      ELASTICSEARCH_URL: es.url ?? this.es.url,
+      ELASTICSEARCH_INDEX_PREFIX: es.prefix ?? this.name,
       TIDEWATCH_CONFIG: file,
       TIDEWATCH_LOG_LEVEL: 'info',
     };
-    const p = new ConsumerProcess(command, env, join(this.dir, `${command}-${this.consumers.length}.log`));
+    const p = new ConsumerProcess<Stats>(command, env, join(this.dir, `${command}-${this.consumers.length}.log`));
     this.consumers.push(p);
     return p;
   }
@@ -286,12 +286,12 @@ export class Scenario {
   }
 
   /** Waits until the group has consumed and committed everything in the topic. */
-  async caughtUp(timeoutMs: number, groupId = this.groupId): Promise<void> {
+  async caughtUp(timeoutMs: number, groupId = this.groupId, topic = this.kafka.topic): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = -1;
     while (Date.now() < deadline) {
       try {
-        last = await this.lag(groupId);
+        last = await this.lag(groupId, topic);
         if (last === 0) return;
       } catch {
         // Broker restarting: ask again.
@@ -338,6 +338,14 @@ export class Scenario {
     let unexpected = 0;
     for (const id of contents.ids) if (!expected.has(id)) unexpected++;
     return { indexed: contents.ids.size, duplicates: contents.duplicates, lost, unexpected, contents };
+  }
+
+  /** Every finding the analyzer stored under `prefix`, by id. */
+  async findings(prefix = this.name): Promise<Map<string, unknown>> {
+    const index = ['gaps', 'spikes', 'migrations', 'lifecycle'].map((i) => `${prefix}-${i}`).join(',');
+    await this.client.indices.refresh({ index, ignore_unavailable: true });
+    const page = await this.client.search({ index, size: 10_000, ignore_unavailable: true, query: { match_all: {} } });
+    return new Map(page.hits.hits.map((h) => [`${h._index.slice(prefix.length)}/${h._id}`, h._source]));
   }
 
   /** Records in the DLQ topic, without reading them. */

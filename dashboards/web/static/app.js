@@ -39,7 +39,7 @@
     }
     const table = node('table');
     const head = node('tr');
-    for (const c of columns) head.append(node('th', c.title));
+    for (const c of columns) head.append(node('th', c.title, c.kind === 'num' ? 'num' : ''));
     const thead = node('thead');
     thead.append(head);
     const tbody = node('tbody');
@@ -65,6 +65,8 @@
   // ---- charts -----------------------------------------------------------------------------
   const PALETTE = ['#2b5fd9', '#e7664c', '#54b399', '#d6bf57', '#9170b8', '#ca8eae', '#6092c0', '#d36086', '#aa6556', '#b9a888', '#7b8594', '#4b9e9e', '#a0a0a0'];
 
+  const EMPTY = { title: { text: 'Nothing in this range', left: 'center', top: 'middle', textStyle: { color: '#69707d', fontSize: 13 } } };
+
   function chart(id, option) {
     const el = $(id);
     const c = echarts.getInstanceByDom(el) || echarts.init(el, null, { renderer: 'canvas' });
@@ -82,7 +84,7 @@
 
   /** A timeline from the API as stacked bars or areas; `markArea` decorates the first series. */
   function timeAxisChart(id, timeline, kind, extra, markArea) {
-    if (!timeline) return chart(id, { title: { text: 'No events yet', left: 'center', top: 'middle', textStyle: { color: '#69707d', fontSize: 13 } } });
+    if (!timeline || !timeline.series.length) return chart(id, EMPTY);
     const series = timeline.series.map((s) => ({
       name: s.key,
       type: kind === 'area' ? 'line' : 'bar',
@@ -123,14 +125,13 @@
         legend: { bottom: 0 },
         color: ['#1f8a4c', '#d6bf57'],
         series: [{
-          type: 'pie', radius: ['45%', '70%'], label: { formatter: '{b}\n{c}' },
+          type: 'pie', radius: ['45%', '70%'], label: { formatter: '{c}' },
           data: [{ name: 'active (posted in 24 h)', value: d.active }, { name: 'silent', value: d.silent }],
         }],
       });
       renderTable('ov-alerts', [
-        { title: 'Fired', value: (a) => fmtTime(a.firedAt) },
+        { title: 'Fired', value: (a) => fmtDay(a.firedAt) },
         { title: 'Severity', value: (a) => a.severity, kind: 'badge' },
-        { title: 'State', value: (a) => a.state, kind: 'badge' },
         { title: 'Message', value: (a) => a.message, kind: 'text' },
       ], d.alerts, 'No alerts.');
       renderTable('ov-channels', [
@@ -148,13 +149,28 @@
 
     gaps(d) {
       const now = d.now ? Date.parse(d.now) : Date.now();
-      // Network-wide gaps and unprecedented channel gaps are what an analyst looks for first.
-      const marked = d.gaps.filter((g) => g.scope === 'network' || g.unprecedented).slice(0, 60);
-      const areas = marked.map((g) => [
-        { name: `${g.subject} ${fmtNum(g.hours)} h`, xAxis: Date.parse(g.start), itemStyle: { color: g.scope === 'network' ? 'rgba(200,55,45,0.28)' : 'rgba(214,191,87,0.25)' } },
-        { xAxis: g.end ? Date.parse(g.end) : now },
-      ]);
-      timeAxisChart('gaps-timeline', d.activity, 'bar', null, { silent: true, label: { color: '#8a2a22', fontSize: 11 }, data: areas });
+      // Only network-wide gaps are drawn: single channels fall quiet every day (they are in the
+      // table). Networks silent at the same time share one area, so their labels do not overlap.
+      const marked = d.gaps
+        .filter((g) => g.scope === 'network')
+        .slice(0, 40)
+        .map((g) => ({ from: Date.parse(g.start), to: g.end ? Date.parse(g.end) : now, g }))
+        .sort((a, b) => a.from - b.from);
+      const groups = [];
+      for (const m of marked) {
+        const last = groups[groups.length - 1];
+        if (last && m.from <= last.to) {
+          last.to = Math.max(last.to, m.to);
+          last.gaps.push(m.g);
+        } else groups.push({ from: m.from, to: m.to, gaps: [m.g] });
+      }
+      const areas = groups.map((grp) => {
+        const unprecedented = grp.gaps.some((g) => g.unprecedented);
+        const hoursMax = Math.max(...grp.gaps.map((g) => g.hours));
+        const name = `${grp.gaps.map((g) => g.subject).join(', ')}: ${fmtNum(hoursMax)} h${unprecedented ? ', unprecedented' : ''}`;
+        return [{ name, xAxis: grp.from, itemStyle: { color: unprecedented ? 'rgba(200,55,45,0.30)' : 'rgba(214,191,87,0.30)' } }, { xAxis: grp.to }];
+      });
+      timeAxisChart('gaps-timeline', d.activity, 'bar', null, { silent: true, label: { position: 'insideTop', color: '#8a2a22', fontSize: 11 }, data: areas });
       const gapColumns = [
         { title: 'Subject', value: (g) => g.subject, kind: 'text' },
         { title: 'Scope', value: (g) => g.scope },
@@ -213,7 +229,7 @@
         xAxis: { type: 'time' },
         yAxis: [{ type: 'value', name: 'channels seen banned' }, { type: 'value', name: 'platform-reported', position: 'right' }],
         series: [
-          { name: 'channels banned', type: 'bar', barMinWidth: 4, data: d.waves.map((w) => [Date.parse(w.day), w.channels]) },
+          { name: 'channels banned', type: 'bar', barMinWidth: 4, barMaxWidth: 40, data: d.waves.map((w) => [Date.parse(w.day), w.channels]) },
           { name: 'reported by the platform', type: 'scatter', yAxisIndex: 1, symbolSize: 9, data: d.waves.filter((w) => w.reported !== null).map((w) => [Date.parse(w.day), w.reported]) },
         ],
       });
@@ -238,7 +254,8 @@
         labels.push(`${i * bin}–${(i + 1) * bin}`);
         values.push(counts[i] || 0);
       }
-      chart('td-lifespans', {
+      if (!values.length) chart('td-lifespans', EMPTY);
+      else chart('td-lifespans', {
         xAxis: { type: 'category', name: 'days alive', nameLocation: 'middle', nameGap: 30, data: labels },
         yAxis: { type: 'value', name: 'channels' },
         series: [{ name: 'channels', type: 'bar', data: values }],
@@ -277,7 +294,7 @@
         color: ['#6092c0', '#d6bf57', '#c8372d'],
         xAxis: { type: 'time' },
         yAxis: { type: 'value', name: 'alerts', minInterval: 1 },
-        series: severities.map((s) => ({ name: s, type: 'bar', stack: 'alerts', barMinWidth: 4, data: daysSorted.map((t) => [t, perDay.get(t)[s]]) })),
+        series: severities.map((s) => ({ name: s, type: 'bar', stack: 'alerts', barMinWidth: 4, barMaxWidth: 40, data: daysSorted.map((t) => [t, perDay.get(t)[s]]) })),
       });
       renderTable('sp-table', [
         { title: 'Subject', value: (s) => s.subject, kind: 'text' },
@@ -419,8 +436,8 @@
     let ticks = 0;
     setInterval(() => {
       if (!$('live').checked || document.visibilityState !== 'visible') return;
-      // The channel list changes slowly; refresh it every sixth tick.
-      load(++ticks % 6 === 0);
+      // The channel list changes slowly: refresh it every sixth tick, or until it first loads.
+      load(!state.meta || ++ticks % 6 === 0);
     }, LIVE_MS);
   }
   show(location.hash.slice(1));

@@ -28,6 +28,7 @@ const END_MESSAGE: Record<NonNullable<StatusAlertDoc['endReason']>, string> = {
   retired: 'retired',
   gone: 'gone',
   unwatched: 'no longer watched',
+  fewer_members: 'too few members expected active to judge the network',
 };
 
 /** The episode closed at `endMs`; `notifyEnd` false when the end is no news (a mute, a takedown). */

@@ -7,7 +7,8 @@ import { restoreState, snapshotState } from '../state.ts';
 import { isoOf, parseTimeMs } from '../time.ts';
 import { channelKey } from '../types.ts';
 import { closeEpisode, hours, openEpisode } from './alerts.ts';
-import type { OverrideInfo, Status, StatusAlertDoc, StatusChangeDoc, StatusDoc, StatusOutput, StatusOverrideDoc } from './types.ts';
+import { nextOverride, overrideInForce, overrideReason } from './overrides.ts';
+import type { Status, StatusAlertDoc, StatusChangeDoc, StatusDoc, StatusOutput, StatusOverrideDoc } from './types.ts';
 
 /**
  * Watch-list status: every member (watched, or discovered in the data) has one status at any
@@ -25,12 +26,6 @@ import type { OverrideInfo, Status, StatusAlertDoc, StatusChangeDoc, StatusDoc, 
  * Pure: the clock comes in as arguments (`tick`, the collector's `at`). The state is plain data
  * plus Maps (like the analyzer's): `snapshot`/`restore` turn it into JSON and back.
  */
-interface Override extends Omit<OverrideInfo, 'at' | 'until'> {
-  mode: 'muted' | 'retired';
-  atMs: number;
-  untilMs: number | null;
-}
-
 interface Member {
   handle: string;
   watched: boolean;
@@ -48,7 +43,8 @@ interface Member {
   gone: { atMs: number; reason: string } | null;
   /** Set while the collector cannot see the channel (poll failing, heartbeat stale). */
   blind: { sinceMs: number; reason: string } | null;
-  override: Override | null;
+  /** The mute or retirement in force (it may have lapsed: tick notices). */
+  override: StatusOverrideDoc | null;
   /** Time of the latest override applied, so replaying the override log changes nothing. */
   overrideAtMs: number;
   status: Status;
@@ -128,8 +124,8 @@ function latenessMs(st: StatusState, m: Member): number {
 /** The status the inputs call for at `nowMs` (see the precedence above). */
 function judge(st: StatusState, m: Member, nowMs: number): Judged {
   const o = m.override;
-  if (o !== null && (o.untilMs === null || o.untilMs > nowMs)) {
-    return { status: o.mode, sinceMs: o.atMs, reason: `${o.mode} by ${o.by}: ${o.reason}${o.untilMs === null ? '' : ` (until ${isoOf(o.untilMs)})`}` };
+  if (overrideInForce(o, nowMs)) {
+    return { status: o.action === 'mute' ? 'muted' : 'retired', sinceMs: Date.parse(o.at), reason: overrideReason(o) };
   }
   if (m.gone) return { status: 'gone', sinceMs: m.gone.atMs, reason: m.gone.reason };
   if (m.blind) return { status: 'unknown', sinceMs: m.blind.sinceMs, reason: m.blind.reason };
@@ -198,7 +194,7 @@ function settle(st: StatusState, m: Member, nowMs: number, out: StatusOutput, no
 function silenceEpisode(st: StatusState, m: Member, nowMs: number, correction: boolean, out: StatusOutput): void {
   const open = m.silenceAlert === null ? undefined : st.episodes.get(m.silenceAlert);
   const startMs = lastSeenMs(m);
-  const message = `Silence: @${m.handle}${m.network ? ` (${m.network})` : ''} silent since ${isoOf(startMs)}: ${m.reason}`;
+  const message = `Silence: @${m.handle}${m.network ? ` (${m.network})` : ''}: ${m.reason}`;
   if (m.status === 'silent') {
     if (!m.watched) return;
     if (open === undefined) {
@@ -243,7 +239,7 @@ function checkNetworks(st: StatusState, networks: Iterable<string>, nowMs: numbe
       // Some member unknown and none active: we cannot tell, so the alert stays open.
       if (!resumed && members.length >= st.options.status.networkMinMembers) continue;
       st.networkAlerts.delete(network);
-      out.alerts.push(closeEpisode(open, nowMs, resumed ? 'activity' : 'muted', resumed));
+      out.alerts.push(closeEpisode(open, nowMs, resumed ? 'activity' : 'fewer_members', resumed));
     }
   }
 }
@@ -386,7 +382,9 @@ export const statusCore = {
     } else if (st.options.activityActions.includes(action)) {
       // Older than what we know: says nothing about any silence (as in the gap detector).
       if (t <= m.lastActivityMs) return out;
-      const late = (m.status === 'quiet' || m.status === 'silent') && t < m.sinceMs;
+      // Activity newer than anything known, from before a quiet or silent spell was decided to
+      // begin: that decision was wrong. (A post the collector had reported already changes nothing.)
+      const late = (m.status === 'quiet' || m.status === 'silent') && t < m.sinceMs && t > lastSeenMs(m);
       m.lastActivityMs = t;
       m.channelKey = channelKey(event, st.options.homePlatform);
       settle(st, m, nowMs, out, { correction: late });
@@ -443,13 +441,9 @@ export const statusCore = {
     }
     if (atMs <= m.overrideAtMs) return out;
     m.overrideAtMs = atMs;
-    if (doc.action === 'mute' || doc.action === 'retire') {
-      m.override = { mode: doc.action === 'mute' ? 'muted' : 'retired', by: doc.by, reason: doc.reason, atMs, untilMs: doc.until === null ? null : Date.parse(doc.until) };
-    } else if (m.override?.mode === (doc.action === 'unmute' ? 'muted' : 'retired')) {
-      m.override = null;
-    } else {
-      return out;
-    }
+    const next = nextOverride(m.override, doc);
+    if (next === undefined) return out;
+    m.override = next;
     const nowMs = Math.max(st.nowMs, atMs);
     settle(st, m, nowMs, out, { by: doc.by, ...(m.override === null ? { note: `${doc.action} by ${doc.by}: ${doc.reason}` } : {}) });
     if (m.network !== null) checkNetworks(st, [m.network], nowMs, out);
@@ -471,10 +465,10 @@ export const statusCore = {
     }
     const changed = new Set<string>();
     for (const m of st.members.values()) {
-      const expired = m.override !== null && m.override.untilMs !== null && m.override.untilMs <= now;
+      const expired = m.override !== null && !overrideInForce(m.override, now);
       const before = out.changes.length;
       if (expired) {
-        const note = `${m.override!.mode === 'muted' ? 'mute' : 'retirement'} by ${m.override!.by} expired`;
+        const note = `${m.override!.action === 'mute' ? 'mute' : 'retirement'} by ${m.override!.by} expired`;
         m.override = null;
         settle(st, m, now, out, { note });
       } else {
@@ -504,7 +498,7 @@ export const statusCore = {
       collector: m.collector,
       override: m.override === null || (m.status !== 'muted' && m.status !== 'retired')
         ? null
-        : { by: m.override.by, at: isoOf(m.override.atMs), reason: m.override.reason, until: m.override.untilMs === null ? null : isoOf(m.override.untilMs) },
+        : { by: m.override.by, at: m.override.at, reason: m.override.reason, until: m.override.until },
       updatedAt,
     }));
   },

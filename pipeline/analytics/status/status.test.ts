@@ -6,7 +6,8 @@ import type { CollectorStatusUpdate } from '../../producers/collector/status.ts'
 import { parseWatchList } from '../../producers/collector/watch-list.ts';
 import { analyticsOptions, type AnalyticsOptionsInput } from '../options.ts';
 import { statusCore, type StatusState } from './core.ts';
-import type { StatusAlertDoc, StatusChangeDoc, StatusOutput, StatusOverrideDoc } from './types.ts';
+import type { StatusAlertDoc, StatusChangeDoc, StatusDoc, StatusOutput, StatusOverrideDoc } from './types.ts';
+import { statusView } from './view.ts';
 
 /**
  * Status scenarios from testdata/*.json: a watch list, timed inputs (events, the collector's
@@ -163,3 +164,31 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
     }
   });
 }
+
+const override = (subject: string, action: StatusOverrideDoc['action'], at: string, until: string | null = null): StatusOverrideDoc => ({
+  type: 'status_override', id: `${subject}:${at}`, subject, action, by: 'analyst', at, reason: 'test', until,
+});
+
+test('status view: overrides apply the moment they are recorded; unmute never ends a retirement; discovered listed last', () => {
+  const watchList = parseWatchList(JSON.stringify([{ handle: 'alpha_one', network: 'alpha' }, 'beta_two', 'gamma_three']), 'test');
+  const doc = (subject: string, status: StatusDoc['status'], watched = true): StatusDoc => ({
+    type: 'status', id: subject, subject, watched, network: null, language: null, status, since: '2024-03-01T00:00:00.000Z', reason: 'from the analyzer',
+    lastActivityAt: '2024-03-01T00:00:00.000Z', collector: null, override: null, updatedAt: '2024-03-02T00:00:00.000Z',
+  });
+  const log = [
+    override('beta_two', 'retire', '2024-03-02T00:00:00.000Z'),
+    override('beta_two', 'unmute', '2024-03-02T01:00:00.000Z'),
+    override('alpha_one', 'mute', '2024-03-02T00:00:00.000Z', '2024-03-03T00:00:00.000Z'),
+  ];
+  const rows = statusView(watchList, [doc('alpha_one', 'silent'), doc('stray_four', 'active', false)], log, new Map([['gamma_three', '2024-02-01T00:00:00.000Z']]), ms('2024-03-02T12:00:00Z'));
+  assert.deepEqual(rows.map((r) => [r.subject, r.status, r.network, r.lastActivityAt]), [
+    ['alpha_one', 'muted', 'alpha', '2024-03-01T00:00:00.000Z'],
+    ['beta_two', 'retired', null, null],
+    ['gamma_three', 'unknown', null, '2024-02-01T00:00:00.000Z'],
+    ['stray_four', 'active', null, '2024-03-01T00:00:00.000Z'],
+  ]);
+  assert.equal(rows[0]!.reason, 'muted by analyst: test (until 2024-03-03T00:00:00.000Z)');
+  // The mute lapses by itself: the analyzer's status shows again.
+  const later = statusView(watchList, [doc('alpha_one', 'silent')], log, new Map(), ms('2024-03-03T00:00:00Z'));
+  assert.equal(later[0]!.status, 'silent');
+});

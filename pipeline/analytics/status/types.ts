@@ -89,7 +89,8 @@ export interface StatusAlertDoc {
   severity: 'info' | 'warning' | 'critical';
   start: string;
   end: string | null;
-  endReason: 'activity' | 'corrected' | 'recovered' | 'muted' | 'retired' | 'gone' | 'unwatched' | null;
+  /** `fewer_members`: a network no longer has enough members expected active to be judged. */
+  endReason: 'activity' | 'corrected' | 'recovered' | 'muted' | 'retired' | 'gone' | 'unwatched' | 'fewer_members' | null;
   notifyEnd: boolean;
   /** Members concerned (source alerts: the unknown channels at opening; network: the silent members). */
   members: string[];

@@ -17,6 +17,8 @@ interface DropInfo {
   document: ActivityEvent;
 }
 
+const utc = (timestamp: string): string => (timestamp.endsWith('Z') ? timestamp : new Date(timestamp).toISOString());
+
 /**
  * Writes activity events with the client's bulk helper. `create` with `_id = event.id`: the
  * first copy wins, a redelivered one answers 409 and counts as a duplicate, never a second
@@ -37,7 +39,10 @@ export class EsEventSink implements EventSink {
     try {
       await this.client.helpers.bulk<ActivityEvent>({
         datasource: events as ActivityEvent[],
-        onDocument: (doc) => ({ create: { _index: activityIndex(prefix, doc['@timestamp']), _id: doc.event.id } }),
+        // The month of the UTC instant, like the id: the same event spelled in another zone
+        // (2017-12-31T23:30:00-05:00 = 2018-01-01T04:30Z) must meet its first copy's 409, not
+        // land as a second document in the neighbouring month's index.
+        onDocument: (doc) => ({ create: { _index: activityIndex(prefix, utc(doc['@timestamp'])), _id: doc.event.id } }),
         flushBytes: this.options.flushBytes,
         concurrency: this.options.concurrency,
         // Time-based flushing is for streams; our datasource is a finished array.

@@ -86,8 +86,21 @@ export class EsStore implements Store {
     await installTemplates(this.client, this.config);
   }
 
-  writeEvents(events: readonly ActivityEvent[]): Promise<ItemResult[]> {
-    return this.sink.writeEvents(events);
+  /**
+   * Later copies of an id within the batch are reported as duplicates here: the sink reports by
+   * id, so it cannot tell the first copy (written) from the second (409) on its own.
+   */
+  async writeEvents(events: readonly ActivityEvent[]): Promise<ItemResult[]> {
+    const first = new Map<string, ActivityEvent>();
+    for (const e of events) if (!first.has(e.event.id)) first.set(e.event.id, e);
+    const results = new Map((await this.sink.writeEvents([...first.values()])).map((r) => [r.id, r]));
+    const seen = new Set<string>();
+    return events.map((e): ItemResult => {
+      const id = e.event.id;
+      if (seen.has(id)) return { id, status: 'written', duplicate: true };
+      seen.add(id);
+      return results.get(id)!;
+    });
   }
 
   /** `index` by `<type>:<id>`: the latest version of a finding replaces the stored one. */

@@ -11,6 +11,11 @@ import { createKafka } from './client.ts';
 
 const log = () => logger().child({ component: 'kafka-transport' });
 
+/** Below the broker's default message.max.bytes (1,048,588) with room for the batch header. */
+const MAX_REQUEST_BYTES = 1_000_000;
+/** Upper bound of a record's framing in a v2 batch (lengths, deltas, attributes as varints). */
+const RECORD_OVERHEAD_BYTES = 32;
+
 /** Kafka implementation of the transport: keyed by channel, acks=all, idempotent producer. */
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka' as const;
@@ -66,9 +71,18 @@ export class KafkaTransport implements Transport {
   private async send(topic: string, messages: { key: string; value: Buffer | string }[]): Promise<void> {
     const producer = await this.producer();
     const step = this.config.producerBatchEvents;
-    for (let i = 0; i < messages.length; i += step) {
+    for (let i = 0, end = 0; i < messages.length; i = end) {
+      // A request is cut by bytes as well as by count: the broker refuses a partition's record
+      // batch over message.max.bytes (1 MB by default), and on a one-partition topic (the DLQ)
+      // the whole request is one batch. A single larger record still goes, alone.
+      let bytes = 0;
+      for (end = i; end < messages.length && end - i < step; end++) {
+        const m = messages[end]!;
+        bytes += Buffer.byteLength(m.key) + (typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.length) + RECORD_OVERHEAD_BYTES;
+        if (bytes > MAX_REQUEST_BYTES && end > i) break;
+      }
       try {
-        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: messages.slice(i, i + step) });
+        await producer.send({ topic, acks: -1, compression: CompressionTypes.None, messages: messages.slice(i, end) });
       } catch (err) {
         throw new TidewatchError(ErrorCode.KAFKA_PUBLISH, `Kafka: publishing ${messages.length} record(s) to ${topic} failed after retries (${(err as Error).message})`, {
           cause: err,

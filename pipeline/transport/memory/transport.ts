@@ -82,8 +82,12 @@ export class MemoryTransport implements Transport {
     this.topic(this.options.dlqTopic);
   }
 
-  private send(topicName: string, records: readonly RawRecord[]): Promise<void> {
-    this.assertOpen(`publish to ${topicName}`);
+  /**
+   * `fromConsumer`: dead letters written by a handler while close() drains must still be
+   * accepted, or the draining batch could never finish.
+   */
+  private async send(topicName: string, records: readonly RawRecord[], fromConsumer = false): Promise<void> {
+    if (!fromConsumer) this.assertOpen(`publish to ${topicName}`);
     const topic = this.topic(topicName);
     const sending = (async () => {
       for (const r of records) {
@@ -98,7 +102,11 @@ export class MemoryTransport implements Transport {
       }
     })();
     this.publishing.add(sending);
-    return sending.finally(() => this.publishing.delete(sending));
+    try {
+      await sending;
+    } finally {
+      this.publishing.delete(sending);
+    }
   }
 
   async publisher(): Promise<Publisher> {
@@ -117,6 +125,7 @@ export class MemoryTransport implements Transport {
         this.send(
           this.options.dlqTopic,
           letters.map((l) => ({ key: `${l.source.topic}:${l.source.partition}:${l.source.offset}`, value: Buffer.from(JSON.stringify(l)) })),
+          true,
         ),
     };
   }

@@ -1,0 +1,80 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext } from 'playwright-core';
+import type { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
+import { parseViewQuery } from './api.ts';
+import { buildReport } from './report.ts';
+import { sampleStore, XSS_TITLE } from './testing.ts';
+
+/** `tidewatch report`'s file, opened from disk in a real browser with the network cut off. */
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+let store: DuckDbStore;
+let dir: string;
+let html: string;
+let context: BrowserContext;
+let profile: string;
+
+before(async () => {
+  ({ store, dir } = await sampleStore());
+  html = await buildReport(store, parseViewQuery(new URLSearchParams()), new Date('2026-01-02T03:04:05Z'));
+  profile = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    offline: true,
+    viewport: { width: 1440, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+test('one self-contained file: no external script, style or fetch; data inlined with < escaped', () => {
+  assert.doesNotMatch(html, /<script[^>]+src=/);
+  assert.doesNotMatch(html, /<link[^>]+stylesheet/);
+  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none';/);
+  assert.ok(!html.includes(XSS_TITLE), 'the hostile title never appears unescaped');
+  assert.ok(html.includes('\\u003cimg src=x onerror=alert(1)>'));
+});
+
+test('the report renders every view from the file, the hostile title as text, without a dialog', async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = join(dir, 'report.html');
+  writeFileSync(file, html);
+  const page = await context.newPage();
+  const dialogs: string[] = [];
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => requests.push(r.url()));
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForSelector('#view-overview[data-loaded="true"]');
+  assert.match((await page.textContent('#status')) ?? '', /report generated 2026-01-02 03:04 UTC/);
+  const titles = await page.$$eval('#ov-channels td', (tds) => tds.map((td) => td.textContent));
+  assert.ok(titles.includes(XSS_TITLE));
+  assert.ok(titles.includes('ناشر'));
+  assert.equal(await page.isVisible('#filters'), false, 'a static report has no live filters');
+  await page.screenshot({ path: join(ARTIFACTS, 'report-overview.png'), fullPage: true });
+  for (const view of ['gaps', 'migration', 'takedowns', 'spikes']) {
+    await page.click(`#tabs button[data-view="${view}"]`);
+    await page.waitForSelector(`#view-${view}[data-loaded="true"]`);
+  }
+  await page.click('#tabs button[data-view="gaps"]');
+  assert.ok((await page.$$eval('#gaps-table td', (tds) => tds.map((td) => td.textContent))).includes('is-official'));
+  assert.deepEqual(dialogs, []);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), []);
+});

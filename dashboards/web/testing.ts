@@ -1,0 +1,41 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GapFinding } from '../../pipeline/analytics/types.ts';
+import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
+
+/** A hostile channel title: must show as text wherever the dashboard or the report shows it. */
+export const XSS_TITLE = '<img src=x onerror=alert(1)>';
+
+/**
+ * A small embedded store for the dashboard's tests: two networks posting hourly over three days,
+ * one channel with an Arabic title, one with a hostile title, and a network-wide gap.
+ */
+export async function sampleStore(): Promise<{ store: DuckDbStore; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tidewatch-web-'));
+  const store = await DuckDbStore.open(dir);
+  const channels = [
+    { id: '1', handle: 'nashir', title: 'ناشر', language: 'ar', network: 'is-official' },
+    { id: '2', handle: 'amaq_agency', title: 'وكالة أعماق', language: 'ar', network: 'amaq' },
+    { id: '3', handle: 'probe', title: XSS_TITLE, language: 'en', network: 'supporters' },
+  ];
+  const events: ActivityEvent[] = [];
+  const start = Date.parse('2017-11-21T00:00:00Z');
+  for (let h = 0; h < 72; h++) {
+    const at = start + h * 3_600_000;
+    // The silence: nothing from 2017-11-22 09:00 to 2017-11-23 10:00 from the official networks.
+    const silent = at >= Date.parse('2017-11-22T09:00:00Z') && at < Date.parse('2017-11-23T10:00:00Z');
+    for (const channel of channels) {
+      if (silent && channel.network !== 'supporters') continue;
+      events.push(buildEvent({ timestamp: at, action: 'post', channel, message: { id: String(h), media: 'text' }, links: h % 6 === 0 ? [`https://tamtam.chat/${channel.handle}`] : [], source: { type: 'test' } }));
+    }
+  }
+  await store.writeEvents(events);
+  const gap: GapFinding = {
+    type: 'gap', id: 'network:is-official:2017-11-22T08:00:00.000Z', scope: 'network', subject: 'is-official',
+    start: '2017-11-22T08:00:00.000Z', end: '2017-11-23T10:00:00.000Z', hours: 26, baselineHours: 6, unprecedented: true, previousLongestHours: 3,
+  };
+  await store.writeFindings([gap]);
+  return { store, dir };
+}
