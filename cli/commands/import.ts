@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import { openSource, type InputFormat, type SourceProgress } from '../../pipeline/producers/index.ts';
 import { pumpSource } from '../../pipeline/producers/pump.ts';
-import { createTransport, type Publisher, type Transport } from '../../pipeline/transport/index.ts';
+import { openPublishing } from '../embedded.ts';
 import { commandContext } from '../context.ts';
 import { action, ExitCode } from '../program.ts';
 
@@ -86,13 +86,8 @@ export function registerImport(program: Command): void {
         if (!Number.isInteger(maxRejects) || maxRejects < 0) throw usage(`--max-rejects ${flags.maxRejects}: must be a non-negative integer`);
         const batchEvents = Number(flags.batchEvents ?? config.kafka?.producerBatchEvents ?? 5000);
         const mapping = parseMapping(flags.map);
-        let transport: Transport | undefined;
-        let publisher: Publisher | undefined;
-        if (!flags.dryRun) {
-          transport = await createTransport(config);
-          await transport.ensureTopics();
-          publisher = await transport.publisher();
-        }
+        const publishing = flags.dryRun ? undefined : await openPublishing(config, log);
+        const publisher = publishing?.publisher;
         let rejects: WriteStream | undefined;
         const bar = progressBar();
         let totalRejected = 0;
@@ -140,8 +135,7 @@ export function registerImport(program: Command): void {
             rejects.end();
             await once(rejects, 'finish');
           }
-          await publisher?.close();
-          await transport?.close();
+          await publishing?.close();
         }
         if (totalRejected > 0) process.stdout.write(`${totalRejected} rejected record(s) written to ${flags.rejectsFile}\n`);
         if (failedFiles > 0) return ExitCode.FAILURE;

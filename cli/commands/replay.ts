@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { pacedReplay, REPLAY_DEFAULTS, systemClock, type ReplayClock } from '../../pipeline/producers/index.ts';
-import { createTransport, type Publisher, type Transport } from '../../pipeline/transport/index.ts';
+import { openPublishing } from '../embedded.ts';
 import { commandContext } from '../context.ts';
 import { action } from '../program.ts';
 
@@ -58,13 +58,8 @@ export function registerReplay(program: Command): void {
         const speed = flags.speed === undefined ? undefined : number('--speed', flags.speed, (n) => n > 0);
         const batchEvents = number('--batch-events', flags.batchEvents ?? String(config.kafka?.producerBatchEvents ?? 5000), (n) => Number.isInteger(n) && n > 0);
 
-        let transport: Transport | undefined;
-        let publisher: Publisher | undefined;
-        if (!flags.dryRun) {
-          transport = await createTransport(config);
-          await transport.ensureTopics();
-          publisher = await transport.publisher();
-        }
+        const publishing = flags.dryRun ? undefined : await openPublishing(config, log);
+        const publisher = publishing?.publisher;
         let batch: ActivityEvent[] = [];
         let published = 0;
         const flush = async () => {
@@ -102,8 +97,7 @@ export function registerReplay(program: Command): void {
           await flush();
         } finally {
           bar?.stop();
-          await publisher?.close();
-          await transport?.close();
+          await publishing?.close();
         }
         const summary = Object.entries(byAction).map(([a, n]) => `${a} ${n}`).join(', ');
         process.stdout.write(`replay seed ${seed}: ${total} events (${summary})${flags.dryRun ? ' [dry run]' : `, ${published} published`}\n`);

@@ -1,19 +1,14 @@
-import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { Alerter } from '../../consumers/alerter/alerter.ts';
-import { loadRules, type Rule } from '../../consumers/alerter/rules.ts';
-import { LogSink, WebhookSink, type AlertSink } from '../../consumers/alerter/sinks.ts';
-import { Analyzer } from '../../consumers/analyzer/analyzer.ts';
-import { MemorySnapshotStore } from '../../consumers/analyzer/snapshots.ts';
-import { Indexer } from '../../consumers/indexer/indexer.ts';
+import type { Rule } from '../../consumers/alerter/rules.ts';
+import type { AlertSink } from '../../consumers/alerter/sinks.ts';
 import { startDashboardServer } from '../../dashboards/web/server.ts';
 import type { Config } from '../../pipeline/config/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { createIngestHandler } from '../../pipeline/producers/http/handler.ts';
 import { createStore, type Store } from '../../pipeline/store/index.ts';
-import { createTransport, type Publisher, type Subscription } from '../../pipeline/transport/index.ts';
+import { createTransport, type Publisher } from '../../pipeline/transport/index.ts';
+import { startEmbeddedConsumers } from '../embedded.ts';
 import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
-import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
 
@@ -37,57 +32,6 @@ export interface Serving {
   crashed: Promise<Error>;
   /** In order: stop taking requests, drain the transport into the consumers, close the store. */
   stop(): Promise<void>;
-}
-
-/**
- * The consumers of the embedded deployment, in this process: with the memory transport nobody
- * else can read the topic. On Kafka they run as `tidewatch run ...` processes of their own.
- */
-async function startEmbeddedConsumers(config: Config, transport: MemoryTransport, store: Store, log: Logger, options: ServeOptions) {
-  const subs: Subscription[] = [];
-  const indexer = new Indexer({
-    transport,
-    sink: store,
-    deadLetters: await transport.deadLetters(),
-    options: { ...config.indexer, storeText: config.storeText },
-    log: log.child({ component: 'indexer' }),
-  });
-  subs.push(await indexer.start());
-  // The network stage reads a topic of its own: a second in-process transport.
-  const network = new MemoryTransport(memoryTransportSchema.parse({ topic: config.analyzer.networkTopic, partitions: 1 }));
-  const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
-  const analyzer = new Analyzer({
-    transport,
-    network,
-    // A replay must not let the network stage run ahead of a partition that starts late.
-    sourcePartitions: transport.options.partitions,
-    store,
-    snapshots: new MemorySnapshotStore(),
-    options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
-    analytics: config.analytics,
-    log: log.child({ component: 'analyzer' }),
-    ...(now ? { now } : {}),
-  });
-  subs.push(await analyzer.start());
-  const sinks: AlertSink[] = [...(options.sinks ?? [])];
-  if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));
-  for (const w of config.alerter.webhooks) sinks.push(new WebhookSink(w, log.child({ component: 'alerter' })));
-  const rules = options.rules ?? loadRules(config.alerter.rulesFile);
-  const alerter = new Alerter({ store, rules, sinks, options: config.alerter, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
-  await alerter.start();
-  return {
-    crashed: Promise.race(subs.map((s) => s.crashed)),
-    /**
-     * After the activity transport has drained: the network stage's topic, then one last
-     * evaluation of every rule, so findings of the last events still alert before the exit.
-     */
-    async stop() {
-      await network.close();
-      await Promise.all(subs.map((s) => s.stop()));
-      await Promise.all(rules.filter((r) => r.enabled).map((r) => alerter.evaluate(r.name)));
-      await alerter.stop();
-    },
-  };
 }
 
 /** The dashboard and the ingest endpoint over the configured store and transport. */

@@ -255,6 +255,24 @@ class Stage {
    * partition's snapshot last ticks it, and only while that snapshot is at its offset: once
    * another instance has analysed newer records, this one's state is stale and is dropped.
    */
+  /**
+   * End of input (an import on the embedded default): release what the merge and the allowed
+   * lateness still hold, flush the core, store the findings. No wall clock has to pass idle first.
+   */
+  async finish(): Promise<void> {
+    for (const partition of [...this.partitions.keys()]) {
+      await this.exclusive(partition, async () => {
+        const p = this.partitions.get(partition);
+        if (!p || p.flushed) return;
+        const found: Finding[] = [];
+        if (p.merge) for (const e of release(p.merge, Number.POSITIVE_INFINITY, 0, Number.POSITIVE_INFINITY)) found.push(...analyzer.step(p.state, e));
+        found.push(...analyzer.flush(p.state));
+        p.flushed = true;
+        await this.write(found.filter((f) => stageOf(f) === this.name));
+      });
+    }
+  }
+
   async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
@@ -328,6 +346,11 @@ export class Analyzer {
       },
       crashed: Promise.race(subs.map((s) => s.crashed)),
     };
+  }
+
+  /** End of input: the channel stage first, since the network stage's findings build on all of it. */
+  async finish(): Promise<void> {
+    for (const stage of this.stages) await stage.finish();
   }
 
   /** One wall-clock tick of both stages (the live timer calls it; tests call it with their clock). */

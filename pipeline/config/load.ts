@@ -34,7 +34,8 @@ function intEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
 export function configFromEnv(env: NodeJS.ProcessEnv): Json {
   const out: Json = {};
   const set = (path: string[], value: unknown) => {
-    if (value === undefined || value === '') return;
+    // Empty variables count as unset, as shells and compose files commonly leave them.
+    if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) return;
     let node = out;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Json;
     node[path[path.length - 1]!] = value;

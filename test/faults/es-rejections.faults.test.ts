@@ -77,4 +77,5 @@ test('bulk 429s are retried until written; mapping conflicts are dead-lettered w
     assert.match(l.source.offset, /^\d+$/);
   }
   assert.deepEqual(indexer.crashes, []);
+  sc.passed = true;
 });

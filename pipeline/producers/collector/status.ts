@@ -43,3 +43,30 @@ export interface CollectorHeartbeat {
 
 export type CollectorStatusUpdate = ChannelStatusUpdate | CollectorHeartbeat;
 export type StatusListener = (update: CollectorStatusUpdate) => void;
+
+/**
+ * The status stream on the wire: `tidewatch collect` publishes each update as one JSON record on
+ * the analyzer's network topic under this key (records forwarded by the analyzer's channel stage
+ * are keyed by their partition number), and the network stage hands it to the status core's
+ * `observe` instead of decoding an event. See pipeline/analytics/status/README.md.
+ */
+export const STATUS_RECORD_KEY = 'collector-status';
+
+const HEALTH: ReadonlySet<string> = new Set<ChannelHealth>(['ok', 'unknown', 'gone']);
+
+/** A status record back into an update; null when it is not one (a bad record is skipped, never fatal). */
+export function parseStatusRecord(value: Buffer | string): CollectorStatusUpdate | null {
+  let u: unknown;
+  try {
+    u = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (u === null || typeof u !== 'object') return null;
+  const o = u as Record<string, unknown>;
+  if (typeof o.collector !== 'string' || typeof o.at !== 'string' || !Number.isFinite(Date.parse(o.at))) return null;
+  if (o.type === 'heartbeat') return o.source === 'preview' || o.source === 'mtproto' ? (o as unknown as CollectorHeartbeat) : null;
+  if (o.type !== 'channel' || typeof o.handle !== 'string' || typeof o.health !== 'string' || !HEALTH.has(o.health) || typeof o.reason !== 'string') return null;
+  if (o.lastPostAt !== undefined && (typeof o.lastPostAt !== 'string' || !Number.isFinite(Date.parse(o.lastPostAt)))) return null;
+  return o as unknown as ChannelStatusUpdate;
+}

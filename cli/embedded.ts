@@ -1,0 +1,128 @@
+import { hostname } from 'node:os';
+import { Alerter } from '../consumers/alerter/alerter.ts';
+import { loadRules, type Rule } from '../consumers/alerter/rules.ts';
+import { LogSink, WebhookSink, type AlertSink } from '../consumers/alerter/sinks.ts';
+import { Analyzer } from '../consumers/analyzer/analyzer.ts';
+import { MemorySnapshotStore } from '../consumers/analyzer/snapshots.ts';
+import { Indexer } from '../consumers/indexer/indexer.ts';
+import type { Config } from '../pipeline/config/index.ts';
+import type { Logger } from '../pipeline/log.ts';
+import { createStore, type Store } from '../pipeline/store/index.ts';
+import { createTransport, type Publisher, type Subscription, type Transport } from '../pipeline/transport/index.ts';
+import { MemoryTransport } from '../pipeline/transport/memory/transport.ts';
+import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
+
+export interface EmbeddedOptions {
+  /** live: detectors and alert rules follow the wall clock; replay: the clock of the events. */
+  clock: { mode: 'live' } | { mode: 'replay'; now: () => number };
+  /** Alert rules instead of the configured ones (the demo's). */
+  rules?: Rule[];
+  /** Alert sinks besides the configured ones (the demo's console). */
+  sinks?: AlertSink[];
+  /** The input ends when the consumers stop (import, replay): judge what lateness still holds. */
+  finishOnStop?: boolean;
+}
+
+/**
+ * The consumers of the embedded deployment, in this process: with the memory transport nobody
+ * else can read the topic. On Kafka they run as `tidewatch run ...` processes of their own.
+ */
+export async function startEmbeddedConsumers(config: Config, transport: MemoryTransport, store: Store, log: Logger, options: EmbeddedOptions) {
+  const subs: Subscription[] = [];
+  const indexer = new Indexer({
+    transport,
+    sink: store,
+    deadLetters: await transport.deadLetters(),
+    options: { ...config.indexer, storeText: config.storeText },
+    log: log.child({ component: 'indexer' }),
+  });
+  subs.push(await indexer.start());
+  // The network stage reads a topic of its own: a second in-process transport.
+  const network = new MemoryTransport(memoryTransportSchema.parse({ topic: config.analyzer.networkTopic, partitions: 1 }));
+  const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
+  const analyzer = new Analyzer({
+    transport,
+    network,
+    // A replay must not let the network stage run ahead of a partition that starts late.
+    sourcePartitions: transport.options.partitions,
+    store,
+    snapshots: new MemorySnapshotStore(),
+    options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
+    analytics: config.analytics,
+    log: log.child({ component: 'analyzer' }),
+    ...(now ? { now } : {}),
+  });
+  subs.push(await analyzer.start());
+  const sinks: AlertSink[] = [...(options.sinks ?? [])];
+  if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));
+  for (const w of config.alerter.webhooks) sinks.push(new WebhookSink(w, log.child({ component: 'alerter' })));
+  const rules = options.rules ?? loadRules(config.alerter.rulesFile);
+  const alerter = new Alerter({ store, rules, sinks, options: config.alerter, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
+  await alerter.start();
+  return {
+    crashed: Promise.race(subs.map((s) => s.crashed)),
+    /**
+     * After the activity transport has drained: the network stage's topic, then one last
+     * evaluation of every rule, so findings of the last events still alert before the exit.
+     */
+    async stop() {
+      await network.close();
+      await Promise.all(subs.map((s) => s.stop()));
+      if (options.finishOnStop) await analyzer.finish();
+      await Promise.all(rules.filter((r) => r.enabled).map((r) => alerter.evaluate(r.name)));
+      await alerter.stop();
+    },
+  };
+}
+
+export interface Publishing {
+  publisher: Publisher;
+  transport: Transport;
+  /** Flush what was published through the consumers (embedded) and close everything. */
+  close(): Promise<void>;
+}
+
+/**
+ * Where producer commands (import, replay) publish. On Kafka: the topic, read by the `run`
+ * consumers. On the embedded default nobody else can read the in-process topic, so the indexer,
+ * analyzer and alerter run here, over the store under dataDir, and `close()` drains them: an
+ * imported record is in the store when the command exits, never lost in memory.
+ */
+export async function openPublishing(config: Config, log: Logger): Promise<Publishing> {
+  const transport = await createTransport(config);
+  await transport.ensureTopics();
+  if (!(transport instanceof MemoryTransport)) {
+    const publisher = await transport.publisher();
+    return { publisher, transport, close: async () => { await publisher.close(); await transport.close(); } };
+  }
+  const store = await createStore(config);
+  try {
+    await store.setup();
+    // Imports are history: detectors follow the events' own clock.
+    let latestMs = 0;
+    const consumers = await startEmbeddedConsumers(config, transport, store, log, { clock: { mode: 'replay', now: () => latestMs }, finishOnStop: true });
+    const inner = await transport.publisher();
+    const publisher: Publisher = {
+      publish: async (events) => {
+        for (const e of events) latestMs = Math.max(latestMs, Date.parse(e['@timestamp']));
+        await inner.publish(events);
+      },
+      publishRaw: (records) => inner.publishRaw(records),
+      close: () => inner.close(),
+    };
+    return {
+      publisher,
+      transport,
+      async close() {
+        await publisher.close();
+        await transport.close();
+        await consumers.stop();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await transport.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
