@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { BUNDLED_CATALOGUE, mergeCatalogues, parseCatalogue, type PlatformCatalogue } from '../pipeline/analytics/links.ts';
 import { loadConfig, type Config } from '../pipeline/config/index.ts';
-import { ErrorCode, TidewatchError } from '../pipeline/errors.ts';
+import { ErrorCode, errorMessage, TidewatchError } from '../pipeline/errors.ts';
 import { createLogger, setLogger, type Logger } from '../pipeline/log.ts';
 
 /** Load the validated config (global --config flag, env) and set up the one logger. */
@@ -10,6 +12,16 @@ export function commandContext(cmd: Command, overrides: Record<string, unknown> 
   const log = createLogger(config.logLevel);
   setLogger(log);
   return { config, log };
+}
+
+/** The platform catalogue: the bundled one, merged with `analytics.migration.catalogueFile` when set. */
+export function loadCatalogue(file: string | undefined): PlatformCatalogue {
+  if (file === undefined) return BUNDLED_CATALOGUE;
+  try {
+    return mergeCatalogues(BUNDLED_CATALOGUE, parseCatalogue(JSON.parse(readFileSync(file, 'utf8'))));
+  } catch (err) {
+    throw new TidewatchError(ErrorCode.CONFIG_INVALID, `platform catalogue ${file}: ${errorMessage(err)}`);
+  }
 }
 
 export function requireEngines(config: Config, what: string): asserts config is Config & { kafka: NonNullable<Config['kafka']>; elasticsearch: NonNullable<Config['elasticsearch']> } {

@@ -10,6 +10,7 @@ import type { Logger } from '../pipeline/log.ts';
 import { createStore, type Store } from '../pipeline/store/index.ts';
 import { createTransport, type Publisher, type Subscription, type Transport } from '../pipeline/transport/index.ts';
 import { MemoryTransport } from '../pipeline/transport/memory/transport.ts';
+import { watchListOf } from './commands/status.ts';
 import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
 
 export interface EmbeddedOptions {
@@ -49,6 +50,7 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     snapshots: new MemorySnapshotStore(),
     options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
     analytics: config.analytics,
+    watchList: watchListOf(config, undefined),
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
   });

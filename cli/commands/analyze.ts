@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { BUNDLED_CATALOGUE, mergeCatalogues, parseCatalogue, runAnalysis, type AnalysisReport, type PlatformCatalogue, type RejectedInput } from '../../pipeline/analytics/index.ts';
-import { ErrorCode, TidewatchError, errorMessage } from '../../pipeline/errors.ts';
+import type { AnalysisReport, RejectedInput } from '../../pipeline/analytics/index.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
-import { openSource, type InputFormat } from '../../pipeline/producers/index.ts';
-import { commandContext } from '../context.ts';
+import type { InputFormat } from '../../pipeline/producers/index.ts';
+import { commandContext, loadCatalogue } from '../context.ts';
 import { action, ExitCode } from '../program.ts';
 
 interface AnalyzeFlags {
@@ -15,16 +13,8 @@ interface AnalyzeFlags {
 
 const FORMATS: InputFormat[] = ['auto', 'telegram-export', 'bot-updates', 'jsonl', 'activity-jsonl', 'csv'];
 
-function loadCatalogue(file: string | undefined): PlatformCatalogue {
-  if (file === undefined) return BUNDLED_CATALOGUE;
-  try {
-    return mergeCatalogues(BUNDLED_CATALOGUE, parseCatalogue(JSON.parse(readFileSync(file, 'utf8'))));
-  } catch (err) {
-    throw new TidewatchError(ErrorCode.CONFIG_INVALID, `platform catalogue ${file}: ${errorMessage(err)}`);
-  }
-}
-
 async function* itemsOf(files: string[], flags: AnalyzeFlags, storeText: boolean): AsyncGenerator<ActivityEvent | RejectedInput> {
+  const { openSource } = await import('../../pipeline/producers/index.ts');
   for (const file of files) {
     const source = openSource(file, { format: flags.format, network: flags.network, storeText });
     for await (const item of source.items()) yield item.kind === 'event' ? item.event : item;
@@ -63,6 +53,7 @@ export function registerAnalyze(program: Command): void {
       action(async (files: string[], flags: AnalyzeFlags, cmd: Command) => {
         const { config } = commandContext(cmd);
         const catalogue = loadCatalogue(config.analytics.migration.catalogueFile);
+        const { runAnalysis } = await import('../../pipeline/analytics/index.ts');
         const report = await runAnalysis(itemsOf(files, flags, config.storeText), { analytics: config.analytics, catalogue });
         process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : summary(report));
         return report.rejected > 0 ? ExitCode.REJECTED : ExitCode.OK;

@@ -1,13 +1,15 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
-import { createChannelSource, createCollector, stateFilePath, WatchListFile, type CollectorStatusUpdate } from '../../pipeline/producers/collector/index.ts';
+import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
+import { createChannelSource, createCollector, stateFilePath, STATUS_RECORD_KEY, WatchListFile, type CollectorStatusUpdate } from '../../pipeline/producers/collector/index.ts';
 import { createTransport } from '../../pipeline/transport/index.ts';
 import { ExitCode, action } from '../program.ts';
 import { commandContext, untilSignal } from '../context.ts';
 
 /** Heartbeats come every tick; the log gets one a minute. */
 const HEARTBEAT_LOG_MS = 60_000;
+/** The analyzer gets a heartbeat at most this often (and at least five times per analytics.status.heartbeatStaleSecs). */
+const HEARTBEAT_PUBLISH_MS = 60_000;
 
 /**
  * `tidewatch collect`: watch the channels of the watch list live, through the public web preview
@@ -33,12 +35,32 @@ export function registerCollect(program: Command): void {
         }
         const { source, limiter } = await createChannelSource(options, config.dataDir);
         const transport = await createTransport(config);
+        // The status stream goes to the analyzer's network stage, the one owner of the status core:
+        // on its own input topic (one partition), keyed apart from the forwarded events. On the
+        // in-process transport nobody else could read it (nor the events).
+        const statusTransport = config.kafka ? await createTransport({ ...config, kafka: { ...config.kafka, topic: config.analyzer.networkTopic, partitions: 1 } }) : undefined;
+        let sending = Promise.resolve();
         try {
           await transport.ensureTopics();
+          await statusTransport?.ensureTopics();
           const publisher = await transport.publisher();
+          const statusPublisher = await statusTransport?.publisher();
           try {
             let lastHeartbeatLog = 0;
+            let lastHeartbeatSent = 0;
+            const heartbeatEveryMs = Math.min(HEARTBEAT_PUBLISH_MS, (config.analytics.status.heartbeatStaleSecs * 1000) / 5);
+            // One at a time, in order: a channel's updates must not overtake each other.
+            const send = (update: CollectorStatusUpdate) => {
+              if (!statusPublisher) return;
+              sending = sending
+                .then(() => statusPublisher.publishRaw([{ key: STATUS_RECORD_KEY, value: JSON.stringify(update) }]))
+                .catch((err: unknown) => log.warn({ err: errorMessage(err), update: update.type }, 'collector status not published; the next one follows'));
+            };
             const onStatus = (update: CollectorStatusUpdate) => {
+              if (update.type === 'channel' || Date.now() - lastHeartbeatSent >= heartbeatEveryMs) {
+                if (update.type === 'heartbeat') lastHeartbeatSent = Date.now();
+                send(update);
+              }
               if (update.type === 'channel' && update.health !== 'ok') log.warn({ status: update }, 'channel status');
               else if (update.type === 'channel') log.debug({ status: update }, 'channel status');
               else if (Date.now() - lastHeartbeatLog >= HEARTBEAT_LOG_MS) {
@@ -72,11 +94,12 @@ export function registerCollect(program: Command): void {
             log.info({ heartbeat: collector.heartbeat() }, 'collector stopped');
             return ExitCode.OK;
           } finally {
-            await publisher.close();
+            await sending;
+            await Promise.allSettled([publisher.close(), statusPublisher?.close()]);
           }
         } finally {
           await source.close();
-          await transport.close();
+          await Promise.allSettled([transport.close(), statusTransport?.close()]);
         }
       }),
     );

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { parseRules, type Rule } from '../../consumers/alerter/rules.ts';
+import type { Rule } from '../../consumers/alerter/rules.ts';
 import type { AlertSink } from '../../consumers/alerter/sinks.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
-import { pacedReplay, systemClock, type ReplayClock } from '../../pipeline/producers/replay/source.ts';
+import type { ReplayClock } from '../../pipeline/producers/replay/source.ts';
 import { FACTS } from '../../pipeline/producers/replay/facts.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
@@ -64,7 +64,8 @@ function parseWindows(raw: string[]): { fromMs: number; toMs: number }[] {
  * run ahead of the analysis, so each rule looks back a minute of wall time: far more than the
  * simulated time between two evaluations plus any backlog.
  */
-function demoRules(speed: number | undefined): Rule[] {
+async function demoRules(speed: number | undefined): Promise<Rule[]> {
+  const { parseRules } = await import('../../consumers/alerter/rules.ts');
   const lookbackHours = speed === undefined ? 24 * 365 * 5 : Math.max(48, (speed * 60) / 3600);
   const schedule = `*/${EVALUATE_SECS} * * * * *`;
   return parseRules({
@@ -111,6 +112,8 @@ export function registerDemo(program: Command): void {
     .action(
       action(async (flags: DemoFlags, cmd: Command) => {
         const startedAt = Date.now();
+        // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
+        const { pacedReplay, systemClock } = await import('../../pipeline/producers/replay/source.ts');
         const speedValue = Number(flags.speed);
         if (!Number.isFinite(speedValue) || speedValue < 0) throw new Error(`--speed ${flags.speed}: must be a number >= 0`);
         const speed = speedValue === 0 ? undefined : speedValue;
@@ -138,7 +141,7 @@ export function registerDemo(program: Command): void {
           host: config.serve.host,
           port: config.serve.port,
           clock: { mode: 'replay', now: () => simulatedMs },
-          rules: config.alerter.rulesFile ? undefined : demoRules(speed),
+          rules: config.alerter.rulesFile ? undefined : await demoRules(speed),
           sinks: [consoleSink()],
         }).catch((err: unknown) => {
           removeDataDir();

@@ -1,11 +1,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
+import type cliProgressModule from 'cli-progress';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
-import { openSource, type InputFormat, type SourceProgress } from '../../pipeline/producers/index.ts';
-import { pumpSource } from '../../pipeline/producers/pump.ts';
-import { openPublishing } from '../embedded.ts';
+import type { InputFormat, SourceProgress } from '../../pipeline/producers/index.ts';
 import { commandContext } from '../context.ts';
 import { action, ExitCode } from '../program.ts';
 
@@ -37,7 +35,7 @@ function parseMapping(pairs: string[]): Record<string, string> {
 }
 
 /** Bytes and messages on a terminal; nothing in pipes and CI logs, where a bar is noise. */
-function progressBar(): { update: (p: SourceProgress) => void; start: (file: string) => void; stop: () => void } {
+function progressBar(cliProgress: typeof cliProgressModule): { update: (p: SourceProgress) => void; start: (file: string) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { update: () => {}, start: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: '{file} [{bar}] {percentage}% | {mb}/{totalMb} MB | {records} records', hideCursor: true },
@@ -86,10 +84,17 @@ export function registerImport(program: Command): void {
         if (!Number.isInteger(maxRejects) || maxRejects < 0) throw usage(`--max-rejects ${flags.maxRejects}: must be a non-negative integer`);
         const batchEvents = Number(flags.batchEvents ?? config.kafka?.producerBatchEvents ?? 5000);
         const mapping = parseMapping(flags.map);
+        // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
+        const [{ openSource }, { pumpSource }, { openPublishing }, { default: cliProgress }] = await Promise.all([
+          import('../../pipeline/producers/index.ts'),
+          import('../../pipeline/producers/pump.ts'),
+          import('../embedded.ts'),
+          import('cli-progress'),
+        ]);
         const publishing = flags.dryRun ? undefined : await openPublishing(config, log);
         const publisher = publishing?.publisher;
         let rejects: WriteStream | undefined;
-        const bar = progressBar();
+        const bar = progressBar(cliProgress);
         let totalRejected = 0;
         let failedFiles = 0;
         try {

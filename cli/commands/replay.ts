@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
-import { pacedReplay, REPLAY_DEFAULTS, systemClock, type ReplayClock } from '../../pipeline/producers/index.ts';
-import { openPublishing } from '../embedded.ts';
+import type { ReplayClock } from '../../pipeline/producers/index.ts';
+import { REPLAY_DEFAULTS } from '../../pipeline/producers/replay/generate.ts';
 import { commandContext } from '../context.ts';
 import { action } from '../program.ts';
 
@@ -50,6 +49,12 @@ export function registerReplay(program: Command): void {
     .action(
       action(async (flags: ReplayFlags, cmd: Command) => {
         const { config, log } = commandContext(cmd);
+        // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
+        const [{ pacedReplay, systemClock }, { openPublishing }, { default: cliProgress }] = await Promise.all([
+          import('../../pipeline/producers/replay/source.ts'),
+          import('../embedded.ts'),
+          import('cli-progress'),
+        ]);
         const fromMs = instant('--from', flags.from, REPLAY_DEFAULTS.fromMs);
         const toMs = instant('--to', flags.to, REPLAY_DEFAULTS.toMs);
         if (toMs <= fromMs) throw usage('--to must be after --from');

@@ -1,8 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseViewQuery } from '../../dashboards/web/api.ts';
-import { buildReport } from '../../dashboards/web/report.ts';
-import { createStore } from '../../pipeline/store/index.ts';
 import { commandContext } from '../context.ts';
 import { action } from '../program.ts';
 
@@ -31,6 +28,11 @@ export function registerReport(program: Command): void {
     .action(
       action(async (flags: ReportFlags, cmd: Command) => {
         const { config } = commandContext(cmd, flags.dataDir ? { dataDir: flags.dataDir } : {});
+        const [{ parseViewQuery }, { buildReport }, { createStore }] = await Promise.all([
+          import('../../dashboards/web/api.ts'),
+          import('../../dashboards/web/report.ts'),
+          import('../../pipeline/store/index.ts'),
+        ]);
         const params = new URLSearchParams();
         if (flags.from) params.set('from', flags.from);
         if (flags.to) params.set('to', flags.to);

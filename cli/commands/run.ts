@@ -1,31 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { Alerter } from '../../consumers/alerter/alerter.ts';
-import { loadRules } from '../../consumers/alerter/rules.ts';
-import { LogSink, WebhookSink } from '../../consumers/alerter/sinks.ts';
-import { Analyzer } from '../../consumers/analyzer/analyzer.ts';
-import { EsSnapshotStore } from '../../consumers/analyzer/snapshots-es.ts';
-import { Indexer } from '../../consumers/indexer/indexer.ts';
-import { BUNDLED_CATALOGUE, mergeCatalogues, parseCatalogue, type PlatformCatalogue } from '../../pipeline/analytics/index.ts';
-import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
-import { createStore } from '../../pipeline/store/index.ts';
-import { createTransport } from '../../pipeline/transport/index.ts';
-import { checkEsHealth, createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
-import { EsEventSink } from '../../pipeline/store/elasticsearch/sink.ts';
-import { installTemplates } from '../../pipeline/store/elasticsearch/templates.ts';
-import { KafkaTransport } from '../../pipeline/transport/kafka/transport.ts';
+import { mergeWatchLists, WatchListFile } from '../../pipeline/producers/collector/watch-list.ts';
 import { action } from '../program.ts';
-import { commandContext, requireEngines, untilSignal } from '../context.ts';
+import { commandContext, loadCatalogue, requireEngines, untilSignal } from '../context.ts';
+import { watchListOf } from './status.ts';
 
-function loadCatalogue(file: string | undefined): PlatformCatalogue {
-  if (file === undefined) return BUNDLED_CATALOGUE;
-  try {
-    return mergeCatalogues(BUNDLED_CATALOGUE, parseCatalogue(JSON.parse(readFileSync(file, 'utf8'))));
-  } catch (err) {
-    throw new TidewatchError(ErrorCode.CONFIG_INVALID, `platform catalogue ${file}: ${errorMessage(err)}`);
-  }
-}
+// The consumers and the Kafka / Elasticsearch clients are imported inside each action, so that
+// registering the commands stays cheap (cli/commands/index.ts).
 
 /** `tidewatch run <consumer>`: the long-running consumers of the Kafka + Elasticsearch deployment. */
 export function registerRun(program: Command): void {
@@ -39,6 +20,13 @@ export function registerRun(program: Command): void {
       action(async (opts: { statsSecs: string }, cmd: Command) => {
         const { config, log } = commandContext(cmd);
         requireEngines(config, 'run indexer');
+        const [{ checkEsHealth, createEsClient }, { installTemplates }, { EsEventSink }, { KafkaTransport }, { Indexer }] = await Promise.all([
+          import('../../pipeline/store/elasticsearch/client.ts'),
+          import('../../pipeline/store/elasticsearch/templates.ts'),
+          import('../../pipeline/store/elasticsearch/sink.ts'),
+          import('../../pipeline/transport/kafka/transport.ts'),
+          import('../../consumers/indexer/indexer.ts'),
+        ]);
         const client = createEsClient(config.elasticsearch);
         await checkEsHealth(client, config.elasticsearch.url);
         await installTemplates(client, config.elasticsearch);
@@ -74,6 +62,13 @@ export function registerRun(program: Command): void {
       action(async (opts: { replay?: boolean; statsSecs: string }, cmd: Command) => {
         const { config, log } = commandContext(cmd, opts.replay ? { analyzer: { mode: 'replay' } } : {});
         requireEngines(config, 'run analyzer');
+        const [{ createStore }, { createTransport }, { createEsClient }, { EsSnapshotStore }, { Analyzer }] = await Promise.all([
+          import('../../pipeline/store/index.ts'),
+          import('../../pipeline/transport/index.ts'),
+          import('../../pipeline/store/elasticsearch/client.ts'),
+          import('../../consumers/analyzer/snapshots-es.ts'),
+          import('../../consumers/analyzer/analyzer.ts'),
+        ]);
         const store = await createStore(config);
         await store.setup();
         const client = createEsClient(config.elasticsearch);
@@ -84,6 +79,8 @@ export function registerRun(program: Command): void {
         const network = await createTransport({ ...config, kafka: { ...config.kafka, topic: config.analyzer.networkTopic, partitions: 1 } });
         await transport.ensureTopics();
         await network.ensureTopics();
+        // The status core's watch list: the collectors' one (config, then their file, re-read when edited).
+        const listFile = config.collector.watchListFile === undefined ? undefined : new WatchListFile(config.collector.watchListFile);
         const analyzer = new Analyzer({
           transport,
           network,
@@ -93,6 +90,8 @@ export function registerRun(program: Command): void {
           options: { ...config.analyzer, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
           analytics: config.analytics,
           catalogue: loadCatalogue(config.analytics.migration.catalogueFile),
+          watchList: watchListOf(config, undefined),
+          ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
           log: log.child({ component: 'analyzer' }),
         });
         const sub = await analyzer.start();
@@ -117,6 +116,12 @@ export function registerRun(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const { config, log } = commandContext(cmd);
         requireEngines(config, 'run alerter');
+        const [{ loadRules }, { LogSink, WebhookSink }, { Alerter }, { createStore }] = await Promise.all([
+          import('../../consumers/alerter/rules.ts'),
+          import('../../consumers/alerter/sinks.ts'),
+          import('../../consumers/alerter/alerter.ts'),
+          import('../../pipeline/store/index.ts'),
+        ]);
         const rules = loadRules(config.alerter.rulesFile);
         const store = await createStore(config);
         await store.setup();

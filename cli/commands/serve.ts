@@ -1,14 +1,10 @@
 import type { Command } from 'commander';
 import type { Rule } from '../../consumers/alerter/rules.ts';
 import type { AlertSink } from '../../consumers/alerter/sinks.ts';
-import { startDashboardServer } from '../../dashboards/web/server.ts';
 import type { Config } from '../../pipeline/config/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
-import { createIngestHandler } from '../../pipeline/producers/http/handler.ts';
-import { createStore, type Store } from '../../pipeline/store/index.ts';
-import { createTransport, type Publisher } from '../../pipeline/transport/index.ts';
-import { startEmbeddedConsumers } from '../embedded.ts';
-import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
+import type { Store } from '../../pipeline/store/index.ts';
+import type { Publisher } from '../../pipeline/transport/index.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
 
@@ -36,6 +32,15 @@ export interface Serving {
 
 /** The dashboard and the ingest endpoint over the configured store and transport. */
 export async function startServe(config: Config, log: Logger, options: ServeOptions): Promise<Serving> {
+  // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
+  const [{ startDashboardServer }, { createIngestHandler }, { createStore }, { createTransport }, { startEmbeddedConsumers }, { MemoryTransport }] = await Promise.all([
+    import('../../dashboards/web/server.ts'),
+    import('../../pipeline/producers/http/handler.ts'),
+    import('../../pipeline/store/index.ts'),
+    import('../../pipeline/transport/index.ts'),
+    import('../embedded.ts'),
+    import('../../pipeline/transport/memory/transport.ts'),
+  ]);
   const store = await createStore(config);
   // What is open so far, closed in this order if start-up fails half-way (cron tasks of the alerter would keep the process alive).
   const opened: { close(): Promise<void> }[] = [store];

@@ -1,9 +1,4 @@
 import type { Command } from 'commander';
-import { importSavedObjects } from '../../dashboards/kibana/import.ts';
-import { savedObjects, savedObjectsNdjson } from '../../dashboards/kibana/objects.ts';
-import { checkEsHealth, createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
-import { installTemplates } from '../../pipeline/store/elasticsearch/templates.ts';
-import { KafkaTransport } from '../../pipeline/transport/kafka/transport.ts';
 import { action } from '../program.ts';
 import { commandContext, requireEngines } from '../context.ts';
 
@@ -16,6 +11,11 @@ export function registerSetup(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const { config } = commandContext(cmd);
         requireEngines(config, 'setup');
+        const [{ checkEsHealth, createEsClient }, { installTemplates }, { KafkaTransport }] = await Promise.all([
+          import('../../pipeline/store/elasticsearch/client.ts'),
+          import('../../pipeline/store/elasticsearch/templates.ts'),
+          import('../../pipeline/transport/kafka/transport.ts'),
+        ]);
         const client = createEsClient(config.elasticsearch);
         try {
           await checkEsHealth(client, config.elasticsearch.url);
@@ -32,6 +32,10 @@ export function registerSetup(program: Command): void {
           await transport.close();
         }
         if (config.kibana) {
+          const [{ importSavedObjects }, { savedObjects, savedObjectsNdjson }] = await Promise.all([
+            import('../../dashboards/kibana/import.ts'),
+            import('../../dashboards/kibana/objects.ts'),
+          ]);
           const prefix = config.elasticsearch.indexPrefix;
           const { imported } = await importSavedObjects(config.kibana, savedObjectsNdjson(prefix));
           const dashboards = savedObjects(prefix).filter((o) => o.type === 'dashboard').length;

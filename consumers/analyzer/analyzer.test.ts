@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { analyticsOptions, buildReport, type AnalyticsOptionsInput, type Finding } from '../../pipeline/analytics/index.ts';
 import { buildEvent } from '../../pipeline/events/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
+import { STATUS_RECORD_KEY } from '../../pipeline/producers/collector/status.ts';
+import { watchListSchema, type WatchList } from '../../pipeline/producers/collector/watch-list.ts';
 import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import type { FindingType, Store } from '../../pipeline/store/types.ts';
 import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
@@ -37,7 +39,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
   const transport = new MemoryTransport(memoryTransportSchema.parse({ partitions: 4, redeliveryInitialDelayMs: 10, redeliveryMaxDelayMs: 50 }));
   const network = new MemoryTransport(memoryTransportSchema.parse({ topic: 'tidewatch.analyzer.network', partitions: 1 }));
   const snapshots = new MemorySnapshotStore();
-  const make = (store: Store, instanceId = 'one') =>
+  const make = (store: Store, instanceId = 'one', watchList?: WatchList) =>
     new Analyzer({
       transport,
       network,
@@ -50,6 +52,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
       analytics: analyticsOptions(opts.analytics ?? {}),
       log,
       ...(opts.now ? { now: opts.now } : {}),
+      ...(watchList ? { watchList } : {}),
     });
   return { dir, transport, network, snapshots, make };
 }
@@ -139,7 +142,8 @@ test('live: a silence opens on the wall clock with no event arriving, closes whe
       await publisher.publish(channels.map((c) => post(c, m + nowMs)));
       sent += channels.length;
     }
-    await until(() => analyzer.stats.channel.records === sent, 'events analysed');
+    // Both stages: the network stage (status core included) trails the channel stage.
+    await until(() => analyzer.stats.channel.records === sent && analyzer.stats.network.records === sent, 'events analysed');
   };
   // A day and more of posts every 10 minutes: every hour of the day has its rhythm.
   await advance(26 * 60, ['a', 'b']);
@@ -180,4 +184,51 @@ test('live: a silence opens on the wall clock with no event arriving, closes whe
   assert.notEqual(network.end, null, 'the network is active again');
   await sub2.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});
+
+test('live: the network stage keeps the watch-list status: collector records observed, overrides applied, documents in the store, state in the snapshot', async () => {
+  const MIN = 60_000;
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'live', now: () => nowMs, analytics: { allowedLatenessSecs: 60 } });
+  const store = await DuckDbStore.open(w.dir);
+  const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
+  const analyzer = w.make(store, 'one', watchList);
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  const statusPublisher = await w.network.publisher();
+  const at = () => new Date(nowMs).toISOString();
+  await publisher.publish([buildEvent({ timestamp: nowMs, action: 'post', channel: { id: '1', handle: 'chan_a', network: 'net' }, message: { id: '1' }, source: { type: 'test' } })]);
+  const channel = (handle: string, health: 'ok' | 'unknown', reason: string) => ({ type: 'channel', collector: 'c1', at: at(), handle, channelId: handle, health, reason, errors: 0, consecutiveErrors: 0, events: 0 });
+  await statusPublisher.publishRaw([
+    { key: STATUS_RECORD_KEY, value: JSON.stringify({ type: 'heartbeat', collector: 'c1', at: at(), source: 'preview', channels: 2, due: 0, inFlight: 0, health: { ok: 1, unknown: 1, gone: 0 }, polls: 2, pollErrors: 1, eventsPublished: 1, eventsRejected: 0, requests: 2 }) },
+    { key: STATUS_RECORD_KEY, value: JSON.stringify(channel('chan_b', 'unknown', 'preview: HTTP 503')) },
+    { key: STATUS_RECORD_KEY, value: '{"type":"channel"}' },
+  ]);
+  await until(() => analyzer.stats.network.collectorStatus === 2 && analyzer.stats.network.records === 4, 'the status records and the post');
+  assert.equal(analyzer.stats.network.invalid, 1, 'a malformed status record is skipped');
+  nowMs += 2 * MIN;
+  await analyzer.tick();
+  const statuses = async () => Object.fromEntries((await store.findings('status', { limit: 100 })).map((d) => [d.subject, d.status]));
+  assert.deepEqual(await statuses(), { chan_a: 'active', chan_b: 'unknown' });
+
+  // An analyst mutes chan_a (tidewatch mute writes the override to the store): applied at the next tick.
+  await store.writeFindings([{ type: 'status_override', id: `chan_a:${at()}`, subject: 'chan_a', action: 'mute', by: 'ana', at: at(), reason: 'test', until: null }]);
+  nowMs += MIN;
+  await analyzer.tick();
+  assert.deepEqual(await statuses(), { chan_a: 'muted', chan_b: 'unknown' });
+  assert.ok((await store.countFindings('status_change')) >= 2);
+
+  // Restart: the status state comes back from the network stage's snapshot (chan_b still unknown,
+  // from the collector's record the new instance never sees again).
+  await sub.stop();
+  const again = w.make(store, 'one', watchList);
+  const sub2 = await again.start();
+  await statusPublisher.publishRaw([{ key: STATUS_RECORD_KEY, value: JSON.stringify(channel('chan_b', 'ok', 'visible')) }]);
+  await until(() => again.stats.network.collectorStatus === 1, 'the recovery record');
+  await again.tick();
+  const docs = await store.findings('status', { limit: 100 });
+  assert.deepEqual(Object.fromEntries(docs.map((d) => [d.subject, d.status])), { chan_a: 'muted', chan_b: 'unknown' }, 'chan_b: seen again, but no activity known yet');
+  assert.equal(docs.find((d) => d.subject === 'chan_b')!.reason, 'no activity seen yet');
+  await sub2.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), statusPublisher.close(), publisher.close()]);
 });

@@ -3,12 +3,16 @@ import { restoreState, snapshotState } from '../../pipeline/analytics/state.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
 import type { AnalyticsOptions } from '../../pipeline/analytics/options.ts';
 import type { Finding } from '../../pipeline/analytics/types.ts';
+import { statusCore, type StatusOutput, type StatusState } from '../../pipeline/analytics/status/index.ts';
+import { parseStatusRecord, STATUS_RECORD_KEY } from '../../pipeline/producers/collector/status.ts';
+import type { WatchList } from '../../pipeline/producers/collector/watch-list.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import { decodeEvent } from '../../pipeline/events/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
-import type { Store } from '../../pipeline/store/types.ts';
+import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
+import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
 import type { Batch, Publisher, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
 import { snapshotKey, type Snapshot, type SnapshotStore } from './snapshots.ts';
@@ -29,6 +33,8 @@ export interface AnalyzerStats {
   ticks: number;
   /** Partition states read back from a snapshot (start, rebalance, redelivery). */
   restored: number;
+  /** Network stage: collector status records handed to the status core (`invalid` counts bad ones). */
+  collectorStatus: number;
 }
 
 export interface AnalyzerDeps {
@@ -50,6 +56,13 @@ export interface AnalyzerDeps {
   options: AnalyzerOptions & { instanceId: string; storeText: boolean };
   analytics: AnalyticsOptions;
   catalogue?: PlatformCatalogue;
+  /**
+   * The watch list of the status core (network stage): the config's `watchList` with the
+   * collectors' watch list file merged over it. Default: none (every channel is "discovered").
+   */
+  watchList?: WatchList;
+  /** Called every tick: a new watch list when it changed (the file was edited), else undefined. */
+  reloadWatchList?: () => WatchList | undefined;
   log: Logger;
   /** The wall clock of live mode; injected so tests can compress time. */
   now?: () => number;
@@ -60,6 +73,10 @@ interface PartitionState {
   state: AnalyzerState;
   /** Network stage only: events waiting for the slowest source partition. */
   merge: MergeState | null;
+  /** Network stage only: the watch-list status core (pipeline/analytics/status/), saved in the same snapshot. */
+  status: StatusState | null;
+  /** The watch list version `status` has; -1 after a restore (the list may have changed meanwhile). */
+  watchListVersion: number;
   /** Last offset in `state`; '-1' before the first record. */
   lastOffset: string;
   /** Wall clock of the last batch, and whether the replay's held-back tail was analysed since. */
@@ -81,6 +98,12 @@ class Stage {
   private readonly locks = new Map<number, Promise<void>>();
   private forward: Publisher | undefined;
   private ticking = false;
+  private watchList: WatchList;
+  private watchListVersion = 0;
+  /** Status overrides are read from this time on (re-read from the start after a restart: applying one twice changes nothing). */
+  private overridesFrom: string | undefined;
+  /** Status documents as last written (without updatedAt): only the ones that changed are written again. */
+  private readonly statusWritten = new Map<string, string>();
 
   constructor(
     readonly name: StageName,
@@ -89,7 +112,9 @@ class Stage {
     private readonly next: Transport | undefined,
     private readonly deps: AnalyzerDeps,
     readonly stats: AnalyzerStats,
-  ) {}
+  ) {
+    this.watchList = deps.watchList ?? [];
+  }
 
   private get retryOptions(): Partial<RetryOptions> {
     const o = this.deps.options;
@@ -125,15 +150,72 @@ class Stage {
 
   private restore(s: Snapshot): PartitionState {
     this.stats.restored++;
-    const saved = restoreState<{ state: AnalyzerState; merge: MergeState | null }>(s.state);
+    const saved = restoreState<{ state: AnalyzerState; merge: MergeState | null; status?: StatusState | null }>(s.state);
     // Idleness is judged from now on: the time this instance was down says nothing about the
     // sources, and counting it would release the merge past partitions that are merely behind.
     if (saved.merge) for (const src of saved.merge.sources.values()) src[1] = this.now();
-    return { key: s.key, state: saved.state, merge: saved.merge, lastOffset: s.offset, lastBatchAtMs: this.now(), flushed: false };
+    // A snapshot from before the status core existed starts it afresh.
+    const status = this.name === 'network' ? (saved.status ?? this.initStatus()) : null;
+    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, lastBatchAtMs: this.now(), flushed: false };
   }
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
+  }
+
+  private initStatus(): StatusState {
+    return statusCore.init(this.deps.analytics, this.watchList, this.now());
+  }
+
+  /** An event for both cores; the status core only gets events the analytics core has not seen (its duplicate filter). */
+  private step(p: PartitionState, event: ActivityEvent, status: StatusOutput[]): readonly Finding[] {
+    if (p.status && !p.state.recentIds.has(event.event.id)) status.push(statusCore.step(p.status, event));
+    return analyzer.step(p.state, event);
+  }
+
+  /** The status core's changes and alert episodes, latest version of each (by type and id). */
+  private statusDocs(outs: readonly StatusOutput[]): FindingDoc[] {
+    const docs = new Map<string, FindingDoc>();
+    for (const o of outs) for (const d of [...o.changes, ...o.alerts]) docs.set(`${d.type}:${d.id}`, d);
+    return [...docs.values()];
+  }
+
+  /**
+   * The status core's clock (network stage): a new watch list, new analysts' overrides from the
+   * store, then tick. Returns what to write: changes, alerts and the status documents that changed.
+   */
+  private async tickStatus(p: PartitionState, nowMs: number): Promise<FindingDoc[]> {
+    const st = p.status!;
+    const outs: StatusOutput[] = [];
+    if (p.watchListVersion !== this.watchListVersion) {
+      outs.push(statusCore.setWatchList(st, this.watchList, nowMs));
+      p.watchListVersion = this.watchListVersion;
+    }
+    const overrides = await this.deps.store.findings('status_override', {
+      ...(this.overridesFrom === undefined ? {} : { from: this.overridesFrom }),
+      limit: MAX_FINDINGS,
+      sort: { by: 'time', order: 'asc' },
+    });
+    for (const o of overrides) outs.push(statusCore.override(st, o));
+    if (overrides.length) this.overridesFrom = overrides[overrides.length - 1]!.at;
+    outs.push(statusCore.tick(st, nowMs));
+    return [...this.statusDocs(outs), ...this.changedStatusDocs(st)];
+  }
+
+  /**
+   * The members' status documents that changed since last written (one per member, updated in
+   * place). The memory of what was written is cleared when a write fails, so all are written again.
+   */
+  private changedStatusDocs(st: StatusState): FindingDoc[] {
+    const docs: FindingDoc[] = [];
+    for (const d of statusCore.docs(st)) {
+      const { updatedAt: _, ...content } = d;
+      const text = JSON.stringify(content);
+      if (this.statusWritten.get(d.id) === text) continue;
+      this.statusWritten.set(d.id, text);
+      docs.push(d);
+    }
+    return docs;
   }
 
   /**
@@ -151,7 +233,16 @@ class Stage {
     const saved = await retry(() => snapshots.load(key), this.retryOptions);
     const p = saved
       ? this.restore(saved)
-      : { key, state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE), merge: this.name === 'network' ? newMerge(this.deps.sourcePartitions ?? 0, this.now()) : null, lastOffset: '-1', lastBatchAtMs: this.now(), flushed: false };
+      : {
+          key,
+          state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE),
+          merge: this.name === 'network' ? newMerge(this.deps.sourcePartitions ?? 0, this.now()) : null,
+          status: this.name === 'network' ? this.initStatus() : null,
+          watchListVersion: this.watchListVersion,
+          lastOffset: '-1',
+          lastBatchAtMs: this.now(),
+          flushed: false,
+        };
     this.partitions.set(batch.partition, p);
     return p;
   }
@@ -172,16 +263,33 @@ class Stage {
         for (const f of fs) if (stageOf(f) === this.name) found.set(f.id, f);
       };
       const nowMs = this.now();
+      const status: StatusOutput[] = [];
       for (const r of fresh) {
+        if (p.status && r.key === STATUS_RECORD_KEY) {
+          // A collector's status update (cli/commands/collect.ts publishes them here), not an event.
+          const u = parseStatusRecord(r.value);
+          if (u === null) this.stats.invalid++;
+          else {
+            status.push(statusCore.observe(p.status, u));
+            this.stats.collectorStatus++;
+          }
+          continue;
+        }
         const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs });
         if (!v.ok) this.stats.invalid++;
         else if (p.merge) addEvent(p.merge, r.key ?? '', v.event, nowMs);
-        else keep(analyzer.step(p.state, v.event));
+        else keep(this.step(p, v.event, status));
       }
-      if (p.merge) for (const e of this.released(p, nowMs)) keep(analyzer.step(p.state, e));
+      if (p.merge) for (const e of this.released(p, nowMs)) keep(this.step(p, e, status));
       // Replay: event time is the only clock, so what it makes due is judged after every batch.
-      if (this.deps.options.mode === 'replay') keep(analyzer.tick(p.state, p.state.maxSeenMs));
-      await this.write([...found.values()], batch);
+      if (this.deps.options.mode === 'replay') {
+        keep(analyzer.tick(p.state, p.state.maxSeenMs));
+        if (p.status && p.state.maxSeenMs >= 0) status.push(statusCore.tick(p.status, p.state.maxSeenMs));
+      }
+      // Live mode writes the members' documents at each tick (a scan of every member); a replay may
+      // end before the next tick, so it writes them with every batch.
+      const current = p.status && this.deps.options.mode === 'replay' ? this.changedStatusDocs(p.status) : [];
+      await this.write([...found.values(), ...this.statusDocs(status), ...current], batch);
       if (this.forward) await this.forwardRecords(fresh);
       if (batch.isStale()) {
         // Revoked meanwhile: the new owner starts from the last saved state and committed offset.
@@ -195,7 +303,7 @@ class Stage {
         key: p.key,
         offset: p.lastOffset,
         owner: this.deps.options.instanceId,
-        state: snapshotState({ state: p.state, merge: p.merge }),
+        state: snapshotState({ state: p.state, merge: p.merge, status: p.status }),
         savedAt: new Date(nowMs).toISOString(),
       };
       await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
@@ -204,6 +312,7 @@ class Stage {
     } catch (err) {
       // The state has seen records whose batch will be delivered again: start over from the snapshot.
       this.partitions.delete(batch.partition);
+      this.statusWritten.clear();
       throw err;
     }
   }
@@ -224,13 +333,13 @@ class Stage {
   }
 
   /** Upsert findings by id; retriable failures are retried, then the batch is given back. */
-  private async write(findings: Finding[], batch?: Batch): Promise<void> {
+  private async write(findings: FindingDoc[], batch?: Batch): Promise<void> {
     if (findings.length === 0) return;
     const { store, log } = this.deps;
     let pending = findings;
     await retry(async () => {
       const results = await store.writeFindings(pending);
-      const again: Finding[] = [];
+      const again: FindingDoc[] = [];
       results.forEach((res, i) => {
         if (res.status === 'written') this.stats.findingsWritten++;
         else if (res.retriable) again.push(pending[i]!);
@@ -265,10 +374,14 @@ class Stage {
         const p = this.partitions.get(partition);
         if (!p || p.flushed) return;
         const found: Finding[] = [];
-        if (p.merge) for (const e of release(p.merge, Number.POSITIVE_INFINITY, 0, Number.POSITIVE_INFINITY)) found.push(...analyzer.step(p.state, e));
+        const status: StatusOutput[] = [];
+        if (p.merge) for (const e of release(p.merge, Number.POSITIVE_INFINITY, 0, Number.POSITIVE_INFINITY)) found.push(...this.step(p, e, status));
         found.push(...analyzer.flush(p.state));
         p.flushed = true;
-        await this.write(found.filter((f) => stageOf(f) === this.name));
+        const docs: FindingDoc[] = [...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status)];
+        // The status core at the end of the input's clock (its quiet/silent wait for the lateness: see its README).
+        if (p.status && p.state.maxSeenMs >= 0) docs.push(...(await this.tickStatus(p, p.state.maxSeenMs)));
+        await this.write(docs);
       });
     }
   }
@@ -277,6 +390,18 @@ class Stage {
     if (this.ticking) return;
     this.ticking = true;
     try {
+      if (this.name === 'network' && this.deps.reloadWatchList) {
+        try {
+          const list = this.deps.reloadWatchList();
+          if (list !== undefined) {
+            this.watchList = list;
+            this.watchListVersion++;
+          }
+        } catch (err) {
+          // An invalid edit of the watch list file: keep the list we have.
+          this.deps.log.warn({ stage: this.name, err: errorMessage(err) }, 'watch list not reloaded; keeping the current one');
+        }
+      }
       await Promise.all(
         [...this.partitions.keys()].map((partition) =>
           this.exclusive(partition, async () => {
@@ -289,15 +414,25 @@ class Stage {
             }
             const nowMs = this.now();
             const found: Finding[] = [];
-            if (p.merge) for (const e of this.released(p, nowMs)) found.push(...analyzer.step(p.state, e));
+            const status: StatusOutput[] = [];
+            if (p.merge) for (const e of this.released(p, nowMs)) found.push(...this.step(p, e, status));
             if (this.deps.options.mode === 'live') found.push(...analyzer.tick(p.state, nowMs));
             else if (!p.flushed && nowMs - p.lastBatchAtMs >= this.deps.options.idleSecs * 1000 && (!p.merge || p.merge.pending.length === 0)) {
               // The replay has caught up with this partition: what the allowed lateness held back is due.
               found.push(...analyzer.flush(p.state));
               p.flushed = true;
             }
+            const docs: FindingDoc[] = [...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status)];
+            if (p.status) {
+              // Live: the wall clock. Replay: the events' clock, as for the detectors.
+              const statusNow = this.deps.options.mode === 'live' ? nowMs : p.state.maxSeenMs;
+              if (statusNow >= 0) docs.push(...(await this.tickStatus(p, statusNow)));
+            }
             this.stats.ticks++;
-            await this.write(found.filter((f) => stageOf(f) === this.name));
+            await this.write(docs).catch((err: unknown) => {
+              this.statusWritten.clear();
+              throw err;
+            });
           }).catch((err) => this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again')),
         ),
       );
@@ -320,7 +455,7 @@ export class Analyzer {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: AnalyzerDeps) {
-    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0 });
+    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0 });
     this.stats = { channel: zero(), network: zero() };
     const o = deps.options;
     this.stages = [

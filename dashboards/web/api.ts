@@ -1,4 +1,6 @@
 import { classifyLink } from '../../pipeline/analytics/links.ts';
+import { statusView, type StatusRow } from '../../pipeline/analytics/status/view.ts';
+import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { AlertRecord, ChannelInfo, EventFilters, FindingDoc, FindingQuery, FindingType, HistogramQuery, Store } from '../../pipeline/store/types.ts';
 
@@ -155,24 +157,47 @@ export interface OverviewView {
   silent: number;
   channels: ChannelRow[];
   alerts: AlertRecord[];
+  /** The watch list with each member's status (`tidewatch status`), filtered like the rest. */
+  watchList: StatusRow[];
+}
+
+/**
+ * The watch-list status as `tidewatch status` shows it: the analyzer's status documents with the
+ * analysts' overrides laid over them (a mute shows at once). The watch list is the one the
+ * analyzer keeps (its documents say which members are watched), so the page needs no config.
+ */
+async function watchListStatus(store: Store, q: ViewQuery, subjects: Set<string> | null, channels: readonly ChannelInfo[]): Promise<StatusRow[]> {
+  const [docs, overrides] = await Promise.all([
+    store.findings('status', { limit: MAX_FINDINGS }),
+    store.findings('status_override', { limit: MAX_FINDINGS, sort: { by: 'time', order: 'asc' } }),
+  ]);
+  const watched = docs.filter((d) => d.watched).map((d) => ({ handle: d.subject, ...(d.network === null ? {} : { network: d.network }) }));
+  const lastPosts = new Map<string, string>();
+  for (const c of channels) if (c.handle !== null && c.lastPostAt !== null) lastPosts.set(c.handle.toLowerCase(), c.lastPostAt);
+  // A network filter keeps its members (with or without events); a channel filter those channels.
+  const names = q.channels.length && subjects ? new Set([...subjects].map((n) => n.toLowerCase())) : null;
+  return statusView(watched, docs, overrides, lastPosts, Date.now())
+    .filter((r) => r.watched && (q.networks.length === 0 || (r.network !== null && q.networks.includes(r.network))) && (names === null || names.has(r.subject)))
+    .slice(0, CHANNEL_ROWS);
 }
 
 export async function overviewView(store: Store, q: ViewQuery): Promise<OverviewView> {
   const w = await resolveWindow(store, q);
   const subjects = await subjectsOf(store, q);
   const alerts = (await findingsOf(store, 'alert', q, subjects, { limit: 1_000 })).slice(0, 20);
-  if (!w) return { now: null, byNetwork: null, byLanguage: null, active: 0, silent: 0, channels: [], alerts };
+  if (!w) return { now: null, byNetwork: null, byLanguage: null, active: 0, silent: 0, channels: [], alerts, watchList: await watchListStatus(store, q, subjects, []) };
   const [byNetwork, byLanguage, channels] = await Promise.all([
     timeline(store, q, w, { groupBy: 'network' }),
     timeline(store, q, w, { groupBy: 'language' }),
     store.channels({ filters: eventFilters(q) }),
   ]);
+  const watchList = await watchListStatus(store, q, subjects, channels);
   const rows = channels
     .filter((c) => Date.parse(c.firstSeenAt) < w.toMs)
     .map((c): ChannelRow => ({ ...c, status: c.lastPostAt !== null && w.nowMs - Date.parse(c.lastPostAt) <= SILENT_AFTER_MS && Date.parse(c.lastPostAt) <= w.nowMs ? 'active' : 'silent' }));
   const active = rows.filter((r) => r.status === 'active').length;
   rows.sort((a, b) => b.events - a.events || (a.id < b.id ? -1 : 1));
-  return { now: new Date(w.nowMs).toISOString(), byNetwork, byLanguage, active, silent: rows.length - active, channels: rows.slice(0, CHANNEL_ROWS), alerts };
+  return { now: new Date(w.nowMs).toISOString(), byNetwork, byLanguage, active, silent: rows.length - active, channels: rows.slice(0, CHANNEL_ROWS), alerts, watchList };
 }
 
 export interface GapsView {

@@ -83,3 +83,23 @@ test('timelines pick buckets that keep a chart under 2,000 points', () => {
   assert.equal(bucketSecs(30 * 86_400_000), 3600);
   assert.equal(bucketSecs(4.3 * 365 * 86_400_000), 86_400);
 });
+
+test('overview: the watch list status, one row per watched member, mutes laid over it, filtered by network', async () => {
+  const doc = (subject: string, network: string, status: 'active' | 'silent', reason: string) => ({
+    type: 'status' as const, id: subject, subject, watched: true, network, language: 'ar', status, since: '2017-11-22T09:00:00.000Z', reason,
+    lastActivityAt: null, collector: null, override: null, updatedAt: '2017-11-23T00:00:00.000Z',
+  });
+  await store.writeFindings([
+    doc('nashir', 'is-official', 'active', 'activity within its cadence'),
+    doc('amaq_agency', 'amaq', 'silent', XSS_TITLE),
+    { ...doc('discovered_one', 'amaq', 'active', 'x'), watched: false },
+    { type: 'status_override', id: 'nashir:2017-11-23T00:00:00.000Z', subject: 'nashir', action: 'mute', by: 'ana', at: '2017-11-23T00:00:00.000Z', reason: 'test', until: null },
+  ]);
+  const all = (await (await get('/api/view/overview')).json()) as OverviewView;
+  assert.deepEqual(all.watchList.map((r) => [r.subject, r.status]), [['amaq_agency', 'silent'], ['nashir', 'muted']]);
+  const amaq = all.watchList.find((r) => r.subject === 'amaq_agency')!;
+  assert.equal(amaq.reason, XSS_TITLE);
+  assert.equal(amaq.lastActivityAt, '2017-11-23T23:00:00.000Z', 'last activity from the events when the document has none');
+  const one = (await (await get('/api/view/overview?network=amaq')).json()) as OverviewView;
+  assert.deepEqual(one.watchList.map((r) => r.subject), ['amaq_agency']);
+});

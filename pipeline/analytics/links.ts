@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { urlsInText } from '../events/links.ts';
 import bundled from './platforms.json' with { type: 'json' };
 
 /**
@@ -112,11 +113,9 @@ export function classifyLink(raw: string, catalogue: PlatformCatalogue = BUNDLED
 }
 
 /**
- * URLs in free text: scheme URLs (http, tg, xmpp, ...), "www." forms, and bare host/path forms
- * such as t.me/joinchat/... or tt.me/x that channels post without a scheme.
+ * URLs in free text (pipeline/events/links.ts), with the URI schemes of the catalogue (tg:,
+ * xmpp:, ...) besides http(s).
  */
-const URL_IN_TEXT = /(?:\b[a-z][a-z0-9+.-]*:(?:\/\/)?[^\s<>"'`]+|\bwww\.[^\s<>"'`]+|(?<![\p{L}\p{N}@.-])(?:[\p{L}\p{N}-]+\.)+[a-z]{2,24}\/[^\s<>"'`]+)/giu;
-
-export function linksInText(text: string): string[] {
-  return text.match(URL_IN_TEXT) ?? [];
+export function linksInText(text: string, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): string[] {
+  return urlsInText(text, compile(catalogue).byScheme);
 }

@@ -125,11 +125,11 @@ function total(st: MigrationState, platform: string, domain: string, t: number):
   return tot;
 }
 
-function eventLinks(event: ActivityEvent): string[] {
+function eventLinks(event: ActivityEvent, catalogue: PlatformCatalogue): string[] {
   const listed = event.links;
   const text = event.message?.text;
   if (text === undefined) return listed ?? [];
-  const found = linksInText(text);
+  const found = linksInText(text, catalogue);
   if (!listed) return found;
   // A link both listed and in the text is one link.
   return [...new Set([...listed, ...found])];
@@ -160,7 +160,7 @@ export const migrationDetector: Detector<MigrationState> & { init(options: Analy
       if (network !== undefined) firstSeen(st, `network:${network}`, 'network', network, event.platform, t, out);
     }
     const day = dayOf(t);
-    for (const raw of eventLinks(event)) {
+    for (const raw of eventLinks(event, st.catalogue)) {
       const link = classifyLink(raw, st.catalogue);
       if (link === null) continue;
       const { platform } = link;

@@ -145,6 +145,14 @@
         { title: 'Last post', value: (c) => fmtTime(c.lastPostAt) },
         { title: 'Status', value: (c) => c.status, kind: 'badge' },
       ], d.channels, 'No channels in this range.');
+      renderTable('ov-watchlist', [
+        { title: 'Channel', value: (r) => r.subject, kind: 'text' },
+        { title: 'Network', value: (r) => r.network, kind: 'text' },
+        { title: 'Status', value: (r) => r.status, kind: 'badge' },
+        { title: 'Since', value: (r) => fmtTime(r.since) },
+        { title: 'Last activity', value: (r) => fmtTime(r.lastActivityAt) },
+        { title: 'Reason', value: (r) => r.reason, kind: 'text' },
+      ], d.watchList || [], 'No watch list status yet: the analyzer records it for the channels on the watch list.');
     },
 
     gaps(d) {

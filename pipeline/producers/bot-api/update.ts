@@ -1,6 +1,6 @@
 import type { Channel, EventInput } from '../../events/index.ts';
 import { makeEvent } from '../common.ts';
-import { urlsInText, uniqueLinks } from '../links.ts';
+import { urlsInText, uniqueLinks } from '../../events/links.ts';
 import type { SourceItem, SourceOptions } from '../types.ts';
 
 type Json = Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { EVENT_ACTIONS, MEDIA_KINDS, type EventAction, type EventInput } from '../../events/index.ts';
-import { urlsInText, uniqueLinks } from '../links.ts';
+import { urlsInText, uniqueLinks } from '../../events/links.ts';
 
 /**
  * The column mapping of the generic activity reader (CSV and JSON lines from other collectors:
