@@ -3,47 +3,90 @@
  * TIDEWATCH_BENCH_IMPORT_BYTES to change) written to the temp dir, then `tidewatch import
  * --dry-run` on it in a child process, so the figures are the command's own: wall time,
  * messages/s, MB/s and the kernel's peak RSS. Dry run isolates the reader from the transport.
+ *
+ * `--compare` (or TIDEWATCH_BENCH_IMPORT_COMPARE=1) also drains the same file through each reader
+ * of the source (the framed JSON.parse reader and the stream-json one it falls back to), each in
+ * its own child, so the ratio between them is measured in the same run, on the same load.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeSyntheticExport } from '../pipeline/producers/telegram-export/synthetic.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
 const REPORT_MAX_RSS = "data:text/javascript,process.on('exit',()=>process.stderr.write('MAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))";
+
+const SOURCE = pathToFileURL(fileURLToPath(new URL('../pipeline/producers/telegram-export/source.ts', import.meta.url))).href;
+
+interface Run {
+  seconds: number;
+  produced: number;
+  maxRssMb: number;
+}
+
+/** A child process; resolves with its stdout and stderr once it exits 0. */
+async function child(args: string[]): Promise<{ out: string; err: string; seconds: number }> {
+  const started = performance.now();
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d));
+  proc.stderr.on('data', (d: Buffer) => (err += d));
+  const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
+  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${err}`);
+  return { out, err, seconds: (performance.now() - started) / 1000 };
+}
+
+const maxRss = (err: string) => Number(/MAXRSS_KB (\d+)/.exec(err)?.[1]) / 1024;
+
+/** `tidewatch import --dry-run`: the command's own figures. */
+async function runCommand(file: string): Promise<Run> {
+  const { out, err, seconds } = await child(['--import', REPORT_MAX_RSS, BIN, 'import', '--dry-run', file]);
+  return { seconds, produced: Number(/produced (\d+)/.exec(out)?.[1]), maxRssMb: maxRss(err) };
+}
+
+/** One reader of the source, drained in a child with nothing else loaded. */
+async function runReader(file: string, reader: 'auto' | 'stream-json'): Promise<Run> {
+  const script = `const { openTelegramExportSource } = await import(${JSON.stringify(SOURCE)});
+let produced = 0;
+for await (const item of openTelegramExportSource(${JSON.stringify(file)}, { format: 'telegram-export', storeText: false }, ${JSON.stringify(reader)}).items()) if (item.kind === 'event') produced++;
+process.stdout.write('produced ' + produced + '\\n');`;
+  const { out, err, seconds } = await child(['--import', 'tsx', '--import', REPORT_MAX_RSS, '--input-type=module', '-e', script]);
+  return { seconds, produced: Number(/produced (\d+)/.exec(out)?.[1]), maxRssMb: maxRss(err) };
+}
 
 export async function run(): Promise<string> {
   const targetBytes = Number(process.env.TIDEWATCH_BENCH_IMPORT_BYTES ?? 1e9);
   const file = join(tmpdir(), `tidewatch-bench-import-${process.pid}.json`);
   try {
     const { messages, bytes } = await writeSyntheticExport(file, targetBytes);
-    const started = performance.now();
-    const child = spawn(process.execPath, ['--import', REPORT_MAX_RSS, BIN, 'import', '--dry-run', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    const seconds = (performance.now() - started) / 1000;
-    if (code !== 0) throw new Error(`import exited ${code}: ${err}`);
-    const produced = Number(/produced (\d+)/.exec(out)?.[1]);
-    const maxRssMb = Number(/MAXRSS_KB (\d+)/.exec(err)?.[1]) / 1024;
+    const loadBefore = loadavg()[0]!;
+    const command = await runCommand(file);
+    const compare = process.argv.includes('--compare') || process.env.TIDEWATCH_BENCH_IMPORT_COMPARE === '1';
+    const readers = compare ? { framed: await runReader(file, 'auto'), streamJson: await runReader(file, 'stream-json') } : undefined;
+    const loadAfter = loadavg()[0]!;
+    const row = (label: string, r: Run) =>
+      `| ${label} | ${r.seconds.toFixed(1)} s | ${Math.round(messages / r.seconds).toLocaleString('en')} | ${(bytes / 1e6 / r.seconds).toFixed(1)} | ${r.produced.toLocaleString('en')} | ${r.maxRssMb.toFixed(0)} MB |`;
     const md = [
       '# Import benchmark (Telegram Desktop export, dry run)',
       '',
-      `Machine: ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}. Wall time includes process start-up.`,
+      `Machine: ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}, load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after. Wall time includes process start-up.`,
       `Input: synthetic single-channel export, ${(bytes / 1e6).toFixed(0)} MB, ${messages.toLocaleString('en')} messages (a third with entity arrays, 10% edited, forwards, photos).`,
       '',
-      '| measure | value |',
-      '|---|---|',
-      `| wall time | ${seconds.toFixed(1)} s |`,
-      `| messages/s | ${Math.round(messages / seconds).toLocaleString('en')} |`,
-      `| events produced | ${produced.toLocaleString('en')} |`,
-      `| MB/s | ${(bytes / 1e6 / seconds).toFixed(1)} |`,
-      `| peak RSS | ${maxRssMb.toFixed(0)} MB |`,
+      '| run | wall time | messages/s | MB/s | events produced | peak RSS |',
+      '|---|---|---|---|---|---|',
+      row('`tidewatch import --dry-run`', command),
+      ...(readers
+        ? [
+            row('source, framed reader (JSON.parse)', readers.framed),
+            row('source, stream-json reader (fallback)', readers.streamJson),
+            '',
+            `Framed / stream-json reader, same run: ${(readers.streamJson.seconds / readers.framed.seconds).toFixed(2)}x.`,
+          ]
+        : []),
       '',
     ].join('\n');
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

@@ -1,6 +1,7 @@
+import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { buildEvent, validateEvent, type ActivityEvent, type EventInput } from '../events/index.ts';
-import type { SourceItem, SourceOptions, SourceStats } from './types.ts';
+import type { Source, SourceItem, SourceOptions, SourceStats } from './types.ts';
 
 /** How often (in records) readers report progress: often enough for a bar, cheap enough for 100k/s. */
 export const PROGRESS_EVERY = 4096;
@@ -169,6 +170,40 @@ export async function* readLines(chunks: AsyncIterable<Buffer>, maxLineBytes: nu
     position += chunk.length;
   }
   if (position > lineStart) yield finish(position);
+}
+
+/**
+ * A source of one record per line (JSON lines): blank lines skipped, a line over `maxLineBytes`
+ * rejected ("over the N-byte <what> limit"), progress reported; `mapLine` turns one line into
+ * items (it may call `stats.ignore`), which are counted on their way out.
+ */
+export function openLineSource(
+  file: string,
+  opts: SourceOptions,
+  limit: { maxLineBytes: number; what: string },
+  mapLine: (text: string, location: string, stats: StatsCounter) => Iterable<SourceItem>,
+): Source {
+  const name = displayName(file);
+  const stats = new StatsCounter();
+  return {
+    name,
+    stats: () => stats.snapshot(),
+    async *items(): AsyncGenerator<SourceItem> {
+      const totalBytes = statSync(file).size;
+      for await (const line of readLines(createReadStream(file), limit.maxLineBytes)) {
+        if (line.text !== undefined && isBlank(line.text)) continue;
+        stats.read++;
+        if (opts.onProgress && stats.read % PROGRESS_EVERY === 0) opts.onProgress({ bytesRead: line.offset, totalBytes, records: stats.read });
+        const location = `${name}:line ${line.number}`;
+        if (line.text === undefined) {
+          yield stats.count({ kind: 'rejected', reason: `line is ${line.bytes} bytes, over the ${limit.maxLineBytes}-byte ${limit.what} limit`, location });
+          continue;
+        }
+        for (const item of mapLine(line.text, location, stats)) yield stats.count(item);
+      }
+      opts.onProgress?.({ bytesRead: totalBytes, totalBytes, records: stats.read });
+    },
+  };
 }
 
 /** Whether a line carries nothing; blank lines are layout, not records. */

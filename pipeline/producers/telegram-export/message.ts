@@ -1,5 +1,5 @@
 import type { Channel, EventInput } from '../../events/index.ts';
-import { urlsInText, uniqueLinks } from '../links.ts';
+import { urlsInText, uniqueLinks } from '../../events/links.ts';
 
 /** The chat a message belongs to, from the fields written before its `messages` array. */
 export interface ChatInfo {

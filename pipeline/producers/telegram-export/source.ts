@@ -1,5 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { finished, pipeline } from 'node:stream/promises';
 import streamJson from 'stream-json';
 import Assembler from 'stream-json/Assembler.js';
 import Batch from 'stream-json/utils/Batch.js';
@@ -8,6 +9,7 @@ import { displayName, makeEvent, PROGRESS_EVERY, StatsCounter } from '../common.
 import type { Source, SourceItem, SourceOptions } from '../types.ts';
 import { mapMessage, type ChatInfo, type MessageContext } from './message.ts';
 import { locateSyntaxError } from './offset.ts';
+import { ExportFramer, type FramedMessage } from './framing.ts';
 import { LocalTimeConverter } from '../zone.ts';
 
 interface Token {
@@ -29,21 +31,33 @@ const TOKENS_PER_BATCH = 2048;
 /**
  * Telegram Desktop "Export chat history" JSON (`result.json`): a single chat
  * (`{name, type, id, messages: [...]}`) or a whole account (`chats.list[]`, `left_chats.list[]`).
- * The file is tokenised as a stream and only one message is assembled at a time, so memory
- * stays flat however large the export is. A chat's `name`/`type`/`id` precede its messages in
- * every export Telegram writes; messages of a chat without an id are rejected, not guessed.
+ * The file is read as a stream and only one message is decoded at a time, so memory stays flat
+ * however large the export is. A chat's `name`/`type`/`id` precede its messages in every export
+ * Telegram writes; messages of a chat without an id are rejected, not guessed.
+ *
+ * Two readers produce the same items. The fast one (framing.ts) frames each `messages[]` element
+ * with a cheap scan and decodes it with the native JSON.parse. Whenever it meets something it does
+ * not handle (any syntax error, a truncated file, anything unexpected) it stops, and the
+ * stream-json reader takes over from the start of the file, skipping the messages already
+ * yielded: errors and their byte offsets are reported by stream-json exactly as before.
  */
-export function openTelegramExportSource(file: string, opts: SourceOptions): Source {
+export function openTelegramExportSource(file: string, opts: SourceOptions, reader: ExportReader = 'auto'): Source {
   const name = displayName(file);
   const stats = new StatsCounter();
   return {
     name,
     stats: () => stats.snapshot(),
-    items: () => readExport(file, name, opts, stats),
+    items: () => readExport(file, name, opts, stats, reader),
   };
 }
 
-async function* readExport(file: string, name: string, opts: SourceOptions, stats: StatsCounter): AsyncGenerator<SourceItem> {
+/** `auto`: the fast reader, falling back to stream-json; `stream-json`: only the latter (tests, benchmark). */
+export type ExportReader = 'auto' | 'stream-json';
+
+/** The items of one messages[] element, appended to `out` (a plain call: no generator per message). */
+type Emit = (chat: ChatInfo, value: unknown, fedBytes: number, out: SourceItem[]) => void;
+
+async function* readExport(file: string, name: string, opts: SourceOptions, stats: StatsCounter, reader: ExportReader): AsyncGenerator<SourceItem> {
   const totalBytes = statSync(file).size;
   // Built up front so a bad --timezone fails before any output, not at the first old message.
   let converter = opts.timezone ? new LocalTimeConverter(opts.timezone) : undefined;
@@ -62,8 +76,112 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
     },
   };
 
+  const emit: Emit = (chat, value, fedBytes, out) => {
+    stats.read++;
+    if (opts.onProgress && stats.read % PROGRESS_EVERY === 0) opts.onProgress({ bytesRead: fedBytes, totalBytes, records: stats.read });
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      out.push(stats.count({ kind: 'rejected', reason: 'messages[] element is not a JSON object', location: `${name}: message #${stats.read} (byte ~${fedBytes})` }));
+      return;
+    }
+    const m = value as Record<string, unknown>;
+    const location = `${name}: chat ${chat.id ?? '?'} message ${m.id === undefined ? `#${stats.read}` : String(m.id)} (byte ~${fedBytes})`;
+    const outcome = mapMessage(chat, m, ctx);
+    if (outcome.kind === 'ignored') stats.ignore(outcome.what);
+    else if (outcome.kind === 'rejected') out.push(stats.count({ kind: 'rejected', reason: outcome.reason, location }));
+    else for (const input of outcome.inputs) out.push(stats.count(makeEvent(input, opts, location)));
+  };
+
+  let done: true | number = 0;
+  if (reader === 'auto') {
+    // One await per read chunk, not per message: the messages of a chunk are emitted synchronously.
+    const framed = readFramed(file);
+    try {
+      for (;;) {
+        const next = await framed.next();
+        if (next.done) {
+          done = next.value;
+          break;
+        }
+        const { messages, fedBytes } = next.value;
+        const items: SourceItem[] = [];
+        for (let i = 0; i < messages.length; i++) {
+          emit(messages[i]!.chat, messages[i]!.value, fedBytes, items);
+          for (let j = 0; j < items.length; j++) yield items[j]!;
+          items.length = 0;
+        }
+      }
+    } finally {
+      await framed.return(0);
+    }
+  }
+  if (done !== true) yield* readStreaming(file, name, emit, done);
+  opts.onProgress?.({ bytesRead: totalBytes, totalBytes, records: stats.read });
+}
+
+const skeletonParser = () => streamJson.parser({ packValues: true, streamValues: false });
+
+/**
+ * The fast reader: the messages framed in each read chunk. Returns true when the whole file was
+ * read, else the number of `messages[]` elements already handed out, for the stream-json reader
+ * to skip.
+ */
+async function* readFramed(file: string): AsyncGenerator<{ messages: FramedMessage[]; fedBytes: number }, true | number> {
+  const framer = new ExportFramer();
+  const decoder = new StringDecoder('utf8');
+  // Everything outside messages arrays is checked by stream-json, as the slow reader would.
+  const skeleton = skeletonParser();
+  let skeletonFailed = false;
+  skeleton.on('data', () => {});
+  skeleton.on('error', () => {
+    skeletonFailed = true;
+  });
+  const checked = finished(skeleton).catch(() => {
+    skeletonFailed = true;
+  });
+  let fedBytes = 0;
+  let emitted = 0;
+  const input = createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
+  try {
+    let eof = false;
+    const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    while (!eof) {
+      const next = await chunks.next();
+      if (next.done) {
+        eof = true;
+        framer.push(decoder.end());
+      } else {
+        fedBytes += next.value.length;
+        framer.push(decoder.write(next.value));
+      }
+      if (framer.failed) return emitted;
+      if (framer.skeleton.length > 0) skeleton.write(framer.skeleton);
+      if (eof) {
+        if (!framer.complete) return emitted;
+        skeleton.end();
+        await checked;
+      }
+      if (skeletonFailed) return emitted;
+      if (framer.messages.length > 0) {
+        // Counted as handed out before the consumer sees them: a consumer that stops early never falls back.
+        emitted += framer.messages.length;
+        yield { messages: framer.messages, fedBytes };
+      }
+    }
+    return true;
+  } finally {
+    input.destroy();
+    skeleton.destroy();
+  }
+}
+
+/**
+ * The stream-json reader: the fallback, and the one that names a syntax error and its byte offset.
+ * The first `skip` messages[] elements were emitted by the fast reader already.
+ */
+async function* readStreaming(file: string, name: string, emit: Emit, skip: number): AsyncGenerator<SourceItem> {
   let fedBytes = 0;
   let lastChunkBytes = 0;
+  let seen = 0;
   const tokens = Batch.make({ batchSize: TOKENS_PER_BATCH });
   const parsing = pipeline(
     createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }),
@@ -82,19 +200,11 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
   let assembler: Assembler | undefined;
   let messageChat: ChatInfo | undefined;
 
-  const onMessage = function* (chat: ChatInfo, m: Record<string, unknown>): Generator<SourceItem> {
-    stats.read++;
-    if (opts.onProgress && stats.read % PROGRESS_EVERY === 0) opts.onProgress({ bytesRead: fedBytes, totalBytes, records: stats.read });
-    const location = `${name}: chat ${chat.id ?? '?'} message ${m.id === undefined ? `#${stats.read}` : String(m.id)} (byte ~${fedBytes})`;
-    const outcome = mapMessage(chat, m, ctx);
-    if (outcome.kind === 'ignored') stats.ignore(outcome.what);
-    else if (outcome.kind === 'rejected') yield stats.count({ kind: 'rejected', reason: outcome.reason, location });
-    else for (const input of outcome.inputs) yield stats.count(makeEvent(input, opts, location));
-  };
-
-  const notAMessage = (): SourceItem => {
-    stats.read++;
-    return stats.count({ kind: 'rejected', reason: 'messages[] element is not a JSON object', location: `${name}: message #${stats.read} (byte ~${fedBytes})` });
+  const element = function* (chat: ChatInfo, value: unknown): Generator<SourceItem> {
+    if (seen++ < skip) return;
+    const items: SourceItem[] = [];
+    emit(chat, value, fedBytes, items);
+    yield* items;
   };
 
   try {
@@ -103,10 +213,9 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
         if (assembler) {
           assembler.consume(token);
           if (assembler.done) {
-            const message = assembler.current as Record<string, unknown>;
+            const message: unknown = assembler.current;
             assembler = undefined;
-            if (message !== null && typeof message === 'object' && !Array.isArray(message)) yield* onMessage(messageChat!, message);
-            else yield notAMessage();
+            yield* element(messageChat!, message);
           }
           continue;
         }
@@ -134,7 +243,7 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
             break;
           default:
             if (top?.role === 'messages') {
-              yield notAMessage();
+              yield* element(top.chat!, token.value);
               break;
             }
             // A scalar: chat header fields are the only ones outside messages that matter.
@@ -166,7 +275,6 @@ async function* readExport(file: string, name: string, opts: SourceOptions, stat
     });
   }
   if (stack.length > 0 || assembler) throw truncatedAt(fedBytes);
-  opts.onProgress?.({ bytesRead: totalBytes, totalBytes, records: stats.read });
 }
 
 /** What a newly opened container is, from where it sits. */
