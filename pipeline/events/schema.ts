@@ -71,8 +71,7 @@ export const channelSchema = z.strictObject({
 export const messageSchema = z.strictObject({
   id: label(LIMITS.idChars),
   media: z.enum(MEDIA_KINDS).optional(),
-  // Bounded like the store's integer field, so a valid event is never refused by the mapping.
-  length: z.number().int().nonnegative().max(2_147_483_647).optional(),
+  length: z.number().int().nonnegative().optional(),
   forwarded_from: label(LIMITS.titleChars).optional(),
   views: z.number().int().nonnegative().optional(),
   /** Only present when the operator turned storeText on. */
