@@ -1,22 +1,16 @@
 import type { Command } from 'commander';
-import type { Rule } from '../../consumers/alerter/rules.ts';
-import type { AlertSink } from '../../consumers/alerter/sinks.ts';
 import type { Config } from '../../pipeline/config/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/index.ts';
 import type { Publisher } from '../../pipeline/transport/index.ts';
+import type { EmbeddedOptions } from '../embedded.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
 
-export interface ServeOptions {
+/** Where to listen, plus how the embedded consumers run (clock, the demo's rules and sinks). */
+export interface ServeOptions extends EmbeddedOptions {
   host: string;
   port: number;
-  /** live: detectors and alert rules follow the wall clock; replay: the clock of the events (the demo). */
-  clock: { mode: 'live' } | { mode: 'replay'; now: () => number };
-  /** Alert rules instead of the configured ones (the demo's). */
-  rules?: Rule[];
-  /** Alert sinks besides the configured ones (the demo's console). */
-  sinks?: AlertSink[];
 }
 
 export interface Serving {

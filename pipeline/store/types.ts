@@ -8,12 +8,6 @@ export type ItemResult =
   | { id: string; status: 'written'; duplicate?: boolean }
   | { id: string; status: 'failed'; retriable: boolean; code: string; reason: string };
 
-export interface WriteStats {
-  written: number;
-  retried: number;
-  failed: number;
-}
-
 /**
  * Where canonical events land. Writes are idempotent by `event.id`: writing the same event
  * twice leaves one document. Elasticsearch and the embedded store implement it.
