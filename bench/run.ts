@@ -5,6 +5,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   analytics: () => import('./analytics.ts'),
+  alerts: () => import('./alerts.ts'),
   import: () => import('./import.ts'),
   pipeline: () => import('./pipeline.ts'),
 };

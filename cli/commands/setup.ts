@@ -11,25 +11,32 @@ export function registerSetup(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const { config } = commandContext(cmd);
         requireEngines(config, 'setup');
-        const [{ checkEsHealth, createEsClient }, { installTemplates }, { KafkaTransport }] = await Promise.all([
+        const [{ checkEsHealth, createEsClient }, { installTemplates }, { KafkaTransport }, { EsSnapshotStore }] = await Promise.all([
           import('../../pipeline/store/elasticsearch/client.ts'),
           import('../../pipeline/store/elasticsearch/templates.ts'),
           import('../../pipeline/transport/kafka/transport.ts'),
+          import('../../consumers/analyzer/snapshots-es.ts'),
         ]);
         const client = createEsClient(config.elasticsearch);
         try {
           await checkEsHealth(client, config.elasticsearch.url);
           const names = await installTemplates(client, config.elasticsearch);
           process.stdout.write(`index templates installed: ${names.join(', ')}\n`);
+          const snapshots = new EsSnapshotStore(client, config.elasticsearch.indexPrefix);
+          await snapshots.setup();
+          process.stdout.write(`analyzer state index ready: ${snapshots.index}\n`);
         } finally {
           await client.close();
         }
         const transport = new KafkaTransport(config.kafka);
+        // The analyzer's network stage reads a one-partition topic of its own (consumers/analyzer/README.md).
+        const network = new KafkaTransport({ ...config.kafka, topic: config.analyzer.networkTopic, partitions: 1 });
         try {
           await transport.ensureTopics();
-          process.stdout.write(`topics ready: ${config.kafka.topic}, ${config.kafka.dlqTopic}\n`);
+          await network.ensureTopics();
+          process.stdout.write(`topics ready: ${config.kafka.topic}, ${config.kafka.dlqTopic}, ${config.analyzer.networkTopic}\n`);
         } finally {
-          await transport.close();
+          await Promise.allSettled([transport.close(), network.close()]);
         }
         if (config.kibana) {
           const [{ importSavedObjects }, { savedObjects, savedObjectsNdjson }] = await Promise.all([

@@ -33,7 +33,7 @@ async function allFindings(store: Store): Promise<Finding[]> {
   return out;
 }
 
-function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number }) {
+function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-analyzer-'));
   dirs.push(dir);
   const transport = new MemoryTransport(memoryTransportSchema.parse({ partitions: 4, redeliveryInitialDelayMs: 10, redeliveryMaxDelayMs: 50 }));
@@ -48,7 +48,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
       snapshots,
       // Replay: a quick tick, so the merge lets go of the last events soon after the sources go idle.
       // Live: the test ticks by hand on its own clock.
-      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: 3, maxBatchRecords: 200 }), instanceId, storeText: true },
+      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200 }), instanceId, storeText: true },
       analytics: analyticsOptions(opts.analytics ?? {}),
       log,
       ...(opts.now ? { now: opts.now } : {}),
@@ -91,6 +91,38 @@ for (const name of ['timeline-2017-silence', 'timeline-2015-takedown', 'timeline
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
   });
 }
+
+test('replay: the network findings do not depend on how fast each partition is analysed', async () => {
+  const records = lines('timeline-2017-silence.jsonl');
+  const run = async (slowPartition: number | null) => {
+    // A quiet time far shorter than the slow partition's pauses: were the merge to let go of a
+    // source on wall-clock quiet, the slow partition's events would reach the network stage late.
+    const w = world({ mode: 'replay', idleSecs: 0.3 });
+    if (slowPartition !== null) {
+      const subscribe = w.transport.subscribe.bind(w.transport);
+      w.transport.subscribe = (o, handler) =>
+        subscribe(o, async (batch) => {
+          if (batch.partition === slowPartition) await new Promise((r) => setTimeout(r, 700));
+          return handler(batch);
+        });
+    }
+    const store = await DuckDbStore.open(w.dir);
+    const analyzer = w.make(store);
+    const sub = await analyzer.start();
+    const publisher = await w.transport.publisher();
+    await publisher.publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+    await until(() => analyzer.stats.network.records === records.length, 'the network stage to analyse every record', 60_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    await sub.stop();
+    const findings = (await allFindings(store)).filter((f) => f.type !== 'lifespan' && !('scope' in f && f.scope === 'channel'));
+    await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+    return findings.map((f) => JSON.stringify(f)).sort();
+  };
+  const even = await run(null);
+  const skewed = await run(1);
+  assert.ok(even.some((f) => f.includes('"scope":"network"')), 'there are network findings to compare');
+  assert.deepEqual(skewed, even);
+});
 
 test('a batch whose findings cannot be stored is analysed again from the snapshot: same findings, none twice', async () => {
   const w = world({ mode: 'replay' });
@@ -184,6 +216,37 @@ test('live: a silence opens on the wall clock with no event arriving, closes whe
   assert.notEqual(network.end, null, 'the network is active again');
   await sub2.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});
+
+test('live fail-over: another instance takes over the partitions of one that stopped and judges their silences with no record arriving', async () => {
+  const MIN = 60_000;
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'live', now: () => nowMs, analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } } });
+  const store = await DuckDbStore.open(w.dir);
+  const one = w.make(store, 'one');
+  const subOne = await one.start();
+  const publisher = await w.transport.publisher();
+  let sent = 0;
+  for (let m = 0; m < 26 * 60; m += 10) {
+    nowMs += 10 * MIN;
+    await publisher.publish(['a', 'b'].map((ch) => buildEvent({ timestamp: nowMs, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${m}` }, source: { type: 'test' } })));
+    sent += 2;
+  }
+  await until(() => one.stats.channel.records === sent && one.stats.network.records === sent, 'events analysed by the first instance');
+  await one.tick();
+  // A second instance joins (the partitions are shared out), then the first one goes away for good.
+  const two = w.make(store, 'two');
+  const subTwo = await two.start();
+  await subOne.stop();
+  // Everything is silent from now on: no batch will ever reach the second instance.
+  nowMs += 5 * 60 * MIN;
+  await two.tick();
+  const open = await store.findings('gap', { open: true });
+  assert.deepEqual(open.map((g) => [g.scope, g.subject]).sort(), [['channel', 'a'], ['channel', 'b'], ['network', 'net']]);
+  assert.ok(two.stats.channel.restored >= 2 && two.stats.network.restored === 1, 'the saved states were adopted on assignment');
+  assert.equal(two.stats.channel.records, 0, 'no record was delivered to the second instance');
+  await subTwo.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
 });
 
 test('live: the network stage keeps the watch-list status: collector records observed, overrides applied, documents in the store, state in the snapshot', async () => {

@@ -13,10 +13,10 @@ import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
-import type { Batch, Publisher, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
+import { caughtUp, type Batch, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
 import { snapshotKey, type Snapshot, type SnapshotStore } from './snapshots.ts';
-import { addEvent, newMerge, release, type MergeState } from './merge.ts';
+import { addEvent, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
 
 export interface AnalyzerStats {
@@ -98,6 +98,7 @@ class Stage {
   private readonly locks = new Map<number, Promise<void>>();
   private forward: Publisher | undefined;
   private ticking = false;
+  private adopting: Promise<void> = Promise.resolve();
   private watchList: WatchList;
   private watchListVersion = 0;
   /** Status overrides are read from this time on (re-read from the start after a restart: applying one twice changes nothing). */
@@ -129,16 +130,43 @@ class Stage {
   async start(): Promise<Subscription> {
     const { options } = this.deps;
     if (this.next) this.forward = await this.next.publisher();
-    // States this instance saved last: ticked at once after a restart, so a partition that stays
-    // silent still has its silence judged (no batch would ever bring its state back).
-    for (const s of await retry(() => this.deps.snapshots.owned(this.groupId, options.instanceId), this.retryOptions)) {
-      const partition = Number(s.key.slice(s.key.lastIndexOf(':') + 1));
-      this.partitions.set(partition, this.restore(s));
-    }
     return this.transport.subscribe(
-      { groupId: this.groupId, fromBeginning: true, maxBatchRecords: options.maxBatchRecords },
+      {
+        groupId: this.groupId,
+        fromBeginning: true,
+        maxBatchRecords: options.maxBatchRecords,
+        onAssigned: (topic, partitions) => {
+          // In order of the rebalances; a tick waits for the adoption in progress.
+          this.adopting = this.adopting
+            .then(() => this.assigned(topic, partitions))
+            .catch((err: unknown) => this.deps.log.warn({ stage: this.name, partitions, err: errorMessage(err) }, 'analyzer: adopting assigned partitions failed; their next batch loads them'));
+        },
+      },
       (batch) => this.exclusive(batch.partition, () => this.handle(batch)),
     );
+  }
+
+  /**
+   * After a rebalance (or a restart): drop the states of partitions that moved away, and adopt the
+   * saved state of every partition assigned here. A partition that stays silent gets no batch, yet
+   * its silence must be judged by someone: its new owner, from the assignment on. Adopting saves
+   * the snapshot under this instance's name, so a previous owner that is still alive stops ticking it.
+   */
+  private async assigned(topic: string, partitions: readonly number[]): Promise<void> {
+    const mine = new Set(partitions);
+    for (const held of [...this.partitions.keys()]) {
+      if (!mine.has(held)) await this.exclusive(held, async () => void this.partitions.delete(held));
+    }
+    const { snapshots, options } = this.deps;
+    for (const partition of partitions) {
+      await this.exclusive(partition, async () => {
+        if (this.partitions.has(partition)) return;
+        const saved = await retry(() => snapshots.load(snapshotKey(this.groupId, topic, partition)), this.retryOptions);
+        if (!saved) return;
+        if (saved.owner !== options.instanceId) await retry(() => snapshots.save({ ...saved, owner: options.instanceId, savedAt: new Date(this.now()).toISOString() }), this.retryOptions);
+        this.partitions.set(partition, this.restore(saved));
+      });
+    }
   }
 
   /** Batches and ticks of one partition never interleave: both read and write its state. */
@@ -325,11 +353,36 @@ class Stage {
     this.stats.forwarded += records.length;
   }
 
-  /** Merged events due at `nowMs`; live mode never holds an event longer than the allowed lateness. */
+  /**
+   * Merged events due at `nowMs`. Live mode never holds an event longer than the allowed lateness,
+   * nor waits for a quiet source; a replay waits for every source until it is done (deterministic).
+   */
   private released(p: PartitionState, nowMs: number): ActivityEvent[] {
     const o = this.deps.options;
-    const floorMs = o.mode === 'live' ? nowMs - this.deps.analytics.allowedLatenessSecs * 1000 : -Infinity;
-    return release(p.merge!, nowMs, o.idleSecs * 1000, floorMs);
+    const live = o.mode === 'live';
+    const floorMs = live ? nowMs - this.deps.analytics.allowedLatenessSecs * 1000 : -Infinity;
+    return release(p.merge!, nowMs, live ? o.idleSecs * 1000 : Number.POSITIVE_INFINITY, floorMs);
+  }
+
+  /**
+   * Network stage: which source partitions the channel stage has finished. A source partition
+   * committed to its end by the channel group had forwarded all its records before that commit,
+   * so once this stage has read its own topic to the end (read after the sources' offsets), none
+   * of that source's records is still on the way. Both reads are offsets, not clocks: the same
+   * topic always ends the merge the same way.
+   */
+  private async markSourcesDone(p: PartitionState, partition: number, nowMs: number): Promise<void> {
+    const sources = await this.deps.transport.progress(this.deps.options.groupId);
+    const own = (await this.transport.progress(this.groupId)).find((x) => x.partition === partition);
+    const readAll = own !== undefined && BigInt(own.end) <= BigInt(p.lastOffset) + 1n;
+    setSources(p.merge!, sources.map((s) => [String(s.partition), readAll && caughtUp(s)]), nowMs);
+  }
+
+  /** Replay: the state has analysed everything the partition holds now (the end of the input so far). */
+  private async analysedAll(p: PartitionState, partition: number): Promise<boolean> {
+    if (p.merge) return p.merge.pending.length === 0 && allDone(p.merge);
+    const own = (await this.transport.progress(this.groupId)).find((x) => x.partition === partition);
+    return own !== undefined && BigInt(own.end) <= BigInt(p.lastOffset) + 1n;
   }
 
   /** Upsert findings by id; retriable failures are retried, then the batch is given back. */
@@ -359,12 +412,6 @@ class Stage {
   }
 
   /**
-   * Live mode: judge every held partition at the wall clock. Replay mode: release what the merge
-   * held for a source that went idle, and analyse the held-back tail of a partition that caught up. Only the instance that saved a
-   * partition's snapshot last ticks it, and only while that snapshot is at its offset: once
-   * another instance has analysed newer records, this one's state is stale and is dropped.
-   */
-  /**
    * End of input (an import on the embedded default): release what the merge and the allowed
    * lateness still hold, flush the core, store the findings. No wall clock has to pass idle first.
    */
@@ -386,10 +433,18 @@ class Stage {
     }
   }
 
+  /**
+   * Live mode: judge every held partition at the wall clock. Replay mode: release what the merge
+   * held for sources that are done, and analyse the held-back tail of a partition that has
+   * analysed all its topic holds. Only the instance that saved a partition's snapshot last ticks
+   * it, and only while that snapshot is at its offset: once another instance has analysed newer
+   * records, this one's state is stale and is dropped.
+   */
   async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
     try {
+      await this.adopting;
       if (this.name === 'network' && this.deps.reloadWatchList) {
         try {
           const list = this.deps.reloadWatchList();
@@ -415,10 +470,15 @@ class Stage {
             const nowMs = this.now();
             const found: Finding[] = [];
             const status: StatusOutput[] = [];
-            if (p.merge) for (const e of this.released(p, nowMs)) found.push(...this.step(p, e, status));
+            if (p.merge) {
+              await this.markSourcesDone(p, partition, nowMs);
+              for (const e of this.released(p, nowMs)) found.push(...this.step(p, e, status));
+            }
             if (this.deps.options.mode === 'live') found.push(...analyzer.tick(p.state, nowMs));
-            else if (!p.flushed && nowMs - p.lastBatchAtMs >= this.deps.options.idleSecs * 1000 && (!p.merge || p.merge.pending.length === 0)) {
-              // The replay has caught up with this partition: what the allowed lateness held back is due.
+            else if (!p.flushed && nowMs - p.lastBatchAtMs >= this.deps.options.idleSecs * 1000 && (await this.analysedAll(p, partition))) {
+              // The replay has caught up with this partition (and, for the network stage, every
+              // source): what the allowed lateness held back is due. The quiet wait only spares a
+              // replay still being produced from judging its tail too early.
               found.push(...analyzer.flush(p.state));
               p.flushed = true;
             }

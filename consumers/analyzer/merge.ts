@@ -7,13 +7,20 @@ import type { ActivityEvent } from '../../pipeline/events/index.ts';
  * ahead of another, and the network stage would take the lagging partition's events as late
  * (a false network silence). So events wait here until every source has passed their time (the
  * watermark is the slowest source's latest event time), then go to the analytics core in order.
- * A source that has sent nothing for idleMs of wall clock (finished, or quiet) stops holding the
- * others back; in live mode the wall clock minus the allowed lateness releases everything older.
+ * A source stops holding the others back when it is known to be done: the channel stage has
+ * committed the whole partition and the network stage has read all it forwarded (the analyzer
+ * checks both at its ticks, `setSources`). That depends on the data only, so two replays of the same
+ * topic give the same findings. Live mode also lets go of a source quiet for idleMs of wall clock,
+ * and releases everything older than the wall clock minus the allowed lateness.
  * Plain data (Map included): it is saved in the network stage's snapshot with the detector state.
  */
 export interface MergeState {
-  /** Source partition -> its latest event time and the wall-clock time it last sent anything. */
-  sources: Map<string, [maxMs: number, seenAtMs: number]>;
+  /**
+   * Source partition -> its latest event time, the wall-clock time it last sent anything, and
+   * whether it is done (nothing more to come until it sends again). Snapshots from before `done`
+   * existed have two elements: not done.
+   */
+  sources: Map<string, [maxMs: number, seenAtMs: number, done?: boolean]>;
   /** Waiting events, sorted by (time, id). */
   pending: [timeMs: number, id: string, event: ActivityEvent][];
 }
@@ -33,7 +40,7 @@ const before = (a: MergeState['pending'][number], t: number, id: string): boolea
 export function addEvent(m: MergeState, source: string, event: ActivityEvent, wallMs: number): void {
   const t = parseTimeMs(event['@timestamp']);
   const s = m.sources.get(source);
-  m.sources.set(source, [Math.max(s?.[0] ?? -Infinity, t), wallMs]);
+  m.sources.set(source, [Math.max(s?.[0] ?? -Infinity, t), wallMs, false]);
   const id = event.event.id;
   const p = m.pending;
   if (p.length === 0 || before(p[p.length - 1]!, t, id)) {
@@ -50,12 +57,29 @@ export function addEvent(m: MergeState, source: string, event: ActivityEvent, wa
   p.splice(lo, 0, [t, id, event]);
 }
 
-/** Remove and return, in event-time order, every event no source can still precede. */
+/**
+ * What the sources' offsets say: done (nothing more to come until it sends again, see addEvent)
+ * or not. A source not known yet is expected from now on.
+ */
+export function setSources(m: MergeState, sources: Iterable<[source: string, done: boolean]>, wallMs: number): void {
+  for (const [source, done] of sources) {
+    const s = m.sources.get(source);
+    m.sources.set(source, [s?.[0] ?? -Infinity, s?.[1] ?? wallMs, done]);
+  }
+}
+
+/** Every source is done: what the merge released is the whole input so far. */
+export const allDone = (m: MergeState): boolean => [...m.sources.values()].every((s) => s[2] === true);
+
+/**
+ * Remove and return, in event-time order, every event no source can still precede. `idleMs`:
+ * a source quiet that long stops holding the others back (live mode; Infinity in a replay).
+ */
 export function release(m: MergeState, wallMs: number, idleMs: number, floorMs: number): ActivityEvent[] {
   let active = Infinity;
   let latest = -Infinity;
-  for (const [maxMs, seenAtMs] of m.sources.values()) {
-    if (wallMs - seenAtMs < idleMs) active = Math.min(active, maxMs);
+  for (const [maxMs, seenAtMs, done] of m.sources.values()) {
+    if (!done && wallMs - seenAtMs < idleMs) active = Math.min(active, maxMs);
     latest = Math.max(latest, maxMs);
   }
   const watermark = Math.max(active === Infinity ? latest : active, floorMs);

@@ -22,9 +22,10 @@ export const analyzerSchema = z.strictObject({
   /** Wall-clock tick period in live mode: a silence opens at most this late. */
   tickSecs: z.number().positive().default(10),
   /**
-   * A partition that sent nothing for this long (wall clock) has caught up. The network stage's
-   * merge stops waiting for it; in replay mode its last events, held back for the allowed
-   * lateness, are analysed (the end of the replay so far).
+   * Quiet wall-clock time. Live mode: the network stage's merge stops waiting for a source
+   * partition quiet this long. Replay mode: a partition that has analysed all its topic holds and
+   * got no batch this long has its last events, held back for the allowed lateness, analysed (the
+   * end of the replay so far); the merge itself waits for offsets, never for this.
    */
   idleSecs: z.number().positive().default(30),
   /** Names this instance in the snapshots it owns; default: the host name (stable across restarts of a container). */

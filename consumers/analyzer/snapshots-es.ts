@@ -60,19 +60,4 @@ export class EsSnapshotStore implements SnapshotStore {
       throw esError(err, `saving analyzer snapshot ${snapshot.key}`);
     }
   }
-
-  async owned(group: string, owner: string): Promise<Snapshot[]> {
-    try {
-      await this.client.indices.refresh({ index: this.index, ignore_unavailable: true });
-      const res = await this.client.search<Snapshot>({
-        index: this.index,
-        size: 10_000,
-        ignore_unavailable: true,
-        query: { bool: { filter: [{ term: { owner } }, { prefix: { key: `${group}:` } }] } },
-      });
-      return res.hits.hits.map((h) => h._source!).filter(Boolean);
-    } catch (err) {
-      throw esError(err, `listing analyzer snapshots of ${group}`);
-    }
-  }
 }

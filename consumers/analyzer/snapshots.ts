@@ -20,8 +20,6 @@ export interface SnapshotStore {
   /** Offset and owner only: cheap enough to ask before every tick. */
   head(key: string): Promise<SnapshotHead | null>;
   save(snapshot: Snapshot): Promise<void>;
-  /** Snapshots of `group` last written by `owner` (what an instance ticks right after a restart). */
-  owned(group: string, owner: string): Promise<Snapshot[]>;
 }
 
 export function snapshotKey(group: string, topic: string, partition: number): string {
@@ -43,9 +41,5 @@ export class MemorySnapshotStore implements SnapshotStore {
 
   async save(snapshot: Snapshot): Promise<void> {
     this.snapshots.set(snapshot.key, snapshot);
-  }
-
-  async owned(group: string, owner: string): Promise<Snapshot[]> {
-    return [...this.snapshots.values()].filter((s) => s.owner === owner && s.key.startsWith(`${group}:`));
   }
 }

@@ -16,6 +16,11 @@ export interface Transport {
    * are idempotent by event id, so redelivery never duplicates.
    */
   subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
+  /**
+   * Where a consumer group stands on each partition of `topic` (default: the transport's topic).
+   * The analyzer's replay decides "this input is finished" from it, not from a wall-clock wait.
+   */
+  progress(groupId: string, topic?: string): Promise<PartitionProgress[]>;
   deadLetters(): Promise<DeadLetterWriter>;
   /** Read back the dead-letter queue (tests, `tidewatch dlq` inspection). */
   readDeadLetters(options?: { fromBeginning?: boolean; maxWaitMs?: number; limit?: number }): Promise<DeadLetter[]>;
@@ -38,7 +43,24 @@ export interface SubscribeOptions {
   maxBatchRecords?: number;
   /** Partitions handled at the same time (order is kept within each partition). */
   concurrentPartitions?: number;
+  /**
+   * Told the partitions this subscriber owns, after joining and after every rebalance. A
+   * partition that receives nothing still has an owner: the analyzer ticks its state for silences.
+   */
+  onAssigned?: (topic: string, partitions: number[]) => void;
 }
+
+export interface PartitionProgress {
+  partition: number;
+  /** First offset still held and the offset the next record will get: start = end when empty. */
+  start: string;
+  end: string;
+  /** The group's committed offset (the next record it will read); null before its first commit. */
+  committed: string | null;
+}
+
+/** Nothing in the partition is left for the group to read. */
+export const caughtUp = (p: PartitionProgress): boolean => BigInt(p.committed ?? p.start) >= BigInt(p.end);
 
 export interface TransportRecord {
   topic: string;

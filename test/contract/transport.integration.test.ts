@@ -7,7 +7,7 @@ import { KafkaTransport } from '../../pipeline/transport/kafka/transport.ts';
 import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
 import { partitionerFor } from '../../pipeline/transport/memory/topic.ts';
 import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
-import type { Batch, DeadLetter, Subscription, Transport } from '../../pipeline/transport/types.ts';
+import { caughtUp, type Batch, type DeadLetter, type Subscription, type Transport } from '../../pipeline/transport/types.ts';
 import { testKafkaBrokers, uniqueName } from '../engines.ts';
 
 /**
@@ -165,6 +165,36 @@ for (const impl of impls) {
       await sub.stop();
       assert.deepEqual(new Set(got), new Set(second.map((e) => e.event.id)));
       assert.equal(got.length, second.length);
+    });
+
+    test('progress gives each partition\'s end and the group\'s commit; members are told their partitions after every rebalance', async () => {
+      const { transport } = await fresh();
+      const groupId = uniqueName('g-assign');
+      const batch = events(6, 10, 'assign');
+      await (await transport.publisher()).publish(batch);
+      const before = await transport.progress(groupId);
+      assert.deepEqual(before.map((p) => p.partition), Array.from({ length: PARTITIONS }, (_, i) => i));
+      assert.equal(before.reduce((n, p) => n + Number(p.end) - Number(p.start), 0), batch.length);
+      assert.ok(before.some((p) => !caughtUp(p)), 'nothing consumed yet');
+
+      const told = { a: [] as number[][], b: [] as number[][] };
+      const member = (name: 'a' | 'b') =>
+        transport.subscribe({ groupId, onAssigned: (_topic, partitions) => void told[name].push(partitions) }, async () => {});
+      const all = Array.from({ length: PARTITIONS }, (_, i) => i);
+      const a = await member('a');
+      await waitFor(() => told.a.at(-1)?.length === PARTITIONS, 'a to own every partition', impl.timeoutMs);
+      // Committed to the end: caught up, by offsets.
+      const deadline = Date.now() + impl.timeoutMs;
+      while (!(await transport.progress(groupId)).every(caughtUp)) {
+        if (Date.now() > deadline) throw new Error('the group never caught up');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const b = await member('b');
+      await waitFor(() => (told.b.at(-1)?.length ?? 0) > 0 && (told.a.at(-1)?.length ?? 0) > 0 && told.a.at(-1)!.length + told.b.at(-1)!.length === PARTITIONS, 'the partitions shared out', impl.timeoutMs);
+      assert.deepEqual([...told.a.at(-1)!, ...told.b.at(-1)!].sort(), all, 'each partition has exactly one owner');
+      await b.stop();
+      await waitFor(() => told.a.at(-1)?.length === PARTITIONS, 'a to own every partition again', impl.timeoutMs);
+      await a.stop();
     });
 
     test('publishRaw delivers the exact bytes and key; dead letters read back as written', async () => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CompressionTypes, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import type { KafkaConfig } from '../../config/index.ts';
 import { eventKey, type ActivityEvent } from '../../events/index.ts';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import type {
-  BatchHandler, DeadLetter, DeadLetterWriter, Publisher, SubscribeOptions, Subscription, Transport, TransportRecord,
+  BatchHandler, DeadLetter, DeadLetterWriter, PartitionProgress, Publisher, SubscribeOptions, Subscription, Transport, TransportRecord,
 } from '../types.ts';
 import { createKafka } from './client.ts';
 
@@ -23,6 +23,7 @@ export class KafkaTransport implements Transport {
   private readonly kafka: Kafka;
   private readonly closers = new Set<() => Promise<void>>();
   private sharedProducer: Promise<Producer> | undefined;
+  private sharedAdmin: Promise<Admin> | undefined;
 
   constructor(config: KafkaConfig) {
     this.config = config;
@@ -49,6 +50,39 @@ export class KafkaTransport implements Transport {
       throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot create topics (${(err as Error).message})`, { cause: err, retriable: true });
     } finally {
       await admin.disconnect();
+    }
+  }
+
+  /** One admin connection for progress(), which the analyzer asks at every tick. */
+  private admin(): Promise<Admin> {
+    this.sharedAdmin ??= (async () => {
+      const admin = this.kafka.admin();
+      try {
+        await admin.connect();
+      } catch (err) {
+        this.sharedAdmin = undefined;
+        throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot connect the admin client (${(err as Error).message})`, { cause: err, retriable: true });
+      }
+      this.closers.add(() => admin.disconnect());
+      return admin;
+    })();
+    return this.sharedAdmin;
+  }
+
+  async progress(groupId: string, topic = this.config.topic): Promise<PartitionProgress[]> {
+    const admin = await this.admin();
+    try {
+      const [ends, groups] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+      const committed = new Map(groups[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
+      return ends
+        .map((e) => {
+          const c = committed.get(e.partition);
+          // kafkajs answers -1 for a partition the group never committed.
+          return { partition: e.partition, start: e.low, end: e.high, committed: c === undefined || BigInt(c) < 0n ? null : c };
+        })
+        .sort((a, b) => a.partition - b.partition);
+    } catch (err) {
+      throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot read the offsets of ${groupId} on ${topic} (${(err as Error).message})`, { cause: err, retriable: true });
     }
   }
 
@@ -133,6 +167,8 @@ export class KafkaTransport implements Transport {
       log().warn({ err: error, restart, groupId: options.groupId }, 'consumer crashed');
       if (!restart) crash(error);
     });
+    const onAssigned = options.onAssigned;
+    if (onAssigned) consumer.on(consumer.events.GROUP_JOIN, (e) => onAssigned(topic, [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b)));
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
@@ -205,6 +241,7 @@ export class KafkaTransport implements Transport {
     const closers = [...this.closers];
     this.closers.clear();
     this.sharedProducer = undefined;
+    this.sharedAdmin = undefined;
     await Promise.allSettled(closers.map((c) => c()));
   }
 }

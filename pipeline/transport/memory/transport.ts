@@ -3,7 +3,7 @@ import { ErrorCode, TidewatchError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import { backoffDelayMs } from '../../retry.ts';
 import type {
-  BatchHandler, DeadLetter, DeadLetterWriter, Publisher, SubscribeOptions, Subscription, Transport, TransportRecord,
+  BatchHandler, DeadLetter, DeadLetterWriter, PartitionProgress, Publisher, SubscribeOptions, Subscription, Transport, TransportRecord,
 } from '../types.ts';
 import type { MemoryTransportOptions } from './options.ts';
 import { Topic } from './topic.ts';
@@ -119,6 +119,17 @@ export class MemoryTransport implements Transport {
     };
   }
 
+  async progress(groupId: string, topicName = this.options.topic): Promise<PartitionProgress[]> {
+    const topic = this.topic(topicName);
+    const group = this.groups.get(topicName)!.get(groupId);
+    return topic.partitions.map((p, partition) => ({
+      partition,
+      start: String(p.firstOffset),
+      end: String(p.nextOffset),
+      committed: group ? String(group.committed[partition]!) : null,
+    }));
+  }
+
   async deadLetters(): Promise<DeadLetterWriter> {
     return {
       write: (letters: readonly DeadLetter[]) =>
@@ -188,8 +199,13 @@ export class MemoryTransport implements Transport {
     // partitionsConsumedConcurrently = 1.
     const loop = (async () => {
       let turn = 0;
+      let told: string | undefined;
       while (member.running) {
         const mine = group.assigned(member, topic.partitions.length);
+        if (options.onAssigned && mine.join(',') !== told) {
+          told = mine.join(',');
+          options.onAssigned(topic.name, mine);
+        }
         let next: number | undefined;
         let waitMs: number | undefined;
         for (let i = 0; i < mine.length && next === undefined; i++) {
