@@ -8,11 +8,10 @@
  * bound the alerter promises ("within one scheduler tick"). `--quick`: fewer channels.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { elasticsearchSchema } from '../pipeline/config/index.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { HOUR, MIN, startLivePipeline, until } from '../test/live-pipeline.ts';
-import { benchEngines, describeMachine } from './engines.ts';
+import { benchEngines, describeMachine, resultHead } from './engines.ts';
 
 const RESULTS = new URL('./results/', import.meta.url);
 const SILENCE_PERIOD_MS = 1_000;
@@ -78,13 +77,7 @@ export async function run(): Promise<string> {
     const spikeMs = bursty.map((ch) => spiked(ch)!.at - burstAt.get(ch)!);
 
     const md = [
-      `# Alert latency, live mode, ${new Date().toISOString().slice(0, 10)}${quick ? ' (--quick)' : ''}`,
-      '',
-      '| | |',
-      '|---|---|',
-      ...machine,
-      `| load average at end | ${loadavg().map((l) => l.toFixed(2)).join(' / ')} |`,
-      '',
+      ...resultHead(`# Alert latency, live mode, ${new Date().toISOString().slice(0, 10)}${quick ? ' (--quick)' : ''}`, machine),
       `${2 * n} channels on Kafka + Elasticsearch, compressed clock (1 s = 10 min), analyzer tick ${ANALYZER_TICK_MS} ms, ` +
         `silence rule every ${SILENCE_PERIOD_MS / 1000} s, spike rule every ${SPIKE_PERIOD_MS / 1000} s (node-cron), ES refresh 1 s.`,
       '',

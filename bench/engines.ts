@@ -48,6 +48,11 @@ export async function describeMachine(client: Client): Promise<string[]> {
   ];
 }
 
+/** A result file's head: its title, then the machine table closed by the load average at the end. */
+export function resultHead(title: string, machine: readonly string[]): string[] {
+  return [title, '', '| | |', '|---|---|', ...machine, `| load average at end | ${loadavg().map((l) => l.toFixed(2)).join(' / ')} |`, ''];
+}
+
 /** ~280-byte events shaped like channel activity, in two monthly indices (as engines.md measured). */
 export function benchEvents(count: number, channels = 200): ActivityEvent[] {
   return Array.from({ length: count }, (_, i) =>

@@ -8,11 +8,10 @@
  * The table goes to bench/results/<date>.md and is returned for printing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { elasticsearchSchema, indexerSchema } from '../pipeline/config/index.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
-import { benchEngines, benchEvents, describeMachine, warmUp } from './engines.ts';
+import { benchEngines, benchEvents, describeMachine, resultHead, warmUp } from './engines.ts';
 import { benchIndexer, decodeCost } from './indexer.ts';
 import { benchProducer } from './producer.ts';
 
@@ -43,13 +42,7 @@ export async function run(): Promise<string> {
     const ceiling = Math.max(...ix.rawPerSec.map((r) => r.rate));
 
     const md = [
-      `# Pipeline benchmark, ${date}${quick ? ' (--quick smoke run: too short for conclusions)' : ''}`,
-      '',
-      '| | |',
-      '|---|---|',
-      ...machine,
-      `| load average at end | ${loadavg().map((l) => l.toFixed(2)).join(' / ')} |`,
-      '',
+      ...resultHead(`# Pipeline benchmark, ${date}${quick ? ' (--quick smoke run: too short for conclusions)' : ''}`, machine),
       `Documents: ${events.toLocaleString('en')} channel activity events of ~${Math.round(producer.bytes / events)} bytes, 200 channels, two monthly indices, 0 replicas. ` +
         `Elasticsearch warmed first with ${warmDocs.toLocaleString('en')} documents indexed and deleted (${rate(warmRate)}).`,
       '',

@@ -243,6 +243,41 @@ test('truncated and unknown-shape pages: unknown status with a clear reason and 
   assert.match(channelStatus(s, 'odd_channel').reason, /@odd_channel is not in a recognised shape/);
 });
 
+test('an oversized answer is unknown status, never a ban: not retried, nothing emitted, the channel kept', async () => {
+  server.serve('/s/bloated_channel', 'banned_before.html');
+  const s = await setup(['bloated_channel'], { preview: { maxResponseBytes: 16 * 1024 } });
+  await s.collector.runOnce();
+  s.publisher.drain();
+
+  // A known channel whose preview, and then whose post embed, come back far too large.
+  server.routes.set('/s/bloated_channel', { stream: { chunk: 'x'.repeat(4096), times: Number.POSITIVE_INFINITY } });
+  let mark = server.requests.length;
+  const summary = await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark), ['/s/bloated_channel']);
+  assert.deepEqual(s.publisher.drain(), []);
+  assert.equal(summary.pollErrors, 1);
+  let status = channelStatus(s, 'bloated_channel');
+  assert.equal(status.health, 'unknown');
+  assert.equal(status.reason, `preview of @bloated_channel: ${server.baseUrl}/s/bloated_channel sent more than 16384 bytes, over the limit of 16384 bytes (collector.preview.maxResponseBytes); not read as a page`);
+
+  server.routes.set('/s/bloated_channel', { status: 302, headers: { location: '/bloated_channel' } });
+  server.routes.set('/bloated_channel/57?embed=1&mode=tme', { body: 'x'.repeat(20_000) });
+  mark = server.requests.length;
+  await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark), ['/s/bloated_channel', '/bloated_channel/57?embed=1&mode=tme']);
+  assert.deepEqual(s.publisher.drain(), []);
+  status = channelStatus(s, 'bloated_channel');
+  assert.equal(status.health, 'unknown');
+  assert.match(status.reason, /bloated_channel\/57\?embed=1&mode=tme sent more than 16384 bytes/);
+  assert.equal(status.consecutiveErrors, 2);
+
+  // Readable again: the same channel, nothing re-emitted.
+  server.serve('/s/bloated_channel', 'banned_before.html');
+  await s.collector.runOnce();
+  assert.deepEqual(s.publisher.drain(), []);
+  assert.equal(channelStatus(s, 'bloated_channel').health, 'ok');
+});
+
 test('429 with Retry-After and a 503 are retried (pausing the whole bucket), then the page is read', async () => {
   server.routes.set('/s/busy_channel', [{ status: 429, headers: { 'retry-after': '1' }, body: 'slow down' }, { status: 503 }, { file: 'channel_first.html' }]);
   const clock = new FakeClock(NOW);

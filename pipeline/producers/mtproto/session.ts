@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
 
@@ -28,7 +28,10 @@ export async function readSession(file: string): Promise<string> {
 export async function writeSession(file: string, session: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, session, { encoding: 'utf8', mode: 0o600 });
+  // The mode applies only to a file this call creates: a leftover from a crash goes first, and
+  // 'wx' refuses anything that appears meanwhile rather than write the session into it.
+  await rm(tmp, { force: true });
+  await writeFile(tmp, session, { encoding: 'utf8', mode: 0o600, flag: 'wx' });
   await rename(tmp, file);
   await chmod(file, 0o600);
 }

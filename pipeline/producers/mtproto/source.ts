@@ -8,6 +8,7 @@ import type { TokenBucket } from '../collector/rate-limit.ts';
 import type { ChannelSource, Observation, PollTarget } from '../collector/source.ts';
 import { chatNames, floodWait, lifecycleOf, observationFromRpcError, observeChannel } from './map.ts';
 import type { MtprotoOptions } from './options.ts';
+import type { Prompter } from './prompt.ts';
 import { apiCredentials, readSession, sessionFilePath, writeSession } from './session.ts';
 
 function newClient(session: string, options: Pick<MtprotoOptions, 'connectionRetries'>): TelegramClient {
@@ -107,14 +108,14 @@ export class MtprotoSource implements ChannelSource {
 
 /**
  * `tidewatch collect login`: sign in interactively and store the session (0600). The prompts
- * come from the caller so the command owns the terminal.
+ * come from the caller so the command owns the terminal; the password is asked without echo.
  */
-export async function login(dataDir: string, prompt: (question: string) => Promise<string>, opts: Pick<MtprotoOptions, 'connectionRetries'>): Promise<string> {
+export async function login(dataDir: string, prompt: Pick<Prompter, 'ask' | 'askSecret'>, opts: Pick<MtprotoOptions, 'connectionRetries'>): Promise<string> {
   const client = newClient('', opts);
   await client.start({
-    phoneNumber: () => prompt('Phone number (international format): '),
-    phoneCode: () => prompt('Login code sent by Telegram: '),
-    password: () => prompt('Two-step verification password (empty if none): '),
+    phoneNumber: () => prompt.ask('Phone number (international format): '),
+    phoneCode: () => prompt.ask('Login code sent by Telegram: '),
+    password: (hint) => prompt.askSecret(`Two-step verification password${hint ? ` (hint: ${hint})` : ''} (empty if none): `),
     onError: (err) => {
       throw err;
     },

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** One canned answer; `file` is read from ./testdata. */
@@ -8,6 +8,11 @@ export interface FixtureRoute {
   headers?: Record<string, string>;
   file?: string;
   body?: string;
+  /**
+   * Instead of a body: `chunk` written `times` times (Infinity: until the client goes away),
+   * chunked, without Content-Length, as a page that keeps coming.
+   */
+  stream?: { chunk: string; times: number };
 }
 
 export interface FixtureServer {
@@ -39,6 +44,11 @@ export async function startFixtureServer(): Promise<FixtureServer> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`no fixture for ${key}`);
       return;
     }
+    if (route.stream) {
+      res.writeHead(route.status ?? 200, { 'content-type': 'text/html; charset=utf-8', ...route.headers });
+      streamBody(res, route.stream.chunk, route.stream.times);
+      return;
+    }
     const body = route.file ? readFileSync(new URL(route.file, testdata)) : (route.body ?? '');
     res.writeHead(route.status ?? 200, { 'content-type': 'text/html; charset=utf-8', ...route.headers }).end(body);
   });
@@ -51,4 +61,21 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     serve: (path, file) => void routes.set(path, { file }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Write `chunk` `times` times, honouring back-pressure, and stop when the client hangs up. */
+function streamBody(res: ServerResponse, chunk: string, times: number): void {
+  let left = times;
+  const pump = (): void => {
+    while (left > 0) {
+      if (res.destroyed) return;
+      left--;
+      if (!res.write(chunk)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  pump();
 }

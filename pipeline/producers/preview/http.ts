@@ -56,27 +56,31 @@ export class PreviewHttp {
 
   private async once(url: string, handle: string, signal: AbortSignal): Promise<PreviewResponse> {
     let res: Response;
-    let body: string;
     try {
       res = await fetch(url, {
         redirect: 'manual',
         headers: { 'user-agent': this.opts.userAgent, 'accept-language': 'en' },
+        // Also bounds reading the body: a page trickling in counts against the same timeout.
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
       });
-      body = await res.text();
     } catch (err) {
-      if (signal.aborted) throw err;
-      // fetch reports resets, refusals and cut bodies as TypeError, which retry() would treat as a bug.
-      const timedOut = (err as Error).name === 'TimeoutError';
-      throw new TidewatchError(
-        timedOut ? ErrorCode.TIMEOUT : ErrorCode.HTTP_UPSTREAM,
-        timedOut ? `preview of @${handle}: no answer from ${url} within ${this.opts.requestTimeoutMs} ms` : `preview of @${handle}: ${url} failed (${(err as Error).message})`,
-        { retriable: true, cause: err },
-      );
+      throw this.failed(err, url, handle, signal);
     }
     const location = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && location) return { kind: 'redirect', url, location: new URL(location, url).toString() };
-    if (res.ok) return { kind: 'page', url, body };
+    if (res.status >= 300 && res.status < 400 && location) {
+      await discard(res);
+      return { kind: 'redirect', url, location: new URL(location, url).toString() };
+    }
+    if (res.ok) {
+      try {
+        return { kind: 'page', url, body: await this.readBody(res, url, handle) };
+      } catch (err) {
+        if (err instanceof TidewatchError) throw err;
+        throw this.failed(err, url, handle, signal);
+      }
+    }
+    // Nothing in an error page is used: it is not read, so its size cannot matter either.
+    await discard(res);
     const wait = retryAfterMs(res.headers.get('retry-after'), this.clock.now());
     if (res.status === 429) {
       this.limiter.pauseFor(wait ?? this.opts.retryInitialDelayMs);
@@ -90,4 +94,55 @@ export class PreviewHttp {
       ...(wait === undefined ? {} : { retryAfterMs: wait }),
     });
   }
+
+  /**
+   * The body as text, read at most up to `maxResponseBytes` (decoded bytes): beyond it reading
+   * stops and the poll fails. Not retriable, since the same URL would send the same oversized
+   * answer; the collector then records the channel's status as unknown, never as banned or silent.
+   */
+  private async readBody(res: Response, url: string, handle: string): Promise<string> {
+    const limit = this.opts.maxResponseBytes;
+    const tooLarge = (size: string) =>
+      new TidewatchError(ErrorCode.HTTP_UPSTREAM, `preview of @${handle}: ${url} sent ${size}, over the limit of ${limit} bytes (collector.preview.maxResponseBytes); not read as a page`, {
+        details: { handle, url, maxResponseBytes: limit },
+      });
+    // Content-Length counts encoded bytes: only without a content coding does it bound the text in advance.
+    const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+    if (!res.headers.get('content-encoding') && declared > limit) {
+      await discard(res);
+      throw tooLarge(`${declared} bytes (Content-Length)`);
+    }
+    if (!res.body) return '';
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(`more than ${limit} bytes`);
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+    return text + decoder.decode();
+  }
+
+  private failed(err: unknown, url: string, handle: string, signal: AbortSignal): unknown {
+    if (signal.aborted) return err;
+    // fetch reports resets, refusals and cut bodies as TypeError, which retry() would treat as a bug.
+    const timedOut = (err as Error).name === 'TimeoutError';
+    return new TidewatchError(
+      timedOut ? ErrorCode.TIMEOUT : ErrorCode.HTTP_UPSTREAM,
+      timedOut ? `preview of @${handle}: no answer from ${url} within ${this.opts.requestTimeoutMs} ms` : `preview of @${handle}: ${url} failed (${(err as Error).message})`,
+      { retriable: true, cause: err },
+    );
+  }
+}
+
+/** Let go of a body that is not used, without reading it. */
+async function discard(res: Response): Promise<void> {
+  await res.body?.cancel().catch(() => {});
 }

@@ -10,6 +10,11 @@ export const previewOptionsSchema = z.strictObject({
   requestsPerMinute: z.number().positive().default(30),
   burstRequests: z.number().int().positive().default(5),
   requestTimeoutMs: z.number().int().positive().default(15_000),
+  /**
+   * A preview page is about 100-300 KB; anything past this is not a page we can read (a proxy's
+   * error page, a stream that never ends), so reading stops there and the poll's status is unknown.
+   */
+  maxResponseBytes: z.number().int().positive().default(2 * 1024 * 1024),
   /** Older pages fetched per poll to reach the last seen post; what is left is fetched next poll. */
   maxPagesPerPoll: z.number().int().positive().default(5),
   retries: z.number().int().nonnegative().default(3),
