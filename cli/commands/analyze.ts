@@ -24,6 +24,10 @@ async function* itemsOf(files: string[], flags: AnalyzeFlags, storeText: boolean
 const list = <T>(items: T[], line: (x: T) => string, max = 20): string[] =>
   items.length <= max ? items.map(line) : [...items.slice(0, max).map(line), `  ... and ${items.length - max} more (--json for all)`];
 
+/** The first channels of a wave; the rest is in --json (the count is exact, the list capped). */
+const named = (subjects: readonly string[], count: number, max = 10): string =>
+  subjects.length === 0 ? '' : `; ${subjects.slice(0, max).join(', ')}${count > max ? ` ... and ${count - max} more` : ''}`;
+
 /** The readable form of the report: what an analyst looks at first. */
 export function summary(r: AnalysisReport): string {
   const out = [`${r.events} events (${r.rejected} rejected, ${r.duplicates} duplicates, ${r.late} late)`];
@@ -34,7 +38,7 @@ export function summary(r: AnalysisReport): string {
   section('platforms', list(r.platforms, (p) => `  ${p.platform}${p.domain ? ` (${p.domain})` : ''}: ${p.links} links${p.events ? `, ${p.events} events` : ''}, first seen ${p.firstSeen}`));
   section('migration', list(r.migrations.filter((m) => m.scope !== 'channel'), (m) => `  ${m.at} ${m.kind} ${m.platform} (${m.scope} ${m.subject})`));
   section('takedown waves', list(r.takedowns, (t) =>
-    `  ${t.day}: ${t.channels} channels, ${t.languages} languages${t.networks.length ? `, networks ${t.networks.join(', ')}` : ''}${t.reported !== null ? `, platform reported ${t.reported}` : ''}`));
+    `  ${t.day}: ${t.channels} channels, ${t.languages} languages${t.networks.length ? `, networks ${t.networks.join(', ')}` : ''}${t.reported !== null ? `, platform reported ${t.reported}` : ''}${named(t.subjects, t.channels)}`));
   section('resurrections', list(r.resurrections, (x) =>
     `  ${x.banned} -> ${x.successor}: ${x.delayMinutes} min after the ban${x.minutesTo1000 !== null ? `, 1,000 subscribers after ${x.minutesTo1000} min` : ''}${x.regainedShare !== null ? `, ${Math.round(x.regainedShare * 100)}% of the audience regained` : ''}`));
   return out.join('\n') + '\n';

@@ -1,5 +1,5 @@
 import type { StatusAlertDoc } from '../../pipeline/analytics/status/types.ts';
-import type { Finding, GapFinding, SpikeFinding } from '../../pipeline/analytics/types.ts';
+import type { Finding, GapFinding, SpikeFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
 import type { AlertDelivery, AlertRecord } from '../../pipeline/store/types.ts';
 import type { Rule } from './rules.ts';
 
@@ -40,6 +40,18 @@ const HOUR_MS = 3_600_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 const hours = (h: number): string => `${Math.round(h * 10) / 10} h`;
 const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
+
+/** Channels a takedown alert names; a wave can be hundreds, and a chat message should stay readable. */
+const TAKEDOWN_CHANNELS_IN_ALERT = 5;
+
+/** "; channels a, b, c … and N more": N from the exact count, the finding's list being capped. */
+function takedownChannels(f: TakedownFinding): string {
+  // `?? []`: a wave stored before findings named their channels.
+  const shown = (f.subjects ?? []).slice(0, TAKEDOWN_CHANNELS_IN_ALERT);
+  if (shown.length === 0) return '';
+  const more = f.channels - shown.length;
+  return `; channels ${shown.join(', ')}${more > 0 ? ` … and ${more} more` : ''}`;
+}
 
 function silenceMatches(rule: Extract<Rule, { kind: 'silence' }>, f: GapFinding): boolean {
   return (rule.scope === 'any' || rule.scope === f.scope) && (!rule.onlyUnprecedented || f.unprecedented) && f.hours >= rule.minHours;
@@ -104,7 +116,7 @@ function firstMessage(f: Alertable): string {
         ? `New platform: ${f.platform} first seen for ${f.scope} ${f.subject} at ${f.at}`
         : `Platform surge: ${f.platform} at ${pct(f.share ?? 0)} of ${f.scope} ${f.subject}'s links on ${f.at.slice(0, 10)} (usually ${pct(f.usualShare ?? 0)})`;
     case 'takedown':
-      return `Takedown wave on ${f.day}: ${f.channels} channels gone across ${f.languages} language(s)${f.networks.length ? ` (networks ${f.networks.join(', ')})` : ''}${f.reported !== null ? `; platform reports ${f.reported}` : ''}`;
+      return `Takedown wave on ${f.day}: ${f.channels} channels gone across ${f.languages} language(s)${f.networks.length ? ` (networks ${f.networks.join(', ')})` : ''}${f.reported !== null ? `; platform reports ${f.reported}` : ''}${takedownChannels(f)}`;
     case 'resurrection':
       return `Resurrection: ${f.successor} created ${f.createdAt}, ${Math.round(f.delayMinutes)} min after ${f.banned} was banned`;
     case 'status_alert':

@@ -60,3 +60,13 @@ test('kqlFields reads field names, not values', () => {
   assert.deepEqual(kqlFields('links : *tt.me* or links : xmpp\\:*'), ['links', 'links']);
   assert.deepEqual(kqlFields('message : "a: b"'), ['message']);
 });
+
+test('the takedown waves table lists the channels of each wave next to the counts', () => {
+  const wave = savedObjects('tidewatch').find((o) => o.id === 'tidewatch-takedown-waves')!;
+  const layer = (wave.attributes.state as { datasourceStates: { formBased: { layers: Record<string, { columns: Record<string, { sourceField?: string; operationType: string; params?: Record<string, unknown> }>; columnOrder: string[] }> } } })
+    .datasourceStates.formBased.layers.layer1!;
+  const names = layer.columns.names!;
+  assert.deepEqual([names.sourceField, names.operationType, names.params?.showArrayValues], ['subjects', 'last_value', true]);
+  assert.equal(layer.columnOrder.at(-1), 'names');
+  assert.equal(layer.columns.ch?.sourceField, 'channels');
+});

@@ -8,7 +8,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import type { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import { parseViewQuery } from './api.ts';
 import { buildReport } from './report.ts';
-import { sampleStore, XSS_TITLE } from './testing.ts';
+import { sampleStore, WAVE, XSS_TITLE } from './testing.ts';
 
 /** `tidewatch report`'s file, opened from disk in a real browser with the network cut off. */
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -72,6 +72,10 @@ test('the report renders every view from the file, the hostile title as text, wi
     await page.click(`#tabs button[data-view="${view}"]`);
     await page.waitForSelector(`#view-${view}[data-loaded="true"]`);
   }
+  // The wave's row names its first ten channels as text (the hostile one too), the rest by count, all of them in the tooltip.
+  const cell = await page.$eval('#td-waves-table tbody tr td:last-child', (td) => ({ text: td.textContent, title: (td as HTMLElement).title }));
+  assert.deepEqual(cell, { text: `${WAVE.subjects.slice(0, 10).join(', ')} … and 4 more`, title: WAVE.subjects.join(', ') });
+  assert.ok(cell.text!.includes(XSS_TITLE));
   await page.click('#tabs button[data-view="gaps"]');
   assert.ok((await page.$$eval('#gaps-table td', (tds) => tds.map((td) => td.textContent))).includes('is-official'));
   assert.deepEqual(dialogs, []);

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { createLogger } from '../../pipeline/log.ts';
 import type { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
-import { bucketSecs, type GapsView, type MetaView, type OverviewView } from './api.ts';
+import { bucketSecs, type GapsView, type MetaView, type OverviewView, type TakedownsView } from './api.ts';
 import { startDashboardServer, type DashboardServer } from './server.ts';
-import { sampleStore, XSS_TITLE } from './testing.ts';
+import { sampleStore, WAVE, XSS_TITLE } from './testing.ts';
 
 let store: DuckDbStore;
 let dir: string;
@@ -67,6 +67,14 @@ test('gaps: the network gap within the range, marked unprecedented; a channel fi
   assert.deepEqual(other.gaps, []);
   const before = (await (await get('/api/view/gaps?to=2017-11-20')).json()) as GapsView;
   assert.deepEqual(before.gaps, []);
+});
+
+test('takedowns: a wave comes with the channels it names; a network filter keeps it (a day-wide tally)', async () => {
+  const all = (await (await get('/api/view/takedowns')).json()) as TakedownsView;
+  assert.deepEqual(all.waves, [WAVE]);
+  assert.equal(all.waves[0]!.subjects.length, 14);
+  const filtered = (await (await get('/api/view/takedowns?network=supporters')).json()) as TakedownsView;
+  assert.deepEqual(filtered.waves.map((w) => w.id), [WAVE.id]);
 });
 
 test('bad parameters are a 400 that says what is wrong; unknown views a 404', async () => {

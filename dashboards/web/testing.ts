@@ -1,16 +1,23 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GapFinding } from '../../pipeline/analytics/types.ts';
+import type { GapFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
 import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 
 /** A hostile channel title: must show as text wherever the dashboard or the report shows it. */
 export const XSS_TITLE = '<img src=x onerror=alert(1)>';
 
+/** A takedown wave of 14 channels, one named by a hostile string (an id from an untrusted source). */
+export const WAVE: TakedownFinding = {
+  type: 'takedown', id: 'takedown:2017-11-22', day: '2017-11-22', channels: 14, languages: 2, networks: ['amaq', 'is-official'],
+  subjects: ['1001', '1002', XSS_TITLE, 'amaq_agency', 'nashir', ...Array.from({ length: 9 }, (_, i) => `outlet_0${i + 1}`)].sort(),
+  reported: null,
+};
+
 /**
  * A small embedded store for the dashboard's tests: two networks posting hourly over three days,
- * one channel with an Arabic title, one with a hostile title, and a network-wide gap.
+ * one channel with an Arabic title, one with a hostile title, a network-wide gap and a takedown wave.
  */
 export async function sampleStore(): Promise<{ store: DuckDbStore; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-web-'));
@@ -36,6 +43,6 @@ export async function sampleStore(): Promise<{ store: DuckDbStore; dir: string }
     type: 'gap', id: 'network:is-official:2017-11-22T08:00:00.000Z', scope: 'network', subject: 'is-official',
     start: '2017-11-22T08:00:00.000Z', end: '2017-11-23T10:00:00.000Z', hours: 26, baselineHours: 6, unprecedented: true, previousLongestHours: 3,
   };
-  await store.writeFindings([gap]);
+  await store.writeFindings([gap, WAVE]);
   return { store, dir };
 }

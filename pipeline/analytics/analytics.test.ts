@@ -49,7 +49,14 @@ test('Nov 2017: the ~25 h network silence is found and unprecedented; nightly lu
 
 test('18 Nov 2015: a wave of 78 channels in 12 languages; Nashir and Amaq resurrected within hours', async () => {
   const r = await analyze('timeline-2015-takedown.jsonl');
-  assert.deepEqual(r.takedowns, [{ day: '2015-11-18', channels: 78, languages: 12, networks: ['is-official', 'supporters'], reported: null }]);
+  // The 78 handles as generate.ts builds them: Nashir, Amaq and outlet_<language>_<i> for i = 2..77.
+  const languages = ['ar', 'en', 'fr', 'de', 'ru', 'tr', 'fa', 'ur', 'id', 'bs', 'ku', 'es'];
+  const handles = ['nashir_news', 'amaq_agency'];
+  for (let i = 2; i < 78; i++) handles.push(`outlet_${languages[i % 12]}_${i}`);
+  assert.deepEqual(r.takedowns, [{
+    day: '2015-11-18', channels: 78, languages: 12, networks: ['is-official', 'supporters'], subjects: handles.sort(), reported: null,
+  }]);
+  assert.deepEqual(r.takedowns[0]!.subjects.slice(0, 4), ['amaq_agency', 'nashir_news', 'outlet_ar_12', 'outlet_ar_24'], 'sorted as strings');
   const nashir = r.resurrections.find((x) => x.banned === 'nashir_news');
   assert.equal(nashir?.successor, 'nashir_news2');
   assert.ok(nashir.delayMinutes < 12 * 60);
@@ -68,7 +75,7 @@ test('Dec 2018 / Nov 2019: new platforms first seen, the TamTam surge, and the p
   for (const p of ['hoop', 'threema', 'xmpp', 'nandbox']) assert.equal(firstSeen(p), '2019-11-22', p);
   assert.ok(r.migrations.some((m) => m.kind === 'surge' && m.platform === 'tamtam' && m.subject === 'all' && m.at.startsWith('2019-11-22')));
   assert.ok(!r.migrations.some((m) => m.kind === 'surge' && m.at < '2019-11-22'), 'no surge before the Action Day');
-  assert.deepEqual(r.takedowns.map((t) => [t.day, t.reported]), [['2018-12-06', 3276], ['2019-11-22', 2096], ['2019-11-23', 2959]]);
+  assert.deepEqual(r.takedowns.map((t) => [t.day, t.reported, t.subjects]), [['2018-12-06', 3276, []], ['2019-11-22', 2096, []], ['2019-11-23', 2959, []]], 'waves from the tally alone name no channel');
   assert.equal(r.platforms.find((x) => x.platform === 'tamtam')?.events, 1, 'activity on TamTam itself counts');
   assert.ok(r.platforms.some((x) => x.platform === 'unknown' && x.domain === 'example-mirror.org'), 'links in message text, unknown domain kept');
 });
@@ -84,7 +91,7 @@ test('zoned timestamps: a DST switch is not a gap, and days are UTC days', async
   const r = await analyze('zones-dst.jsonl');
   assert.deepEqual(r.gaps, []);
   assert.deepEqual(r.spikes, []);
-  assert.deepEqual(r.takedowns.map((t) => t.day), ['2019-04-11']);
+  assert.deepEqual(r.takedowns.map((t) => [t.day, t.subjects.length]), [['2019-04-11', 10]]);
 });
 
 test('empty and single-event inputs', async () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { buildEvent, type ActivityEvent } from '../events/index.ts';
 import {
-  analyzer, analyticsOptions, classifyLink, nameKey, poissonCriticalCount, poissonUpperTail, runAnalysis, suffixSet, type Finding, type GapFinding,
+  analyzer, analyticsOptions, classifyLink, MAX_TAKEDOWN_SUBJECTS, nameKey, poissonCriticalCount, poissonUpperTail, runAnalysis, suffixSet,
+  type Finding, type GapFinding, type TakedownFinding,
 } from './index.ts';
 
 const H = 3_600_000;
@@ -124,4 +125,64 @@ test('poisson tails and critical counts', () => {
     const k = poissonCriticalCount(mu, 1e-4);
     assert.ok(poissonUpperTail(k, mu) <= 1e-4 && poissonUpperTail(k - 1, mu) > 1e-4, `mu=${mu} k=${k}`);
   }
+});
+
+const DAY_START = Date.UTC(2015, 10, 18);
+const ban = (i: number, channel: { id: string; handle?: string; language?: string }, extra: { platform?: string; action?: 'channel_banned' | 'channel_deleted' } = {}): ActivityEvent =>
+  buildEvent({ timestamp: DAY_START + i * 1000, action: extra.action ?? 'channel_banned', channel, source: { type: 'test' }, ...(extra.platform ? { platform: extra.platform } : {}) });
+
+/** The latest version of every takedown finding, by id. */
+function takedowns(events: ActivityEvent[]): TakedownFinding[] {
+  const st = analyzer.init(analyticsOptions());
+  const latest = new Map<string, TakedownFinding>();
+  for (const f of [...events.flatMap((e) => analyzer.step(st, e)), ...analyzer.flush(st)]) if (f.type === 'takedown') latest.set(f.id, f);
+  return [...latest.values()];
+}
+
+test('takedown subjects: handle else id, one per channel counted, sorted; the id keeps its format', () => {
+  const events = [
+    ban(0, { id: '9', handle: 'zulu' }), ban(1, { id: '10' }), ban(2, { id: '11', handle: 'alpha' }),
+    // Deleted after the ban: the same channel, counted and named once.
+    ban(3, { id: '11', handle: 'alpha' }, { action: 'channel_deleted' }),
+    // The same id on another platform is another channel.
+    ban(4, { id: '9', handle: 'zulu_tt' }, { platform: 'tamtam' }),
+  ];
+  for (let i = 0; i < 7; i++) events.push(ban(10 + i, { id: String(100 + i), handle: `mid_${i}` }));
+  const [wave, ...rest] = takedowns(events);
+  assert.deepEqual(rest, []);
+  assert.equal(wave!.id, 'takedown:2015-11-18');
+  assert.equal(wave!.channels, 11);
+  assert.deepEqual(wave!.subjects, ['10', 'alpha', 'mid_0', 'mid_1', 'mid_2', 'mid_3', 'mid_4', 'mid_5', 'mid_6', 'zulu', 'zulu_tt']);
+});
+
+test(`takedown subjects: capped at ${MAX_TAKEDOWN_SUBJECTS}, the first in sort order whatever the arrival order; counts stay exact`, () => {
+  const n = MAX_TAKEDOWN_SUBJECTS + 250;
+  // Handles in an order unrelated to time; every fifth channel has none and is named by its id.
+  const events = Array.from({ length: n }, (_, i) => {
+    const k = (i * 7919) % n;
+    return ban(i, k % 5 === 0 ? { id: `id_${k}` } : { id: `id_${k}`, handle: `h_${String(k).padStart(4, '0')}` });
+  });
+  const names = events.map((e) => e.channel.handle ?? e.channel.id).sort();
+  const [inOrder] = takedowns(events);
+  assert.equal(inOrder!.channels, n);
+  assert.equal(inOrder!.subjects.length, MAX_TAKEDOWN_SUBJECTS);
+  assert.deepEqual(inOrder!.subjects, names.slice(0, MAX_TAKEDOWN_SUBJECTS));
+  assert.ok(inOrder!.subjects.includes('h_0001') && !inOrder!.subjects.includes('id_995'), 'handles sort before the ids beyond the cap');
+  // Reversed: almost every ban arrives late, and the finding is the same.
+  assert.deepEqual(takedowns([...events].reverse()), [inOrder]);
+});
+
+test('takedown subjects: a day restored from a snapshot taken before the list existed goes on without it', () => {
+  const st = analyzer.init(analyticsOptions());
+  for (let i = 0; i < 10; i++) analyzer.step(st, ban(i, { id: String(i), handle: `old_${i}` }));
+  analyzer.flush(st);
+  const snapshot = analyzer.snapshot(st);
+  assert.match(snapshot, /"subjects":\["old_0",/);
+  const json = snapshot.replace(/,"subjects":\[[^\]]*\]/g, '');
+  assert.doesNotMatch(json, /"subjects":\[/);
+  const restored = analyzer.restore(json);
+  const found = [...analyzer.step(restored, ban(600, { id: '99', handle: 'new_one' })), ...analyzer.flush(restored)];
+  const wave = found.filter((f): f is TakedownFinding => f.type === 'takedown').at(-1);
+  assert.equal(wave?.channels, 11);
+  assert.deepEqual(wave?.subjects, ['new_one'], 'the channels before the restore are counted but cannot be named');
 });

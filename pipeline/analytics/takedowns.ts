@@ -1,6 +1,6 @@
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, TakedownsOptions } from './options.ts';
-import { channelKey, NONE, type Detector, type TakedownFinding } from './types.ts';
+import { channelKey, channelSubject, MAX_TAKEDOWN_SUBJECTS, NONE, type Detector, type TakedownFinding } from './types.ts';
 import { dayIso, dayOf } from './time.ts';
 
 /**
@@ -9,13 +9,20 @@ import { dayIso, dayOf } from './time.ts';
  * from minChannels channels, or when its tally is at least reportedFactor times the median of the
  * earlier tallies of the last reportedHistoryDays (before reportedWarmupDays tallies exist: at
  * least minReported). The finding is emitted as soon as the day qualifies and again as it grows,
- * under the same id, so an alert does not wait for the day to end.
+ * under the same id, so an alert does not wait for the day to end. The finding names the channels
+ * it counts (`subjects`), capped at MAX_TAKEDOWN_SUBJECTS: the first in sort order, so the list does
+ * not depend on the order events arrive in.
  */
 interface TakedownDay {
   day: number;
   channels: Set<string>;
   languages: Set<string>;
   networks: Set<string>;
+  /**
+   * Names of the channels, one per channel, sorted, the first MAX_TAKEDOWN_SUBJECTS only.
+   * Optional: a day restored from a snapshot taken before the list existed starts without one.
+   */
+  subjects?: string[];
   /** The platform's tally: later updates of the same day supersede earlier ones, hence the max. */
   reported: number | null;
 }
@@ -51,7 +58,7 @@ function dayState(st: TakedownsState, day: number): TakedownDay | null {
   if (d) return d;
   const latest = Math.max(day, ...st.days.keys());
   if (day <= latest - OPEN_DAYS) return null; // late: that day is final
-  d = { day, channels: new Set(), languages: new Set(), networks: new Set(), reported: null };
+  d = { day, channels: new Set(), languages: new Set(), networks: new Set(), subjects: [], reported: null };
   st.days.set(day, d);
   for (const old of st.days.keys()) if (old <= latest - OPEN_DAYS) st.days.delete(old);
   return d;
@@ -64,10 +71,24 @@ function recordTally(st: TakedownsState, day: number, count: number): void {
   while (st.tallies.length && st.tallies[0]![0] < day - st.options.reportedHistoryDays) st.tallies.shift();
 }
 
+/** Sorted insert, kept to the cap: O(cap) per channel, where sorting at every emission would be O(n log n). */
+function addSubject(subjects: string[], name: string): void {
+  if (subjects.length >= MAX_TAKEDOWN_SUBJECTS && name >= subjects[subjects.length - 1]!) return;
+  let lo = 0;
+  let hi = subjects.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (subjects[mid]! <= name) lo = mid + 1;
+    else hi = mid;
+  }
+  subjects.splice(lo, 0, name);
+  if (subjects.length > MAX_TAKEDOWN_SUBJECTS) subjects.pop();
+}
+
 function finding(d: TakedownDay): TakedownFinding {
   return {
     type: 'takedown', id: `takedown:${dayIso(d.day)}`, day: dayIso(d.day), channels: d.channels.size,
-    languages: d.languages.size, networks: [...d.networks].sort(), reported: d.reported,
+    languages: d.languages.size, networks: [...d.networks].sort(), subjects: [...(d.subjects ?? [])], reported: d.reported,
   };
 }
 
@@ -92,6 +113,7 @@ export const takedownsDetector: Detector<TakedownsState> = {
       const key = channelKey(event, st.homePlatform);
       if (d.channels.has(key)) return NONE;
       d.channels.add(key);
+      addSubject((d.subjects ??= []), channelSubject(event));
       if (event.channel.language) d.languages.add(event.channel.language);
       if (event.channel.network) d.networks.add(event.channel.network);
     }

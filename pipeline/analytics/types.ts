@@ -69,13 +69,23 @@ export interface LinkDayFinding {
   platforms: Record<string, number>;
 }
 
+/** At most this many names in a takedown finding's `subjects`; its counts stay exact. */
+export const MAX_TAKEDOWN_SUBJECTS = 1_000;
+
 export interface TakedownFinding {
   type: 'takedown';
   id: string;
   day: string;
+  /** Distinct channels banned or deleted that day (exact, whatever the length of `subjects`). */
   channels: number;
   languages: number;
   networks: string[];
+  /**
+   * The channels counted, as findings name a channel (handle, else id): one entry per channel,
+   * sorted, at most MAX_TAKEDOWN_SUBJECTS (the first in sort order). The list is complete exactly
+   * when its length equals `channels`.
+   */
+  subjects: string[];
   /** The platform's own tally for the day (bans_reported), when one was seen. */
   reported: number | null;
 }

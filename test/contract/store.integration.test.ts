@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GapFinding, LinkDayFinding, ResurrectionFinding, SpikeFinding } from '../../pipeline/analytics/types.ts';
+import { MAX_TAKEDOWN_SUBJECTS, type GapFinding, type LinkDayFinding, type ResurrectionFinding, type SpikeFinding, type TakedownFinding } from '../../pipeline/analytics/types.ts';
 import { elasticsearchSchema } from '../../pipeline/config/index.ts';
 import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
@@ -90,6 +90,13 @@ const resurrection: ResurrectionFinding = {
   type: 'resurrection', id: 'res-1', banned: 'old_handle', successor: 'old_handle_new', bannedAt: '2018-11-22T08:00:00.000Z',
   createdAt: '2018-11-22T09:30:00.000Z', delayMinutes: 90, minutesTo1000: null, regainedShare: 0.4,
 };
+
+/** A wave as the detector emits it: first at 12 channels, then grown past the cap of its list. */
+const takedown = (channels: number): TakedownFinding => ({
+  type: 'takedown', id: 'takedown:2018-11-22', day: '2018-11-22T00:00:00.000Z', channels, languages: 3, networks: ['net-a', 'net-b'],
+  subjects: Array.from({ length: Math.min(channels, MAX_TAKEDOWN_SUBJECTS) }, (_, i) => (i % 4 === 0 ? `ch-${i}` : `handle_${String(i).padStart(4, '0')}`)).sort(),
+  reported: channels > 100 ? 2_500 : null,
+});
 
 const alert = (over: Partial<AlertRecord> = {}): AlertRecord => ({
   type: 'alert', id: 'silence:gap-1', rule: 'silence', state: 'firing', severity: 'warning', subject: 'handle_1',
@@ -259,5 +266,41 @@ for (const impl of impls) {
       assert.equal(await store.countFindings('alert', { open: true }), 0);
       assert.deepEqual(await store.findings('takedown'), []);
     });
+
+    test('a takedown wave round-trips with the channels it names, and its growth replaces it in place', async () => {
+      const first = takedown(12);
+      assert.deepEqual(await store.writeFindings([first]), [{ id: first.id, status: 'written' }]);
+      await store.refresh();
+      assert.deepEqual(await store.findings('takedown'), [first]);
+
+      const grown = takedown(MAX_TAKEDOWN_SUBJECTS + 250);
+      assert.equal(grown.subjects.length, MAX_TAKEDOWN_SUBJECTS);
+      assert.deepEqual(await store.writeFindings([grown]), [{ id: grown.id, status: 'written' }]);
+      await store.refresh();
+      assert.equal(await store.countFindings('takedown'), 1);
+      const [read] = await store.findings('takedown', { from: '2018-11-22T00:00:00Z', to: '2018-11-23T00:00:00Z' });
+      assert.deepEqual(read, grown);
+    });
   });
 }
+
+test('Elasticsearch setup over a findings index from an older version puts the current mapping on it', async () => {
+  const prefix = uniqueName('st-upgrade');
+  const config = elasticsearchSchema.parse({ url: testElasticsearchUrl(), indexPrefix: prefix });
+  const client = createEsClient(config);
+  try {
+    // The lifecycle index as a version without takedown `subjects` left it: strict, field absent.
+    await client.indices.create({ index: `${prefix}-lifecycle`, mappings: { dynamic: 'strict', properties: { type: { type: 'keyword' }, id: { type: 'keyword' } } } });
+    const store = new EsStore(client, config, { flushBytes: 1_000_000, concurrency: 1 });
+    await store.setup();
+    await store.setup();
+    const wave = takedown(3);
+    assert.deepEqual(await store.writeFindings([wave]), [{ id: wave.id, status: 'written' }]);
+    await store.refresh();
+    assert.deepEqual(await store.findings('takedown'), [wave]);
+  } finally {
+    await client.indices.delete({ index: `${prefix}-*` }).catch(() => {});
+    await client.indices.deleteIndexTemplate({ name: `${prefix}-*` }).catch(() => {});
+    await client.close();
+  }
+});

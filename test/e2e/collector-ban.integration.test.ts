@@ -307,7 +307,7 @@ test('a ban page becomes channel_banned, a takedown wave and one alert; the hand
     const f = (await store.findings('takedown')).find((x) => x.day === DAY);
     return f?.channels === BANNED.length && f;
   }, 'the takedown wave with every banned channel');
-  assert.deepEqual(wave, { type: 'takedown', id: `takedown:${DAY}`, day: DAY, channels: 4, languages: 3, networks: [NETWORK], reported: null });
+  assert.deepEqual(wave, { type: 'takedown', id: `takedown:${DAY}`, day: DAY, channels: 4, languages: 3, networks: [NETWORK], subjects: BANNED, reported: null });
   const lifespans = await store.findings('lifespan');
   assert.deepEqual(lifespans.map((l) => [l.subject, l.reason]).sort(), BANNED.map((h) => [h, 'channel_banned']));
 
@@ -317,7 +317,11 @@ test('a ban page becomes channel_banned, a takedown wave and one alert; the hand
   assert.equal(alert.findingId, wave.id);
   assert.equal(alert.severity, 'critical');
   assert.equal(alert.subject, `day:${DAY}`);
-  assert.match(alert.message, new RegExp(`^Takedown wave on ${DAY}: [34] channels gone across 3 language\\(s\\) \\(networks ${NETWORK}\\)$`));
+  const m = new RegExp(`^Takedown wave on ${DAY}: ([34]) channels gone across 3 language\\(s\\) \\(networks ${NETWORK}\\); channels (.+)$`).exec(alert.message);
+  assert.ok(m, alert.message);
+  const named = m[2]!.split(', ');
+  assert.equal(named.length, Number(m[1]));
+  assert.deepEqual(named, BANNED.filter((h) => named.includes(h)), 'the banned channels, in order');
   const recorded = await until(async () => {
     await store.refresh();
     const [a] = (await store.findings('alert')).filter((x) => x.rule === 'takedown-wave');

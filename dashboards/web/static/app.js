@@ -17,6 +17,12 @@
   const fmtDay = (iso) => (iso ? String(iso).slice(0, 10) : '');
   const fmtNum = (n, digits) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits === undefined ? 1 : digits }));
   const fmtPct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+  /** A wave's first `max` channels, then how many more by the exact count (the finding's list is capped). */
+  function fmtWaveChannels(w, max) {
+    const shown = (w.subjects || []).slice(0, max);
+    const more = w.channels - shown.length;
+    return shown.length ? `${shown.join(', ')}${more > 0 ? ` … and ${more} more` : ''}` : '';
+  }
 
   // ---- DOM helpers: text only ----------------------------------------------------------------
   function node(tag, text, className) {
@@ -27,8 +33,9 @@
   }
 
   /**
-   * columns: [{ title, value(row) -> string|number|null, kind: 'text'|'num'|'badge' }]. Text
-   * columns get dir="auto" so an Arabic or Persian title reads right to left in its cell.
+   * columns: [{ title, value(row) -> string|number|null, kind: 'text'|'num'|'badge', hint(row)? }].
+   * Text columns get dir="auto" so an Arabic or Persian title reads right to left in its cell;
+   * `hint` is the cell's tooltip (the title attribute: text, never HTML).
    */
   function renderTable(id, columns, rows, empty) {
     const box = $(id);
@@ -54,6 +61,7 @@
           td.textContent = v === null || v === undefined ? '' : String(v);
         }
         if (c.kind === 'text') td.dir = 'auto';
+        if (c.hint) td.title = c.hint(r);
         tr.append(td);
       }
       tbody.append(tr);
@@ -274,6 +282,7 @@
         { title: 'Languages', value: (w) => fmtNum(w.languages, 0), kind: 'num' },
         { title: 'Reported by the platform', value: (w) => fmtNum(w.reported, 0), kind: 'num' },
         { title: 'Networks', value: (w) => w.networks.join(', '), kind: 'text' },
+        { title: 'Channels banned', value: (w) => fmtWaveChannels(w, 10), kind: 'text', hint: (w) => fmtWaveChannels(w, Infinity) },
       ], d.waves.slice().reverse(), 'No takedown waves in this range.');
     },
 

@@ -81,6 +81,8 @@ const MAPPINGS: Record<(typeof FINDING_INDEX)[FindingType], Mapping> = {
     channels: long,
     languages: long,
     networks: keyword,
+    // A takedown's channels (capped, see TakedownFinding); its `@subjects` stay empty (queries.ts).
+    subjects: keyword,
     reported: long,
     banned: keyword,
     successor: keyword,

@@ -10,7 +10,7 @@ import type {
   HistogramQuery, ItemResult, Store, TermCount, TimeRange, TopNQuery,
 } from '../types.ts';
 import { esError } from './client.ts';
-import { FINDING_INDEX, findingsIndex } from './findings.ts';
+import { FINDING_INDEX, findingsIndex, findingsTemplates } from './findings.ts';
 import { EsEventSink, type EsSinkOptions } from './sink.ts';
 import { installTemplates } from './templates.ts';
 
@@ -82,8 +82,30 @@ export class EsStore implements Store {
     return [this.activity, ...new Set(Object.values(FINDING_INDEX).map((i) => `${this.prefix}-${i}`))].join(',');
   }
 
+  /**
+   * Templates, then the findings indices themselves (their names are fixed): created by a first
+   * write instead, a dashboard or alerter search at that moment fails on a shard still starting.
+   * An index from an older version gets the current mapping put on it: a field added since
+   * (strict mappings) would otherwise refuse every new finding carrying it.
+   */
   async setup(): Promise<void> {
     await installTemplates(this.client, this.config);
+    for (const t of findingsTemplates(this.prefix)) {
+      const index = t.indexPatterns[0]!;
+      try {
+        await this.client.indices.create({ index, wait_for_active_shards: 1 });
+      } catch (err) {
+        // Setup is idempotent, and instances start together: an index already there is the goal.
+        if ((err as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !== 'resource_already_exists_exception') {
+          throw esError(err, `creating findings index ${index}`);
+        }
+        try {
+          await this.client.indices.putMapping({ index, ...t.mappings });
+        } catch (e) {
+          throw esError(e, `updating the mapping of ${index} (a field changed type since it was created? reindex it)`);
+        }
+      }
+    }
   }
 
   /**
