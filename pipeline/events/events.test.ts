@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { buildEvent, decodeEvent, eventId, validateEvent } from './index.ts';
 
 const base = () =>
@@ -19,6 +21,35 @@ test('the same activity gets the same id whatever the zone notation', () => {
   assert.equal(a, b);
   assert.notEqual(a, c);
   assert.match(a, /^[0-9a-f]{32}$/);
+});
+
+test('ids are pinned: the same parts give these ids in every version (stored events are upserted by them)', () => {
+  // Computed by the first implementation (createHash over the joined key); never change them.
+  assert.equal(eventId({ platform: 'telegram', channelId: '1062301884', action: 'post', messageId: '2', timestamp: '2015-11-18T22:50:00Z' }), 'c46200f8872e8607235a7b1416e7c74e');
+  assert.equal(eventId({ platform: 'telegram', channelId: '1062301884', action: 'channel_created', timestamp: Date.UTC(2015, 10, 18, 22, 41, 7) }), '9ab71664d03b4efc92c6a694951a24be');
+  assert.equal(eventId({ platform: 'telegram', channelId: '1062301884', action: 'edit', messageId: '3', timestamp: '2015-11-19T07:05:00+01:00' }), 'b770c460d8f81c81c492d1faac95cbea');
+  // The builder passes epoch ms: the same id as the ISO string gives.
+  const built = buildEvent({ timestamp: 1447887000000, action: 'post', channel: { id: '1062301884' }, message: { id: '2' }, source: { type: 'test' } });
+  assert.equal(built.event.id, 'c46200f8872e8607235a7b1416e7c74e');
+  assert.equal(built['@timestamp'], '2015-11-18T22:50:00.000Z');
+});
+
+test('eventId is the original definition for any parts: sha256 of the joined key, first 32 hex', () => {
+  const original = (p: { platform: string; channelId: string; action: string; messageId?: string; timestamp: number | string }) => {
+    const ms = typeof p.timestamp === 'number' ? p.timestamp : Date.parse(p.timestamp);
+    const key = [p.platform, p.channelId, p.action, p.messageId ?? '', String(ms)].join('\u001f');
+    return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  };
+  const time = fc.oneof(
+    fc.bigInt({ min: -(10n ** 16n), max: 10n ** 16n }).map(Number),
+    fc.integer(),
+    fc.double(),
+    fc.constantFrom(0, -0, 9999, 10000, 2e13 - 1, 2e13, NaN, Infinity),
+    fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    fc.string(),
+  );
+  const parts = fc.record({ platform: fc.string(), channelId: fc.string(), action: fc.string(), messageId: fc.string(), timestamp: time }, { requiredKeys: ['platform', 'channelId', 'action', 'timestamp'] });
+  fc.assert(fc.property(parts, (p) => assert.equal(eventId(p), original(p))), { numRuns: 20_000 });
 });
 
 test('a valid event passes and its text is removed unless storeText is on', () => {

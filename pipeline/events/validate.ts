@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { activityEventSchema, LIMITS, type ActivityEvent } from './schema.ts';
+import { activityEventSchema, canonicalBuiltEvent, canonicalEventMs, LIMITS, type ActivityEvent } from './schema.ts';
+import type { BuiltEvent } from './build.ts';
 import { eventId } from './id.ts';
 
 /**
  * The schema compiled ahead of time by zod (`z.compile`): the same checks and output, at about
- * twice the speed of the runtime parser on every event (it is most of a GB import's per-event
- * cost). An input the compiled path rejects is parsed again by the runtime parser, so the
- * issues, and the reasons built from them, are the runtime's own.
+ * twice the speed of the runtime parser, for the events the fast acceptance (schema.ts,
+ * canonicalEventMs) leaves to it. An input the compiled path rejects is parsed again by the
+ * runtime parser, so the issues, and the reasons built from them, are the runtime's own.
  */
 const compiledEventSchema = z.compile(activityEventSchema);
 
@@ -31,25 +32,52 @@ function formatIssue(issue: z.core.$ZodIssue): { field: string; reason: string }
   return { field, reason: `${field}: ${issue.message}` };
 }
 
-/** Validate one decoded value as an activity event; the reason names the offending field. */
+/**
+ * Validate one decoded value as an activity event; the reason names the offending field. An event
+ * already in canonical form (canonicalEventMs(): what JSON.stringify of a validated event reads
+ * back as) is accepted as it is, without the schema's copy; the schema judges everything else.
+ */
 export function validateEvent(value: unknown, opts: ValidateOptions = {}): Validation {
+  const ms = canonicalEventMs(value);
+  if (!Number.isNaN(ms)) return accept(value as ActivityEvent, ms, opts, opts.checkId ?? true);
+  return validateWithSchema(value, opts);
+}
+
+/**
+ * validateEvent() by the schema alone, without the fast acceptance: what validateEvent() does for
+ * every event that is not canonical, and the reference its tests compare it with.
+ */
+export function validateWithSchema(value: unknown, opts: ValidateOptions = {}): Validation {
   const parsed = compiledEventSchema.safeParse(value);
   if (!parsed.success) {
     const issues = parsed.error.issues.map(formatIssue);
     return { ok: false, field: issues[0]?.field ?? '(event)', reason: issues.map((i) => i.reason).join('; ') };
   }
-  const event = parsed.data;
+  return accept(parsed.data, Date.parse(parsed.data['@timestamp']), opts, opts.checkId ?? true);
+}
+
+/**
+ * validateEvent() for what buildEventAt() just returned: the same result, with less checked again
+ * (schema.ts, canonicalBuiltEvent). The id is the builder's own, so it is not recomputed.
+ */
+export function validateBuiltEvent(built: BuiltEvent, opts: Omit<ValidateOptions, 'checkId'> = {}): Validation {
+  if (canonicalBuiltEvent(built.event, built.ms)) return accept(built.event, built.ms, opts, false);
+  return validateWithSchema(built.event, { ...opts, checkId: false });
+}
+
+/** The checks after the schema's: the clock, the id, and removing text unless it is kept. */
+function accept(event: ActivityEvent, ms: number, opts: ValidateOptions, checkId: boolean): Validation {
   const now = opts.nowMs ?? Date.now();
-  if (Date.parse(event['@timestamp']) > now + LIMITS.maxFutureMs) {
+  if (ms > now + LIMITS.maxFutureMs) {
     return { ok: false, field: '@timestamp', reason: `@timestamp: ${event['@timestamp']} is more than 24 h in the future` };
   }
-  if (opts.checkId ?? true) {
+  if (checkId) {
     const expected = eventId({
       platform: event.platform,
       channelId: event.channel.id,
       action: event.event.action,
       messageId: event.message?.id,
-      timestamp: event['@timestamp'],
+      timestamp: ms,
     });
     if (expected !== event.event.id) {
       return { ok: false, field: 'event.id', reason: `event.id: does not match platform/channel/action/message/time (expected ${expected})` };

@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { buildEvent, validateEvent, type ActivityEvent, type EventInput } from '../events/index.ts';
+import { buildEventAt, validateBuiltEvent, validateEvent, type ActivityEvent, type BuiltEvent, type EventInput } from '../events/index.ts';
 import type { Source, SourceItem, SourceOptions, SourceStats } from './types.ts';
 
 /** How often (in records) readers report progress: often enough for a bar, cheap enough for 100k/s. */
@@ -50,26 +50,21 @@ export function displayName(file: string): string {
 
 /** Stamp the operator's --network / --language on channels that carry none. */
 export function withDefaults(event: ActivityEvent, opts: Pick<SourceOptions, 'network' | 'language'>): ActivityEvent {
-  if ((opts.network === undefined || event.channel.network !== undefined) && (opts.language === undefined || event.channel.language !== undefined)) {
+  const c = event.channel;
+  if ((opts.network === undefined || c.network !== undefined) && (opts.language === undefined || c.language !== undefined)) {
     return event;
   }
-  return {
-    ...event,
-    channel: {
-      ...event.channel,
-      ...(event.channel.network === undefined && opts.network !== undefined ? { network: opts.network } : {}),
-      ...(event.channel.language === undefined && opts.language !== undefined ? { language: opts.language } : {}),
-    },
-  };
+  // Language before network, as the schema orders them: the event stays in canonical form and
+  // validation keeps its fast path (events/schema.ts, canonicalEventMs).
+  const channel = { ...c };
+  if (c.language === undefined && opts.language !== undefined) channel.language = opts.language;
+  if (c.network === undefined && opts.network !== undefined) channel.network = opts.network;
+  return { ...event, channel };
 }
 
-/**
- * Validate an already canonical value (JSONL, HTTP) into an item; the reason names the field.
- * `trustedId` skips re-hashing the id of an event buildEvent() just made: the hash is a large
- * share of the per-event cost of a GB import, and recomputing our own id proves nothing.
- */
-export function checkEvent(value: unknown, opts: SourceOptions, location: string, trustedId = false): SourceItem {
-  const v = validateEvent(value, { nowMs: opts.nowMs, storeText: opts.storeText, checkId: !trustedId });
+/** Validate an already canonical value (JSONL, HTTP) into an item; the reason names the field. */
+export function checkEvent(value: unknown, opts: SourceOptions, location: string): SourceItem {
+  const v = validateEvent(value, { nowMs: opts.nowMs, storeText: opts.storeText });
   if (!v.ok) return { kind: 'rejected', reason: v.reason, location };
   return { kind: 'event', event: withDefaults(v.event, opts) };
 }
@@ -79,22 +74,37 @@ export function checkEvent(value: unknown, opts: SourceOptions, location: string
  * that is bad input here, so it becomes a rejection like any schema problem.
  */
 export function makeEvent(input: EventInput, opts: SourceOptions, location: string): SourceItem {
-  let event: ActivityEvent;
+  const checked = buildChecked(input, opts);
+  return typeof checked === 'string' ? { kind: 'rejected', reason: checked, location } : { kind: 'event', event: checked };
+}
+
+/**
+ * makeEvent() without the item: the event, or the reason it is rejected. For readers that format
+ * the location only when there is a rejection (most records never need one).
+ */
+export function buildChecked(input: EventInput, opts: SourceOptions): ActivityEvent | string {
+  // One clock read for both uses: `event.ingested` and validation's "too far in the future".
+  const nowMs = opts.nowMs ?? Date.now();
+  let built: BuiltEvent;
   try {
-    event = buildEvent(input);
+    built = buildEventAt(input, input.ingested === undefined ? ingestedAt(nowMs, opts.nowMs !== undefined) : undefined);
   } catch (err) {
-    return { kind: 'rejected', reason: (err as Error).message, location };
+    return (err as Error).message;
   }
-  event.event.ingested = input.ingested === undefined ? ingestedNow(opts.nowMs) : event.event.ingested;
-  return checkEvent(withDefaults(event, opts), opts, location, true);
+  const event = withDefaults(built.event, opts);
+  const v = validateBuiltEvent(event === built.event ? built : { event, ms: built.ms }, { nowMs, storeText: opts.storeText });
+  return v.ok ? v.event : v.reason;
 }
 
 let ingestedCache = { second: NaN, iso: '' };
 
-/** `event.ingested`, formatted once per second rather than once per event (a GB import makes millions). */
-function ingestedNow(nowMs: number | undefined): string {
-  if (nowMs !== undefined) return new Date(nowMs).toISOString();
-  const second = Math.floor(Date.now() / 1000);
+/**
+ * `event.ingested`: an injected clock's time as it is; the system clock's to the second, formatted
+ * once per second rather than once per event (a GB import makes millions).
+ */
+function ingestedAt(nowMs: number, injected: boolean): string {
+  if (injected) return new Date(nowMs).toISOString();
+  const second = Math.floor(nowMs / 1000);
   if (second !== ingestedCache.second) ingestedCache = { second, iso: new Date(second * 1000).toISOString() };
   return ingestedCache.iso;
 }
@@ -209,4 +219,60 @@ export function openLineSource(
 /** Whether a line carries nothing; blank lines are layout, not records. */
 export function isBlank(text: string): boolean {
   return text.trim() === '';
+}
+
+/**
+ * The items of `batches`, one at a time: a reader that reads a chunk's worth of records at once
+ * yields them as arrays, and each record is turned into its items (`expand`) only when the
+ * consumer gets to it, so only one record's events are alive at a time and a consumer that stops
+ * early stops the work. No async generator's cost per item (its queue and an extra await each;
+ * a GB import has millions): one already-resolved promise per item. `done` runs once, after the
+ * last record. return() (a consumer that stops early) is passed on, so the reader's finally
+ * blocks run.
+ */
+export function lazyItems<R>(
+  batches: AsyncGenerator<R[], unknown, undefined>,
+  expand: (record: R, out: SourceItem[]) => void,
+  done?: () => void,
+): AsyncIterableIterator<SourceItem> {
+  let records: R[] = [];
+  let nextRecord = 0;
+  let items: SourceItem[] = [];
+  let nextItem = 0;
+  let finished = false;
+  const refill = async (): Promise<IteratorResult<SourceItem>> => {
+    const r = finished ? undefined : await batches.next();
+    if (r === undefined || r.done) {
+      if (!finished) done?.();
+      finished = true;
+      return { done: true, value: undefined };
+    }
+    records = r.value;
+    nextRecord = 0;
+    return iterator.next();
+  };
+  const iterator: AsyncIterableIterator<SourceItem> = {
+    [Symbol.asyncIterator]: () => iterator,
+    next: () => {
+      for (;;) {
+        if (nextItem < items.length) return Promise.resolve({ done: false, value: items[nextItem++]! });
+        if (nextRecord >= records.length) return refill();
+        // A new array, not `length = 0`: truncating one is a runtime call, slower than allocating.
+        items = [];
+        nextItem = 0;
+        const record = records[nextRecord]!;
+        // Let go of it: the rest of the batch should not keep it alive.
+        (records as unknown[])[nextRecord++] = undefined;
+        expand(record, items);
+      }
+    },
+    return: async () => {
+      finished = true;
+      records = [];
+      items = [];
+      await batches.return(undefined);
+      return { done: true, value: undefined };
+    },
+  };
+  return iterator;
 }

@@ -10,6 +10,8 @@ const TELEGRAM_KEYS = /"(messages|chats|left_chats|personal_information)"\s*:/;
 
 /** What the first line of a JSON-lines file says about the records in it. */
 function formatOfRecord(record: Record<string, unknown>): ConcreteFormat {
+  // A small export written on one line (minified) parses as a first "line" too.
+  if (Array.isArray(record.messages) || (typeof record.chats === 'object' && record.chats !== null)) return 'telegram-export';
   if ('update_id' in record) return 'bot-updates';
   if ('@timestamp' in record && typeof record.event === 'object') return 'jsonl';
   return 'activity-jsonl';

@@ -42,9 +42,20 @@ export function openSource(file: string, opts: SourceOptions): Source {
     name: displayName(file),
     stats: (): SourceStats =>
       inner?.stats?.() ?? { read: 0, produced: 0, rejected: 0, ignored: 0, ignoredByKind: {}, warnings: [] },
-    async *items(): AsyncGenerator<SourceItem> {
-      inner = openConcrete(await detectFormat(file), file, opts);
-      yield* inner.items();
-    },
+    // The detected source's own iterator, not re-yielded through a generator of ours: that
+    // second hop per item cost 2-6% of a large import.
+    items: (): AsyncIterable<SourceItem> => ({
+      [Symbol.asyncIterator]: () => {
+        let it: AsyncIterator<SourceItem> | undefined;
+        const open = async () => {
+          inner = openConcrete(await detectFormat(file), file, opts);
+          return (it = inner.items()[Symbol.asyncIterator]());
+        };
+        return {
+          next: async () => (it ?? (await open())).next(),
+          return: async (value?: unknown) => (it?.return ? it.return(value) : { done: true as const, value: undefined }),
+        };
+      },
+    }),
   };
 }

@@ -39,6 +39,8 @@ export async function pumpSource(source: Source, opts: PumpOptions): Promise<Pum
       continue;
     }
     result.produced++;
+    // A dry run holds nothing: a batch kept for no publisher would only outlive the young generation.
+    if (!opts.publisher) continue;
     batch.push(item.event);
     if (batch.length >= opts.batchEvents) await flush();
   }

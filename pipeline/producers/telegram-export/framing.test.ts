@@ -9,18 +9,19 @@ import { openTelegramExportSource } from './source.ts';
 import { writeSyntheticExport } from './synthetic.ts';
 import { drain, fixture, options } from '../testkit.ts';
 
-/** Frame `text` pushed in pieces of `size` characters (0: all at once). */
+/** Frame `text` pushed in pieces of `size` bytes (0: all at once); pieces may split a character. */
 function frame(text: string, size: number) {
+  const bytes = Buffer.from(text);
   const framer = new ExportFramer();
   const messages: { chat: unknown; value: unknown }[] = [];
-  let skeleton = '';
-  for (let i = 0; i < text.length || i === 0; i += size || text.length || 1) {
-    framer.push(text.slice(i, size ? i + size : undefined));
+  const skeleton: Buffer[] = [];
+  for (let i = 0; i < bytes.length || i === 0; i += size || bytes.length || 1) {
+    framer.push(bytes.subarray(i, size ? i + size : undefined));
     if (framer.failed) break;
     messages.push(...framer.messages.map((m) => ({ chat: { ...m.chat }, value: m.value })));
-    skeleton += framer.skeleton;
+    skeleton.push(...framer.skeleton);
   }
-  return { messages, skeleton, failed: framer.failed, complete: framer.complete };
+  return { messages, skeleton: Buffer.concat(skeleton).toString('utf8'), failed: framer.failed, complete: framer.complete };
 }
 
 const TRICKY = `{
@@ -65,6 +66,50 @@ test('framing: fixtures frame as JSON.parse reads them', () => {
       assert.equal(got.failed || !got.complete, false, `${name} in pieces of ${size}`);
       assert.deepEqual(got.messages.map((m) => m.value), all, `${name} in pieces of ${size}`);
     }
+  }
+});
+
+test('framing: the guessed closing line is only taken when the slice parses', () => {
+  // The first element teaches "\n  }" as the closing line; the second has a nested object closed
+  // by that same line before its real end (unusual, but valid JSON), so the guess must be refused.
+  const text = `{"id": 1, "messages": [
+  {
+   "id": 1,
+   "text": "a"
+  },
+  {
+   "id": 2,
+   "nested": {
+   "x": 1
+  },
+   "text": "b"
+  },
+  {
+   "id": 3
+  }
+ ]}`;
+  const doc = JSON.parse(text) as { messages: unknown[] };
+  for (const size of [0, 1, 9, 40]) {
+    const got = frame(text, size);
+    assert.equal(got.failed || !got.complete, false, `pieces of ${size}`);
+    assert.deepEqual(got.messages.map((m) => m.value), doc.messages, `pieces of ${size}`);
+  }
+});
+
+test('framing: a synthetic export frames whole, in read-sized pieces', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-framing-'));
+  try {
+    const file = join(dir, 'synthetic.json');
+    const { messages } = await writeSyntheticExport(file, 2e6);
+    const text = readFileSync(file, 'utf8');
+    const got = frame(text, 256 * 1024);
+    assert.equal(got.failed, false);
+    assert.equal(got.complete, true);
+    assert.equal(got.messages.length, messages);
+    assert.deepEqual(got.messages.map((m) => m.value), (JSON.parse(text) as { messages: unknown[] }).messages);
+    assert.deepEqual(JSON.parse(got.skeleton), { ...(JSON.parse(text) as object), messages: [] });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -2,9 +2,18 @@ import type { ChatInfo } from './message.ts';
 
 /**
  * Fast framing of a Telegram Desktop export: finds where each `messages[]` element begins and
- * ends with a scan that tracks only string/escape state and bracket depth, and hands each
- * element's text to the native JSON.parse. No value is parsed here: keys and the chat header
- * scalars (`id`, `name`, `type`) are decoded by JSON.parse too.
+ * ends in the raw bytes, and hands each element's text to the native JSON.parse. No value is
+ * parsed here: keys and the chat header scalars (`id`, `name`, `type`) are decoded by JSON.parse
+ * too. The scan works on bytes, not decoded text: every byte it looks at (quotes, backslashes,
+ * brackets, separators) is ASCII, and in UTF-8 those never occur inside a multi-byte character,
+ * so only the elements themselves are ever decoded, one at a time.
+ *
+ * An element's end is found one of two ways:
+ * - a guess: exports are pretty-printed, so every element closes with the same line, e.g. "\n  }",
+ *   learned from the first element. A raw newline never occurs inside a JSON string, and the
+ *   parse proves the guess: parsed from a real element start, a slice that is one complete JSON
+ *   value ends where the element ends. A slice that does not parse turns guessing off for good;
+ * - otherwise an exact scan that tracks only string/escape state and bracket depth.
  *
  * Validation is split three ways, so together it is the whole document:
  * - every element is checked by JSON.parse (a mis-framed element cannot parse: valid JSON has
@@ -14,8 +23,7 @@ import type { ChatInfo } from './message.ts';
  *   written to a stream-json parser by the caller.
  * Anything this scanner does not expect is not diagnosed here: it reports `failed` and the caller
  * falls back to the stream-json reader, which names the problem and its byte offset exactly as
- * before. Input is taken as decoded text, one chunk at a time; memory is one chunk plus the
- * element being framed.
+ * before. Memory is one chunk plus the element being framed.
  */
 
 type Role = 'root' | 'chat' | 'chats' | 'list' | 'messages' | 'other';
@@ -33,6 +41,8 @@ interface Frame {
 export interface FramedMessage {
   chat: ChatInfo;
   value: unknown;
+  /** Bytes of the file read when it was complete (the end of its read chunk), for locations. */
+  fedBytes: number;
 }
 
 const enum Tok {
@@ -57,9 +67,14 @@ const enum Sep {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const NEWLINE = 0x0a;
 const isWhitespace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-/** Characters of a number or a literal (validated by JSON.parse / stream-json, not here). */
-const isScalarChar = (c: number) =>
+/** Bytes of a number or a literal (validated by JSON.parse / stream-json, not here). */
+const isScalarByte = (c: number) =>
   (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x2b || c === 0x2e;
 
 export class ExportFramer {
@@ -67,8 +82,8 @@ export class ExportFramer {
   failed = false;
   /** Complete messages framed by the last push(). */
   messages: FramedMessage[] = [];
-  /** Text outside messages arrays from the last push(), for the skeleton parser. */
-  skeleton = '';
+  /** Bytes outside messages arrays from the last push(), for the skeleton parser. */
+  skeleton: Buffer[] = [];
 
   private readonly stack: Frame[] = [];
   private inMessages = false;
@@ -76,51 +91,55 @@ export class ExportFramer {
   private messagesChat: ChatInfo | undefined;
   // The token being scanned, resumable across chunks.
   private tok: Tok = Tok.None;
-  private parts: string[] = [];
+  private parts: Buffer[] = [];
   private depth = 0;
   private inString = false;
   private escaped = false;
+  /** The line that closes every element ("\n" + indentation + "}"), once learned; null: do not guess. */
+  private closer: Buffer | null | undefined;
 
   /** True once the document's root value is closed (and nothing is pending). */
   get complete(): boolean {
     return this.rootClosed && this.tok === Tok.None && this.stack.length === 0;
   }
   private rootClosed = false;
+  private fedBytes = 0;
 
-  /** Scan one chunk of decoded text; results are in `messages` and `skeleton` (reset per call). */
-  push(text: string): void {
-    // A new array each time: the previous one may still be read by the caller.
+  /** Scan one chunk of the file; results are in `messages` and `skeleton` (reset per call). */
+  push(chunk: Buffer): void {
+    // New arrays each time: the previous ones may still be read by the caller.
     this.messages = [];
-    this.skeleton = '';
+    this.skeleton = [];
     if (this.failed) return;
+    this.fedBytes += chunk.length;
     let i = 0;
     let tokStart = 0;
     let outerFrom = this.inMessages ? -1 : 0;
-    const n = text.length;
+    const n = chunk.length;
     const skeletonUpTo = (end: number) => {
-      if (outerFrom >= 0) this.skeleton += text.slice(outerFrom, end);
+      if (outerFrom >= 0 && end > outerFrom) this.skeleton.push(chunk.subarray(outerFrom, end));
     };
 
     // Resume a token left unfinished by the previous chunk.
     if (this.tok !== Tok.None) {
-      const end = this.continueToken(text, 0);
+      const end = this.continueToken(chunk, 0);
       if (end < 0) {
-        this.parts.push(text);
+        this.keepPart(chunk, 0);
         skeletonUpTo(n);
         return;
       }
-      if (!this.finishToken(text, 0, end)) return;
+      if (!this.finishToken(chunk, 0, end)) return;
       i = end;
     }
 
     while (i < n) {
-      const c = text.charCodeAt(i);
+      const c = chunk[i]!;
       if (isWhitespace(c)) {
         i++;
         continue;
       }
       if (this.inMessages) {
-        if (c === 0x5d /* ] */ && this.sep !== Sep.Next) {
+        if (c === CLOSE_BRACKET && this.sep !== Sep.Next) {
           // End of the messages array: back to the skeleton, which sees an empty array.
           this.inMessages = false;
           this.stack.pop();
@@ -134,8 +153,15 @@ export class ExportFramer {
           i++;
           continue;
         }
-        if (this.sep === Sep.After || !(c === 0x7b || c === 0x5b || c === QUOTE || isScalarChar(c))) return void this.fail();
-        // An element starts here.
+        if (this.sep === Sep.After || !(c === OPEN_BRACE || c === OPEN_BRACKET || c === QUOTE || isScalarByte(c))) return void this.fail();
+        if (c === OPEN_BRACE && this.closer) {
+          const end = this.guessEnd(chunk, i);
+          if (end > 0) {
+            i = end;
+            continue;
+          }
+        }
+        // An element starts here: scan it exactly.
         this.tok = Tok.Element;
         this.depth = 0;
         this.inString = false;
@@ -144,10 +170,10 @@ export class ExportFramer {
       } else {
         const top = this.stack[this.stack.length - 1];
         switch (c) {
-          case 0x7b /* { */:
-          case 0x5b /* [ */: {
+          case OPEN_BRACE:
+          case OPEN_BRACKET: {
             if (this.rootClosed) return void this.fail();
-            const frame = childFrame(top, c === 0x7b);
+            const frame = childFrame(top, c === OPEN_BRACE);
             this.stack.push(frame);
             i++;
             if (frame.role === 'messages') {
@@ -159,8 +185,8 @@ export class ExportFramer {
             }
             continue;
           }
-          case 0x7d /* } */:
-          case 0x5d /* ] */:
+          case CLOSE_BRACE:
+          case CLOSE_BRACKET:
             if (!top) return void this.fail();
             this.stack.pop();
             this.afterValue();
@@ -183,77 +209,91 @@ export class ExportFramer {
             tokStart = i;
             break;
           default:
-            if (!isScalarChar(c)) return void this.fail();
+            if (!isScalarByte(c)) return void this.fail();
             this.tok = Tok.OuterScalar;
             tokStart = i;
         }
       }
-      const end = this.continueToken(text, tokStart);
+      const end = this.continueToken(chunk, tokStart);
       if (end < 0) {
-        this.parts.push(text.slice(tokStart));
+        this.keepPart(chunk, tokStart);
         skeletonUpTo(n);
         return;
       }
-      if (!this.finishToken(text, tokStart, end)) return;
+      if (!this.finishToken(chunk, tokStart, end)) return;
       i = end;
     }
     skeletonUpTo(n);
   }
 
   /**
-   * Scan the current token from `from`; returns the index just past its end, or -1 when the
-   * text ends first (the scan state is kept for the next chunk).
+   * The element at `start` (a `{`) when the learned closing line ends it within this chunk and the
+   * slice parses: the index just past it. -1: scan it exactly instead.
    */
-  private continueToken(text: string, from: number): number {
-    const n = text.length;
+  private guessEnd(chunk: Buffer, start: number): number {
+    const end = findLine(chunk, this.closer!, start);
+    if (end < 0) return -1;
+    let value: unknown;
+    try {
+      value = JSON.parse(chunk.toString('utf8', start, end));
+    } catch {
+      // Formatted some other way (or broken: the exact scan and JSON.parse will say).
+      this.closer = null;
+      return -1;
+    }
+    this.messages.push({ chat: this.messagesChat!, value, fedBytes: this.fedBytes });
+    this.sep = Sep.After;
+    return end;
+  }
+
+  /** Keep the unfinished token's bytes; a copy, so the chunk is not pinned by a slice. */
+  private keepPart(chunk: Buffer, from: number): void {
+    this.parts.push(Buffer.from(chunk.subarray(from)));
+  }
+
+  /**
+   * Scan the current token from `from`; returns the index just past its end, or -1 when the
+   * chunk ends first (the scan state is kept for the next chunk).
+   */
+  private continueToken(chunk: Buffer, from: number): number {
+    const n = chunk.length;
     let i = from;
     if (this.tok === Tok.OuterScalar) {
-      while (i < n && isScalarChar(text.charCodeAt(i))) i++;
+      while (i < n && isScalarByte(chunk[i]!)) i++;
       return i < n ? i : -1;
     }
     let depth = this.depth;
     let inString = this.inString;
     let escaped = this.escaped;
-    const single = this.tok === Tok.OuterString || (this.tok === Tok.Element && depth === 0 && !inString && i < n && text.charCodeAt(i) !== 0x7b && text.charCodeAt(i) !== 0x5b);
-    if (single && this.tok === Tok.Element && text.charCodeAt(i) !== QUOTE) {
-      // A number or literal element: not a message, but it must still be read to its end.
-      this.tok = Tok.OuterScalar;
-      const end = this.continueToken(text, i);
-      this.tok = Tok.Element;
-      return end;
+    if (this.tok === Tok.Element && depth === 0 && !inString && i < n) {
+      const c = chunk[i]!;
+      if (c !== OPEN_BRACE && c !== OPEN_BRACKET && c !== QUOTE) {
+        // A number or literal element: not a message, but it must still be read to its end.
+        this.tok = Tok.OuterScalar;
+        const end = this.continueToken(chunk, i);
+        this.tok = Tok.Element;
+        return end;
+      }
     }
     for (; i < n; i++) {
+      const c = chunk[i]!;
       if (inString) {
-        // Jump to the next quote natively; an odd run of backslashes right before it escapes it.
-        // Invariant: text[i] is inside the string and not escaped by anything before i.
-        if (escaped) {
-          escaped = false;
-          continue;
-        }
-        const q = text.indexOf('"', i);
-        if (q < 0) {
-          let b = n;
-          while (b > i && text.charCodeAt(b - 1) === BACKSLASH) b--;
-          escaped = (n - b) % 2 === 1;
-          i = n;
-          break;
-        }
-        let b = q;
-        while (b > i && text.charCodeAt(b - 1) === BACKSLASH) b--;
-        i = q;
-        if ((q - b) % 2 === 1) continue;
-        inString = false;
-        if (depth === 0) {
-          this.inString = false;
-          this.escaped = false;
-          return i + 1;
+        if (escaped) escaped = false;
+        else if (c === BACKSLASH) escaped = true;
+        else if (c === QUOTE) {
+          inString = false;
+          // A string token (a key, a header value, a string element) ends with its quote.
+          if (depth === 0) {
+            this.inString = false;
+            this.escaped = false;
+            return i + 1;
+          }
         }
         continue;
       }
-      const c = text.charCodeAt(i);
       if (c === QUOTE) inString = true;
-      else if (c === 0x7b || c === 0x5b) depth++;
-      else if (c === 0x7d || c === 0x5d) {
+      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         depth--;
         if (depth === 0) {
           this.depth = 0;
@@ -267,16 +307,17 @@ export class ExportFramer {
     return -1;
   }
 
-  /** Decode the finished token text[start, end) (plus earlier parts); false on failure. */
-  private finishToken(text: string, start: number, end: number): boolean {
-    let raw = text.slice(start, end);
+  /** Decode the finished token chunk[start, end) (plus earlier parts); false on failure. */
+  private finishToken(chunk: Buffer, start: number, end: number): boolean {
+    let bytes = chunk.subarray(start, end);
     if (this.parts.length > 0) {
-      this.parts.push(raw);
-      raw = this.parts.join('');
+      this.parts.push(bytes);
+      bytes = Buffer.concat(this.parts);
       this.parts = [];
     }
     const tok = this.tok;
     this.tok = Tok.None;
+    const raw = bytes.toString('utf8');
     let value: unknown;
     if (tok === Tok.OuterScalar) {
       const top = this.stack[this.stack.length - 1];
@@ -296,8 +337,9 @@ export class ExportFramer {
       return this.fail();
     }
     if (tok === Tok.Element) {
-      this.messages.push({ chat: this.messagesChat!, value });
+      this.messages.push({ chat: this.messagesChat!, value, fedBytes: this.fedBytes });
       this.sep = Sep.After;
+      if (this.closer === undefined && bytes[0] === OPEN_BRACE) this.closer = closingLine(bytes);
       return true;
     }
     const top = this.stack[this.stack.length - 1];
@@ -321,6 +363,28 @@ export class ExportFramer {
     this.messages = [];
     return false;
   }
+}
+
+/**
+ * The index just past the first `line` (ending in `}`) at or after `from`; -1 when none. It looks
+ * for each `}` with the native byte search and compares the bytes before it: several times faster
+ * than searching for the whole line.
+ */
+function findLine(chunk: Buffer, line: Buffer, from: number): number {
+  const last = line.length - 1;
+  for (let i = chunk.indexOf(CLOSE_BRACE, from + last); i >= 0; i = chunk.indexOf(CLOSE_BRACE, i + 1)) {
+    let k = last - 1;
+    while (k >= 0 && chunk[i - last + k] === line[k]) k--;
+    if (k < 0) return i + 1;
+  }
+  return -1;
+}
+
+/** The "\n" + indentation + "}" an object element ends with; null when it does not end on a line of its own. */
+function closingLine(element: Buffer): Buffer | null {
+  let i = element.length - 2;
+  while (i >= 0 && (element[i] === 0x20 || element[i] === 0x09)) i--;
+  return i >= 0 && element[i] === NEWLINE ? Buffer.from(element.subarray(i)) : null;
 }
 
 function isHeaderKey(key: string | undefined): key is 'id' | 'name' | 'type' {

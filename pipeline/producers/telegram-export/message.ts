@@ -48,13 +48,17 @@ export interface MessageContext {
   onLocalDate: () => void;
 }
 
+/** The link an entity carries, if any. */
+function entityLink(e: Json): string | undefined {
+  if (e.type === 'text_link' && typeof e.href === 'string') return e.href;
+  if (e.type === 'link' && typeof e.text === 'string') return e.text;
+  return undefined;
+}
+
 /** Plain text and links of `text` (a string, or an array of strings and entity objects). */
 function readText(text: unknown, entities: unknown): { plain: string; links: string[] } {
-  const links: string[] = [];
-  const fromEntity = (e: Json) => {
-    if (e.type === 'text_link' && typeof e.href === 'string') links.push(e.href);
-    else if (e.type === 'link' && typeof e.text === 'string') links.push(e.text);
-  };
+  // No closures here: this runs once per message, and every closure is an allocation.
+  let links: string[] | undefined;
   let plain = '';
   if (typeof text === 'string') plain = text;
   else if (Array.isArray(text)) {
@@ -63,16 +67,78 @@ function readText(text: unknown, entities: unknown): { plain: string; links: str
       else if (part !== null && typeof part === 'object') {
         const e = part as Json;
         if (typeof e.text === 'string') plain += e.text;
-        fromEntity(e);
+        const link = entityLink(e);
+        if (link !== undefined) (links ??= []).push(link);
       }
     }
   }
-  if (Array.isArray(entities)) for (const e of entities) if (e !== null && typeof e === 'object') fromEntity(e as Json);
-  return { plain, links: uniqueLinks([...links, ...urlsInText(plain)]) };
+  if (Array.isArray(entities)) {
+    for (const e of entities) {
+      if (e === null || typeof e !== 'object') continue;
+      const link = entityLink(e as Json);
+      if (link !== undefined) (links ??= []).push(link);
+    }
+  }
+  const inText = urlsInText(plain);
+  if (links === undefined) return { plain, links: inText.length > 0 ? uniqueLinks(inText) : inText };
+  for (const l of inText) links.push(l);
+  return { plain, links: uniqueLinks(links) };
 }
 
-function mediaOf(m: Json, plain: string): NonNullable<EventInput['message']>['media'] {
-  if (typeof m.media_type === 'string') return MEDIA_TYPES[m.media_type] ?? 'other';
+/** The fields of an exported message that mapping reads (undefined: absent). */
+class MessageFields {
+  id: unknown = undefined;
+  type: unknown = undefined;
+  action: unknown = undefined;
+  title: unknown = undefined;
+  date_unixtime: unknown = undefined;
+  date: unknown = undefined;
+  edited_unixtime: unknown = undefined;
+  edited: unknown = undefined;
+  text: unknown = undefined;
+  text_entities: unknown = undefined;
+  forwarded_from: unknown = undefined;
+  media_type: unknown = undefined;
+  photo: unknown = undefined;
+  poll: unknown = undefined;
+  file: unknown = undefined;
+  location_information: unknown = undefined;
+  contact_information: unknown = undefined;
+}
+
+/**
+ * The fields mapping reads, in one pass over the message's keys. Exported messages come in many
+ * shapes (most fields are optional), so each `m.field` would be a slow megamorphic lookup, most of
+ * them for fields that are absent; the one loop visits only what is there (a few times faster).
+ */
+function readFields(m: Json): MessageFields {
+  const f = new MessageFields();
+  for (const key in m) {
+    switch (key) {
+      case 'id': f.id = m[key]; break;
+      case 'type': f.type = m[key]; break;
+      case 'action': f.action = m[key]; break;
+      case 'title': f.title = m[key]; break;
+      case 'date_unixtime': f.date_unixtime = m[key]; break;
+      case 'date': f.date = m[key]; break;
+      case 'edited_unixtime': f.edited_unixtime = m[key]; break;
+      case 'edited': f.edited = m[key]; break;
+      case 'text': f.text = m[key]; break;
+      case 'text_entities': f.text_entities = m[key]; break;
+      case 'forwarded_from': f.forwarded_from = m[key]; break;
+      case 'media_type': f.media_type = m[key]; break;
+      case 'photo': f.photo = m[key]; break;
+      case 'poll': f.poll = m[key]; break;
+      case 'file': f.file = m[key]; break;
+      case 'location_information': f.location_information = m[key]; break;
+      case 'contact_information': f.contact_information = m[key]; break;
+    }
+  }
+  return f;
+}
+
+function mediaOf(m: MessageFields, plain: string): NonNullable<EventInput['message']>['media'] {
+  if (typeof m.media_type === 'string') return (Object.hasOwn(MEDIA_TYPES, m.media_type) ? MEDIA_TYPES[m.media_type] : undefined) ?? 'other';
   if (m.photo !== undefined) return 'photo';
   if (m.poll !== undefined) return 'poll';
   if (m.file !== undefined) return 'document';
@@ -81,13 +147,14 @@ function mediaOf(m: Json, plain: string): NonNullable<EventInput['message']>['me
 }
 
 /** Epoch ms from `*_unixtime` (seconds as a string), else from the zone-less local `date`. */
-function timeOf(m: Json, unixKey: string, localKey: string, ctx: MessageContext): number | undefined {
-  const unix = m[unixKey];
-  if (typeof unix === 'string' || typeof unix === 'number') {
+function timeOf(unix: unknown, local: unknown, ctx: MessageContext): number | undefined {
+  if (typeof unix === 'number') return Number.isFinite(unix) ? unix * 1000 : undefined;
+  if (typeof unix === 'string') {
     const s = Number(unix);
-    return Number.isFinite(s) && String(unix).trim() !== '' ? s * 1000 : undefined;
+    // Number('') and Number('  ') are 0: a blank time is no time. (A leading digit is not blank.)
+    const c = unix.charCodeAt(0);
+    return Number.isFinite(s) && ((c >= 0x30 && c <= 0x39) || unix.trim() !== '') ? s * 1000 : undefined;
   }
-  const local = m[localKey];
   if (typeof local !== 'string') return undefined;
   ctx.onLocalDate();
   return ctx.localToEpochMs(local);
@@ -97,49 +164,57 @@ function timeOf(m: Json, unixKey: string, localKey: string, ctx: MessageContext)
  * One exported message -> the events it stands for: a post (plus an edit when it was edited),
  * a lifecycle event for lifecycle service messages, or the reason it is ignored / rejected.
  */
-export function mapMessage(chat: ChatInfo, m: Json, ctx: MessageContext): MessageOutcome {
+export function mapMessage(chat: ChatInfo, message: Json, ctx: MessageContext): MessageOutcome {
   if (chat.id === undefined) return { kind: 'rejected', reason: 'the chat has no "id" before its messages' };
   if (chat.type !== undefined && !ACTIVITY_CHAT_TYPES.has(chat.type)) return { kind: 'ignored', what: `chat:${chat.type}` };
-  const channel: Channel = { id: chat.id, ...(chat.name !== undefined ? { title: chat.name } : {}) };
-  const source = { type: 'telegram-export' as const };
+  const m = readFields(message);
   const messageId = m.id === undefined || m.id === null ? undefined : String(m.id);
 
   if (m.type === 'service') {
     const action = typeof m.action === 'string' ? m.action : '(none)';
-    const lifecycle = LIFECYCLE[action];
+    // Own keys only: an action named like an Object.prototype member ("toString") is not lifecycle.
+    const lifecycle = Object.hasOwn(LIFECYCLE, action) ? LIFECYCLE[action] : undefined;
     if (!lifecycle) return { kind: 'ignored', what: `service:${action}` };
-    const at = timeOf(m, 'date_unixtime', 'date', ctx);
+    const at = timeOf(m.date_unixtime, m.date, ctx);
     if (at === undefined) return { kind: 'rejected', reason: 'service message has no usable "date_unixtime" or "date"' };
-    const title = typeof m.title === 'string' ? m.title : chat.name;
-    return {
-      kind: 'events',
-      inputs: [{
-        timestamp: at,
-        action: lifecycle.action,
-        channel: { ...channel, ...(title !== undefined ? { title } : {}) },
-        ...(messageId !== undefined ? { message: { id: messageId } } : {}),
-        ...(lifecycle.label ? { labels: [lifecycle.label] } : {}),
-        source,
-      }],
-    };
+    const input: EventInput = { timestamp: at, action: lifecycle.action, channel: channelOf(chat.id, typeof m.title === 'string' ? m.title : chat.name), source: { type: 'telegram-export' } };
+    if (messageId !== undefined) input.message = { id: messageId };
+    if (lifecycle.label) input.labels = [lifecycle.label];
+    return { kind: 'events', inputs: [input] };
   }
   if (m.type !== 'message') return { kind: 'rejected', reason: `unsupported message type ${JSON.stringify(m.type)}` };
   if (messageId === undefined) return { kind: 'rejected', reason: 'message has no "id"' };
-  const at = timeOf(m, 'date_unixtime', 'date', ctx);
+  const at = timeOf(m.date_unixtime, m.date, ctx);
   if (at === undefined) return { kind: 'rejected', reason: 'message has no usable "date_unixtime" or "date"' };
-  const { plain, links } = readText(m.text, m.text_entities);
-  const message = {
-    id: messageId,
-    media: mediaOf(m, plain),
-    length: plain.length,
-    ...(typeof m.forwarded_from === 'string' && m.forwarded_from.trim() !== '' ? { forwarded_from: m.forwarded_from } : {}),
-    ...(ctx.storeText && plain.length > 0 ? { text: plain } : {}),
-  };
-  const inputs: EventInput[] = [{ timestamp: at, action: 'post', channel, message, links, source }];
+  let editedAt: number | undefined;
   if (m.edited_unixtime !== undefined || m.edited !== undefined) {
-    const editedAt = timeOf(m, 'edited_unixtime', 'edited', ctx);
+    editedAt = timeOf(m.edited_unixtime, m.edited, ctx);
     if (editedAt === undefined) return { kind: 'rejected', reason: 'message has an "edited" time that is not a date' };
-    inputs.push({ timestamp: editedAt, action: 'edit', channel, message, links, source });
   }
-  return { kind: 'events', inputs };
+  const { plain, links } = readText(m.text, m.text_entities);
+  const media = mediaOf(m, plain);
+  const forwardedFrom = typeof m.forwarded_from === 'string' && m.forwarded_from.trim() !== '' ? m.forwarded_from : undefined;
+  const text = ctx.storeText && plain.length > 0 ? plain : undefined;
+  const post = messageEvent(chat, messageId, at, 'post', links, media, plain.length, forwardedFrom, text);
+  if (editedAt === undefined) return { kind: 'events', inputs: [post] };
+  return { kind: 'events', inputs: [post, messageEvent(chat, messageId, editedAt, 'edit', links.slice(), media, plain.length, forwardedFrom, text)] };
+}
+
+/**
+ * A post or edit. Each event gets its own objects, so nothing downstream can change one event
+ * through another; a plain function, not a closure per message (the mapping runs millions of times).
+ */
+function messageEvent(
+  chat: ChatInfo, id: string, timestamp: number, action: 'post' | 'edit', links: string[],
+  media: NonNullable<EventInput['message']>['media'], length: number, forwardedFrom: string | undefined, text: string | undefined,
+): EventInput {
+  const message: NonNullable<EventInput['message']> = { id, media, length };
+  if (forwardedFrom !== undefined) message.forwarded_from = forwardedFrom;
+  if (text !== undefined) message.text = text;
+  return { timestamp, action, channel: channelOf(chat.id!, chat.name), message, links, source: { type: 'telegram-export' } };
+}
+
+/** The event's channel, its fields in the schema's order. */
+function channelOf(id: string, title: string | undefined): Channel {
+  return title === undefined ? { id } : { id, title };
 }

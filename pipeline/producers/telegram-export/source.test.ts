@@ -1,8 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { eventId } from '../../events/index.ts';
 import { detectFormat, openSource } from '../index.ts';
 import { drain, fixture, options } from '../testkit.ts';
+import { openTelegramExportSource, readFramed } from './source.ts';
+import { writeSyntheticExport } from './synthetic.ts';
 
 const summary = (e: { event: { action: string }; '@timestamp': string; message?: { id: string } }) =>
   `${e['@timestamp']} ${e.event.action} ${e.message?.id ?? '-'}`;
@@ -79,4 +84,67 @@ test('a corrupt export fails with the byte offset of the bad input', async () =>
 
 test('a bad --timezone is refused before anything is read', async () => {
   await assert.rejects(drain(openSource(fixture('group-old.json'), options({ timezone: 'Mars/Olympus' }))), /not an IANA time zone/);
+});
+
+test('valid exports are read by the fast reader alone; broken ones are handed to stream-json', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-export-'));
+  try {
+    const synthetic = join(dir, 'synthetic.json');
+    const { messages } = await writeSyntheticExport(synthetic, 1.5e6);
+    const drainFramed = async (file: string) => {
+      const reader = readFramed(file);
+      let framed = 0;
+      for (let next = await reader.next(); ; next = await reader.next()) {
+        if (next.done) return { framed, result: next.value };
+        framed += next.value.length;
+      }
+    };
+    assert.deepEqual(await drainFramed(synthetic), { framed: messages, result: true });
+    for (const name of ['channel-new.json', 'group-old.json', 'account-full.json']) assert.equal((await drainFramed(fixture(name))).result, true, name);
+    for (const name of ['truncated.json', 'corrupt.json']) assert.equal(typeof (await drainFramed(fixture(name))).result, 'number', name);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('messages are mapped as they are consumed: a consumer that stops early stops the work', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-export-'));
+  try {
+    const file = join(dir, 'synthetic.json');
+    await writeSyntheticExport(file, 1.5e6);
+    const source = openTelegramExportSource(file, options());
+    let taken = 0;
+    for await (const item of source.items()) {
+      assert.equal(item.kind, 'event');
+      if (++taken === 3) break;
+    }
+    // The first read chunk holds hundreds of messages; only those consumed were mapped.
+    assert.equal(source.stats!().read, 3);
+    assert.equal(source.stats!().produced, 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('service actions and media types named like Object.prototype members are plain unknown values', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-proto-'));
+  try {
+    const file = join(dir, 'result.json');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(file, JSON.stringify({
+      name: 'proto', type: 'public_channel', id: 77,
+      messages: [
+        { id: 1, type: 'service', date: '2020-01-01T00:00:00', date_unixtime: '1577836800', action: 'toString' },
+        { id: 2, type: 'message', date: '2020-01-01T00:01:00', date_unixtime: '1577836860', text: 'x', media_type: 'constructor' },
+      ],
+    }));
+    // One line (minified), as a small export may be: still detected as an export.
+    const source = openSource(file, options());
+    const { events, rejected } = await drain(source);
+    assert.deepEqual(rejected, []);
+    assert.deepEqual(source.stats!().ignoredByKind, { 'service:toString': 1 });
+    assert.deepEqual(events.map((e) => [e.event.action, e.message?.media]), [['post', 'other']]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,11 +1,10 @@
 import { createReadStream, statSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { finished, pipeline } from 'node:stream/promises';
 import streamJson from 'stream-json';
 import Assembler from 'stream-json/Assembler.js';
 import Batch from 'stream-json/utils/Batch.js';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
-import { displayName, makeEvent, PROGRESS_EVERY, StatsCounter } from '../common.ts';
+import { buildChecked, displayName, lazyItems, PROGRESS_EVERY, StatsCounter } from '../common.ts';
 import type { Source, SourceItem, SourceOptions } from '../types.ts';
 import { mapMessage, type ChatInfo, type MessageContext } from './message.ts';
 import { locateSyntaxError } from './offset.ts';
@@ -31,12 +30,13 @@ const TOKENS_PER_BATCH = 2048;
 /**
  * Telegram Desktop "Export chat history" JSON (`result.json`): a single chat
  * (`{name, type, id, messages: [...]}`) or a whole account (`chats.list[]`, `left_chats.list[]`).
- * The file is read as a stream and only one message is decoded at a time, so memory stays flat
- * however large the export is. A chat's `name`/`type`/`id` precede its messages in every export
- * Telegram writes; messages of a chat without an id are rejected, not guessed.
+ * The file is read as a stream, a chunk at a time; each message is parsed on its own and mapped
+ * to events only when the consumer reaches it, so memory stays flat however large the export is.
+ * A chat's `name`/`type`/`id` precede its messages in every export Telegram writes; messages of a
+ * chat without an id are rejected, not guessed.
  *
- * Two readers produce the same items. The fast one (framing.ts) frames each `messages[]` element
- * with a cheap scan and decodes it with the native JSON.parse. Whenever it meets something it does
+ * Two readers produce the same items. The fast one (framing.ts) finds each `messages[]` element
+ * in the raw bytes and decodes it with the native JSON.parse. Whenever it meets something it does
  * not handle (any syntax error, a truncated file, anything unexpected) it stops, and the
  * stream-json reader takes over from the start of the file, skipping the messages already
  * yielded: errors and their byte offsets are reported by stream-json exactly as before.
@@ -47,75 +47,89 @@ export function openTelegramExportSource(file: string, opts: SourceOptions, read
   return {
     name,
     stats: () => stats.snapshot(),
-    items: () => readExport(file, name, opts, stats, reader),
+    items: () => {
+      const mapper = new MessageMapper(file, name, opts, stats);
+      // Each message is mapped when the consumer gets to it (common.ts, lazyItems).
+      return lazyItems(readExport(file, mapper, reader), mapper.emit, mapper.finished);
+    },
   };
 }
 
 /** `auto`: the fast reader, falling back to stream-json; `stream-json`: only the latter (tests, benchmark). */
 export type ExportReader = 'auto' | 'stream-json';
 
-/** The items of one messages[] element, appended to `out` (a plain call: no generator per message). */
-type Emit = (chat: ChatInfo, value: unknown, fedBytes: number, out: SourceItem[]) => void;
+/** Turns each messages[] element into its items, and counts. */
+class MessageMapper {
+  private totalBytes = 0;
+  private ctx: MessageContext | undefined;
 
-async function* readExport(file: string, name: string, opts: SourceOptions, stats: StatsCounter, reader: ExportReader): AsyncGenerator<SourceItem> {
-  const totalBytes = statSync(file).size;
-  // Built up front so a bad --timezone fails before any output, not at the first old message.
-  let converter = opts.timezone ? new LocalTimeConverter(opts.timezone) : undefined;
-  const ctx: MessageContext = {
-    storeText: opts.storeText,
-    localToEpochMs: (local) => {
-      converter ??= new LocalTimeConverter(opts.timezone ?? 'UTC');
-      return converter.toEpochMs(local);
-    },
-    onLocalDate: () => {
-      stats.warn(
-        opts.timezone
-          ? `${name}: old export format (no date_unixtime): local times read in ${opts.timezone} (--timezone)`
-          : `${name}: old export format (no date_unixtime): local times read as UTC; pass --timezone with the exporting computer's zone`,
-      );
-    },
-  };
+  constructor(
+    private readonly file: string,
+    readonly name: string,
+    private readonly opts: SourceOptions,
+    private readonly stats: StatsCounter,
+  ) {}
 
-  const emit: Emit = (chat, value, fedBytes, out) => {
+  /** Called by the reader before it reads: a bad --timezone fails here, before any output. */
+  start(): void {
+    const { opts, stats, name } = this;
+    this.totalBytes = statSync(this.file).size;
+    let converter = opts.timezone ? new LocalTimeConverter(opts.timezone) : undefined;
+    this.ctx = {
+      storeText: opts.storeText,
+      localToEpochMs: (local) => {
+        converter ??= new LocalTimeConverter(opts.timezone ?? 'UTC');
+        return converter.toEpochMs(local);
+      },
+      onLocalDate: () => {
+        stats.warn(
+          opts.timezone
+            ? `${name}: old export format (no date_unixtime): local times read in ${opts.timezone} (--timezone)`
+            : `${name}: old export format (no date_unixtime): local times read as UTC; pass --timezone with the exporting computer's zone`,
+        );
+      },
+    };
+  }
+
+  /** The items of one messages[] element, appended to `out`. */
+  readonly emit = ({ chat, value, fedBytes }: FramedMessage, out: SourceItem[]): void => {
+    const { stats, opts, name } = this;
     stats.read++;
-    if (opts.onProgress && stats.read % PROGRESS_EVERY === 0) opts.onProgress({ bytesRead: fedBytes, totalBytes, records: stats.read });
+    if (opts.onProgress && stats.read % PROGRESS_EVERY === 0) opts.onProgress({ bytesRead: fedBytes, totalBytes: this.totalBytes, records: stats.read });
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       out.push(stats.count({ kind: 'rejected', reason: 'messages[] element is not a JSON object', location: `${name}: message #${stats.read} (byte ~${fedBytes})` }));
       return;
     }
     const m = value as Record<string, unknown>;
-    const location = `${name}: chat ${chat.id ?? '?'} message ${m.id === undefined ? `#${stats.read}` : String(m.id)} (byte ~${fedBytes})`;
-    const outcome = mapMessage(chat, m, ctx);
+    const outcome = mapMessage(chat, m, this.ctx!);
     if (outcome.kind === 'ignored') stats.ignore(outcome.what);
-    else if (outcome.kind === 'rejected') out.push(stats.count({ kind: 'rejected', reason: outcome.reason, location }));
-    else for (const input of outcome.inputs) out.push(stats.count(makeEvent(input, opts, location)));
+    else if (outcome.kind === 'rejected') out.push(stats.count({ kind: 'rejected', reason: outcome.reason, location: messageLocation(name, chat, m, stats.read, fedBytes) }));
+    else {
+      for (const input of outcome.inputs) {
+        // The location is only formatted for a rejection: most messages never need it.
+        const checked = buildChecked(input, opts);
+        out.push(stats.count(typeof checked === 'string' ? { kind: 'rejected', reason: checked, location: messageLocation(name, chat, m, stats.read, fedBytes) } : { kind: 'event', event: checked }));
+      }
+    }
   };
 
+  /** Once every message is mapped: progress at 100%. */
+  readonly finished = (): void => {
+    this.opts.onProgress?.({ bytesRead: this.totalBytes, totalBytes: this.totalBytes, records: this.stats.read });
+  };
+}
+
+/** The export's messages[] elements, a read chunk's worth at a time. */
+async function* readExport(file: string, mapper: MessageMapper, reader: ExportReader): AsyncGenerator<FramedMessage[]> {
+  mapper.start();
   let done: true | number = 0;
-  if (reader === 'auto') {
-    // One await per read chunk, not per message: the messages of a chunk are emitted synchronously.
-    const framed = readFramed(file);
-    try {
-      for (;;) {
-        const next = await framed.next();
-        if (next.done) {
-          done = next.value;
-          break;
-        }
-        const { messages, fedBytes } = next.value;
-        const items: SourceItem[] = [];
-        for (let i = 0; i < messages.length; i++) {
-          emit(messages[i]!.chat, messages[i]!.value, fedBytes, items);
-          for (let j = 0; j < items.length; j++) yield items[j]!;
-          items.length = 0;
-        }
-      }
-    } finally {
-      await framed.return(0);
-    }
-  }
-  if (done !== true) yield* readStreaming(file, name, emit, done);
-  opts.onProgress?.({ bytesRead: totalBytes, totalBytes, records: stats.read });
+  if (reader === 'auto') done = yield* readFramed(file);
+  if (done !== true) yield* readStreaming(file, mapper, done);
+}
+
+/** Where a message is, for rejections: "result.json: chat 123 message 45 (byte ~262144)". */
+function messageLocation(name: string, chat: ChatInfo, m: Record<string, unknown>, read: number, fedBytes: number): string {
+  return `${name}: chat ${chat.id ?? '?'} message ${m.id === undefined ? `#${read}` : String(m.id)} (byte ~${fedBytes})`;
 }
 
 const skeletonParser = () => streamJson.parser({ packValues: true, streamValues: false });
@@ -123,11 +137,10 @@ const skeletonParser = () => streamJson.parser({ packValues: true, streamValues:
 /**
  * The fast reader: the messages framed in each read chunk. Returns true when the whole file was
  * read, else the number of `messages[]` elements already handed out, for the stream-json reader
- * to skip.
+ * to skip. (Exported for the test that holds valid exports to this reader alone.)
  */
-async function* readFramed(file: string): AsyncGenerator<{ messages: FramedMessage[]; fedBytes: number }, true | number> {
+export async function* readFramed(file: string): AsyncGenerator<FramedMessage[], true | number> {
   const framer = new ExportFramer();
-  const decoder = new StringDecoder('utf8');
   // Everything outside messages arrays is checked by stream-json, as the slow reader would.
   const skeleton = skeletonParser();
   let skeletonFailed = false;
@@ -138,7 +151,6 @@ async function* readFramed(file: string): AsyncGenerator<{ messages: FramedMessa
   const checked = finished(skeleton).catch(() => {
     skeletonFailed = true;
   });
-  let fedBytes = 0;
   let emitted = 0;
   const input = createReadStream(file, { highWaterMark: READ_CHUNK_BYTES });
   try {
@@ -146,15 +158,12 @@ async function* readFramed(file: string): AsyncGenerator<{ messages: FramedMessa
     const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     while (!eof) {
       const next = await chunks.next();
-      if (next.done) {
-        eof = true;
-        framer.push(decoder.end());
-      } else {
-        fedBytes += next.value.length;
-        framer.push(decoder.write(next.value));
-      }
+      eof = next.done === true;
+      // At the end an empty push: it clears the last chunk's results, which were handed out already.
+      framer.push(eof ? Buffer.alloc(0) : next.value);
       if (framer.failed) return emitted;
-      if (framer.skeleton.length > 0) skeleton.write(framer.skeleton);
+      // Bytes, not text: the parser decodes them itself (a piece may end inside a character).
+      for (const piece of framer.skeleton) skeleton.write(piece);
       if (eof) {
         if (!framer.complete) return emitted;
         skeleton.end();
@@ -164,7 +173,7 @@ async function* readFramed(file: string): AsyncGenerator<{ messages: FramedMessa
       if (framer.messages.length > 0) {
         // Counted as handed out before the consumer sees them: a consumer that stops early never falls back.
         emitted += framer.messages.length;
-        yield { messages: framer.messages, fedBytes };
+        yield framer.messages;
       }
     }
     return true;
@@ -178,7 +187,8 @@ async function* readFramed(file: string): AsyncGenerator<{ messages: FramedMessa
  * The stream-json reader: the fallback, and the one that names a syntax error and its byte offset.
  * The first `skip` messages[] elements were emitted by the fast reader already.
  */
-async function* readStreaming(file: string, name: string, emit: Emit, skip: number): AsyncGenerator<SourceItem> {
+async function* readStreaming(file: string, mapper: MessageMapper, skip: number): AsyncGenerator<FramedMessage[]> {
+  const name = mapper.name;
   let fedBytes = 0;
   let lastChunkBytes = 0;
   let seen = 0;
@@ -200,22 +210,26 @@ async function* readStreaming(file: string, name: string, emit: Emit, skip: numb
   let assembler: Assembler | undefined;
   let messageChat: ChatInfo | undefined;
 
-  const element = function* (chat: ChatInfo, value: unknown): Generator<SourceItem> {
+  // The elements of one token batch, handed out together.
+  let elements: FramedMessage[] = [];
+  const element = (chat: ChatInfo, value: unknown) => {
     if (seen++ < skip) return;
-    const items: SourceItem[] = [];
-    emit(chat, value, fedBytes, items);
-    yield* items;
+    elements.push({ chat, value, fedBytes });
   };
 
   try {
     for await (const batch of tokens as AsyncIterable<Token[]>) {
+      if (elements.length > 0) {
+        yield elements;
+        elements = [];
+      }
       for (const token of batch) {
         if (assembler) {
           assembler.consume(token);
           if (assembler.done) {
             const message: unknown = assembler.current;
             assembler = undefined;
-            yield* element(messageChat!, message);
+            element(messageChat!, message);
           }
           continue;
         }
@@ -243,7 +257,7 @@ async function* readStreaming(file: string, name: string, emit: Emit, skip: numb
             break;
           default:
             if (top?.role === 'messages') {
-              yield* element(top.chat!, token.value);
+              element(top.chat!, token.value);
               break;
             }
             // A scalar: chat header fields are the only ones outside messages that matter.
@@ -260,6 +274,8 @@ async function* readStreaming(file: string, name: string, emit: Emit, skip: numb
     // A consumer that stops early must not leave the file open.
     tokens.destroy();
   }
+  // What the last batch produced comes out before any error about what follows it.
+  if (elements.length > 0) yield elements;
   const failure = await parsing;
   const truncatedAt = (byteOffset: number) =>
     new TidewatchError(ErrorCode.INPUT_PARSE, `${name}: the JSON ends unfinished at byte ${byteOffset} (truncated export?)`, {
