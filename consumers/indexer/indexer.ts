@@ -75,6 +75,8 @@ export class Indexer {
 
     const recordOf = new Map<string, TransportRecord>();
     let pending: ActivityEvent[] = [];
+    // The record's own text where it is the event exactly: the sink stores it without serialising again.
+    let json: (string | undefined)[] = [];
     for (const r of batch.records) {
       const v = decodeEvent(r.value, { storeText: options.storeText, nowMs: now() });
       if (!v.ok) {
@@ -84,6 +86,7 @@ export class Indexer {
       } else {
         recordOf.set(v.event.event.id, r);
         pending.push(v.event);
+        json.push(v.json);
       }
     }
 
@@ -91,14 +94,16 @@ export class Indexer {
       await retry(
         async () => {
           if (batch.isStale()) throw new TidewatchError(ErrorCode.SHUTTING_DOWN, 'partition revoked during indexing', { retriable: false });
-          const results = await sink.writeEvents(pending);
+          const results = await sink.writeEvents(pending, json);
           const again: ActivityEvent[] = [];
+          const againJson: (string | undefined)[] = [];
           results.forEach((res, i) => {
             if (res.status === 'written') {
               if (res.duplicate) this.stats.duplicates++;
               else this.stats.indexed++;
             } else if (res.retriable) {
               again.push(pending[i]!);
+              againJson.push(json[i]);
             } else {
               letters.push(letter(recordOf.get(res.id)!, 'index', res.code, res.reason));
             }
@@ -106,6 +111,7 @@ export class Indexer {
           if (again.length) {
             const first = results.find((r) => r.status === 'failed');
             pending = again;
+            json = againJson;
             this.stats.retried += again.length;
             throw new TidewatchError(ErrorCode.ES_OVERLOADED, `${again.length} item(s) not written yet: ${first && first.status === 'failed' ? first.reason : ''}`, { retriable: true });
           }

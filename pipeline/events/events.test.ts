@@ -96,3 +96,22 @@ test('decodeEvent names JSON and size problems', () => {
   const good = decodeEvent(JSON.stringify(base()), { nowMs: Date.UTC(2026, 0, 1) });
   assert.ok(good.ok);
 });
+
+test('decodeEvent hands back the text itself only when the event is exactly that one line', () => {
+  const { text: _t, ...message } = base().message!;
+  const plain = { ...base(), message };
+  const line = JSON.stringify(plain);
+  const v = decodeEvent(line, { nowMs: Date.UTC(2020, 0, 1) });
+  assert.ok(v.ok);
+  assert.equal(v.json, line);
+  assert.deepEqual(JSON.parse(v.json), v.event);
+  // Pretty-printed: the newlines would break a bulk body.
+  const pretty = decodeEvent(JSON.stringify(plain, null, 2), { nowMs: Date.UTC(2020, 0, 1) });
+  assert.ok(pretty.ok && pretty.json === undefined);
+  // Text removed (storeText off): the stored event is not the text any more.
+  const withText = decodeEvent(JSON.stringify(base()), { nowMs: Date.UTC(2020, 0, 1) });
+  assert.ok(withText.ok && withText.json === undefined && withText.event.message?.text === undefined);
+  // Kept (storeText on): it is again.
+  const kept = decodeEvent(JSON.stringify(base()), { nowMs: Date.UTC(2020, 0, 1), storeText: true });
+  assert.ok(kept.ok && kept.json === JSON.stringify(base()));
+});

@@ -12,7 +12,15 @@ import { eventId } from './id.ts';
 const compiledEventSchema = z.compile(activityEventSchema);
 
 export type Validation =
-  | { ok: true; event: ActivityEvent }
+  | {
+      ok: true;
+      event: ActivityEvent;
+      /**
+       * decodeEvent() only: the decoded text, when the event is exactly its content (accepted as
+       * canonical, nothing removed) on one line. A sink can store it instead of serialising again.
+       */
+      json?: string;
+    }
   | { ok: false; reason: string; field?: string };
 
 export interface ValidateOptions {
@@ -96,11 +104,16 @@ export function decodeEvent(bytes: Buffer | string, opts: ValidateOptions = {}):
   if (size > LIMITS.eventBytes) {
     return { ok: false, field: '(message)', reason: `message is ${size} bytes, over the ${LIMITS.eventBytes}-byte limit` };
   }
+  const text = typeof bytes === 'string' ? bytes : bytes.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     return { ok: false, field: '(message)', reason: `not valid JSON: ${(err as Error).message}` };
   }
-  return validateEvent(value, opts);
+  const v = validateEvent(value, opts);
+  // The same object back means the canonical path took it as it is. A newline can only be
+  // whitespace between tokens, and would break the NDJSON a bulk request is.
+  if (v.ok && v.event === value && !text.includes('\n')) v.json = text;
+  return v;
 }

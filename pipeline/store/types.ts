@@ -13,7 +13,11 @@ export type ItemResult =
  * twice leaves one document. Elasticsearch and the embedded store implement it.
  */
 export interface EventSink {
-  writeEvents(events: readonly ActivityEvent[]): Promise<ItemResult[]>;
+  /**
+   * `json[i]`, when given, is events[i] exactly as one line of JSON (the transport's bytes, see
+   * decodeEvent): a sink may store it as it is instead of serialising the event again.
+   */
+  writeEvents(events: readonly ActivityEvent[], json?: readonly (string | undefined)[]): Promise<ItemResult[]>;
   close(): Promise<void>;
 }
 

@@ -32,17 +32,24 @@ export class EsEventSink implements EventSink {
     private readonly options: EsSinkOptions,
   ) {}
 
-  async writeEvents(events: readonly ActivityEvent[]): Promise<ItemResult[]> {
+  async writeEvents(events: readonly ActivityEvent[], json?: readonly (string | undefined)[]): Promise<ItemResult[]> {
     if (events.length === 0) return [];
     const failures = new Map<string, ItemResult>();
     const prefix = this.config.indexPrefix;
+    // The helper pulls the datasource in order, one onDocument per item: `next` is the item's index.
+    let next = 0;
     try {
       await this.client.helpers.bulk<ActivityEvent>({
         datasource: events as ActivityEvent[],
         // The month of the UTC instant, like the id: the same event spelled in another zone
         // (2017-12-31T23:30:00-05:00 = 2018-01-01T04:30Z) must meet its first copy's 409, not
         // land as a second document in the neighbouring month's index.
-        onDocument: (doc) => ({ create: { _index: activityIndex(prefix, utc(doc['@timestamp'])), _id: doc.event.id } }),
+        onDocument: (doc) => {
+          const action = { create: { _index: activityIndex(prefix, utc(doc['@timestamp'])), _id: doc.event.id } };
+          const text = json?.[next++];
+          // The transport's own text when it is the event exactly: no second serialisation.
+          return text === undefined ? action : [action, text];
+        },
         flushBytes: this.options.flushBytes,
         concurrency: this.options.concurrency,
         // Time-based flushing is for streams; our datasource is a finished array.
