@@ -57,14 +57,19 @@ export const indexerSchema = z.strictObject({
   groupId: z.string().default('tidewatch-indexer'),
   /** A bulk request is sent once its body reaches this size (~3,500 typical events). */
   flushBytes: z.number().int().positive().default(1_000_000),
-  concurrency: z.number().int().positive().default(2),
+  concurrency: z.number().int().positive().default(3),
   /** Retries of retriable failures (429, 5xx, connection) before the consumer backs off the batch. */
   retries: z.number().int().nonnegative().default(10),
   retryInitialDelayMs: z.number().int().positive().default(200),
   retryMaxDelayMs: z.number().int().positive().default(30_000),
-  maxBatchRecords: z.number().int().positive().default(10_000),
+  /**
+   * Records per handler call (the commit unit). Large, so a partition's batch keeps `concurrency`
+   * requests busy instead of draining to one at its tail (bench: 10,000 -> 50,000 took the indexer
+   * from ~0.6 to ~0.9 of the raw bulk ceiling on 2 cores). Memory: about 1 KB per record in flight.
+   */
+  maxBatchRecords: z.number().int().positive().default(50_000),
   /** Kafka partitions indexed at once; each may have `concurrency` bulk requests in flight. */
-  concurrentPartitions: z.number().int().positive().default(2),
+  concurrentPartitions: z.number().int().positive().default(3),
 });
 
 export const serveSchema = z.strictObject({
