@@ -15,6 +15,7 @@ import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
 import { Analyzer } from './analyzer.ts';
 import { analyzerSchema } from './options.ts';
 import { MemorySnapshotStore } from './snapshots.ts';
+import { admit, forwardKey, newMerge } from './merge.ts';
 
 /**
  * The embedded deployment's shape: memory transports and DuckDB, the same Analyzer class the
@@ -122,6 +123,17 @@ test('replay: the network findings do not depend on how fast each partition is a
   const skewed = await run(1);
   assert.ok(even.some((f) => f.includes('"scope":"network"')), 'there are network findings to compare');
   assert.deepEqual(skewed, even);
+});
+
+test('the network merge admits each source offset once: copies resent after a channel stage crash are dropped, whatever their age', () => {
+  const m = newMerge(2, 0);
+  assert.equal(admit(m, forwardKey(0, '7')), '0');
+  assert.equal(admit(m, forwardKey(1, '3')), '1');
+  assert.equal(admit(m, forwardKey(0, '8')), '0');
+  assert.equal(admit(m, forwardKey(0, '7')), null, 'a copy of offset 7 of partition 0');
+  assert.equal(admit(m, forwardKey(1, '3')), null);
+  assert.equal(admit(m, forwardKey(1, '10')), '1');
+  assert.equal(admit(m, '1'), '1', 'a key from before offsets were forwarded: admitted, the core filters it');
 });
 
 test('a batch whose findings cannot be stored is analysed again from the snapshot: same findings, none twice', async () => {

@@ -16,7 +16,7 @@ import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
 import { caughtUp, type Batch, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
 import { snapshotKey, type Snapshot, type SnapshotStore } from './snapshots.ts';
-import { addEvent, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
+import { addEvent, admit, allDone, forwardKey, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
 
 export interface AnalyzerStats {
@@ -35,6 +35,8 @@ export interface AnalyzerStats {
   restored: number;
   /** Network stage: collector status records handed to the status core (`invalid` counts bad ones). */
   collectorStatus: number;
+  /** Network stage: copies the channel stage forwarded again after a crash, dropped by source offset (within `records`). */
+  resent: number;
 }
 
 export interface AnalyzerDeps {
@@ -303,9 +305,14 @@ class Stage {
           }
           continue;
         }
+        const source = p.merge ? admit(p.merge, r.key ?? '') : null;
+        if (p.merge && source === null) {
+          this.stats.resent++;
+          continue;
+        }
         const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs });
         if (!v.ok) this.stats.invalid++;
-        else if (p.merge) addEvent(p.merge, r.key ?? '', v.event, nowMs);
+        else if (p.merge) addEvent(p.merge, source!, v.event, nowMs);
         else keep(this.step(p, v.event, status));
       }
       if (p.merge) for (const e of this.released(p, nowMs)) keep(this.step(p, e, status));
@@ -347,9 +354,9 @@ class Stage {
 
   private async forwardRecords(records: readonly TransportRecord[]): Promise<void> {
     const forward = this.forward!;
-    // The original bytes, keyed by their partition here (the network stage merges partitions by
-    // event time). Resent after a crash, they are dropped by the analytics core's duplicate filter.
-    await retry(() => forward.publishRaw(records.map((r) => ({ key: String(r.partition), value: r.value }))), this.retryOptions);
+    // The original bytes, keyed by their partition and offset here (the network stage merges
+    // partitions by event time, and drops a copy resent after a crash by its offset: merge.ts).
+    await retry(() => forward.publishRaw(records.map((r) => ({ key: forwardKey(r.partition, r.offset), value: r.value }))), this.retryOptions);
     this.stats.forwarded += records.length;
   }
 
@@ -515,7 +522,7 @@ export class Analyzer {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: AnalyzerDeps) {
-    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0 });
+    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0 });
     this.stats = { channel: zero(), network: zero() };
     const o = deps.options;
     this.stages = [

@@ -23,6 +23,34 @@ export interface MergeState {
   sources: Map<string, [maxMs: number, seenAtMs: number, done?: boolean]>;
   /** Waiting events, sorted by (time, id). */
   pending: [timeMs: number, id: string, event: ActivityEvent][];
+  /**
+   * Source partition -> the highest source offset received. A channel stage that crashed between
+   * forwarding and saving its state forwards those records again; the core's duplicate filter
+   * only remembers a recent window, and an older copy would reach the detectors as a late event.
+   * Absent in snapshots from before it existed.
+   */
+  forwarded?: Map<string, string>;
+}
+
+/** The forwarding key: `<source partition>@<source offset>` (a bare partition from older versions). */
+export function forwardKey(partition: number, offset: string): string {
+  return `${partition}@${offset}`;
+}
+
+/**
+ * The source of a forwarded record, or null when it is a copy of one already received (a
+ * redelivery by the channel stage after a crash): per source partition, offsets only grow.
+ */
+export function admit(m: MergeState, key: string): string | null {
+  const at = key.indexOf('@');
+  if (at < 0) return key;
+  const source = key.slice(0, at);
+  const offset = key.slice(at + 1);
+  m.forwarded ??= new Map();
+  const last = m.forwarded.get(source);
+  if (last !== undefined && BigInt(offset) <= BigInt(last)) return null;
+  m.forwarded.set(source, offset);
+  return source;
 }
 
 /**
@@ -32,7 +60,7 @@ export interface MergeState {
 export function newMerge(sourcePartitions: number, wallMs: number): MergeState {
   const sources: MergeState['sources'] = new Map();
   for (let p = 0; p < sourcePartitions; p++) sources.set(String(p), [-Infinity, wallMs]);
-  return { sources, pending: [] };
+  return { sources, pending: [], forwarded: new Map() };
 }
 
 const before = (a: MergeState['pending'][number], t: number, id: string): boolean => a[0] < t || (a[0] === t && a[1] < id);
