@@ -44,11 +44,9 @@ test('10,000 malformed messages among 20,000 valid ones: each malformed one dead
   const indexer = sc.consumer('indexer');
   const t0 = performance.now();
   indexer.start();
-  // Throughput from the first stats line that shows work (process start-up and group join are
-  // not throughput), to everything committed.
+  // Start-up: process start, group join and the first batch handled.
   await waitUntil(() => (indexer.stats?.received ?? 0) > 0, 'the first batch', 120_000);
   const t1 = performance.now();
-  const before = indexer.stats!.received;
   await sc.caughtUp(240_000);
   const t2 = performance.now();
   await indexer.stop();
@@ -70,7 +68,9 @@ test('10,000 malformed messages among 20,000 valid ones: each malformed one dead
     in: records.length, valid: valid.length, malformed: bad.length, indexed: v.indexed, dlq: letters.length,
     dlqDuplicates: letters.length - byBytes.size, duplicates: v.duplicates, lost: v.lost, unexpected: v.unexpected,
     dlqMissing: missing, wrongReason, wrongOffset, startSecs: ((t1 - t0) / 1000).toFixed(1),
-    eventsPerSec: Math.round((records.length - before) / ((t2 - t1) / 1000)),
+    // The whole run, start-up included: with the indexer's large batches the first one can hold
+    // most of the input, and the rate after it would say nothing.
+    eventsPerSec: Math.round(records.length / ((t2 - t0) / 1000)),
   });
   assert.equal(v.lost, 0);
   assert.equal(v.duplicates, 0);
