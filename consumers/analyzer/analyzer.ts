@@ -13,7 +13,7 @@ import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
-import { caughtUp, type Batch, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
+import { caughtUp, type Batch, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
 import { snapshotKey, type Snapshot, type SnapshotStore } from './snapshots.ts';
 import { addEvent, admit, allDone, forwardKey, newMerge, setSources, release, type MergeState } from './merge.ts';
@@ -386,9 +386,9 @@ class Stage {
   }
 
   /** Replay: the state has analysed everything the partition holds now (the end of the input so far). */
-  private async analysedAll(p: PartitionState, partition: number): Promise<boolean> {
+  private async analysedAll(p: PartitionState, partition: number, progress: () => Promise<PartitionProgress[]>): Promise<boolean> {
     if (p.merge) return p.merge.pending.length === 0 && allDone(p.merge);
-    const own = (await this.transport.progress(this.groupId)).find((x) => x.partition === partition);
+    const own = (await progress()).find((x) => x.partition === partition);
     return own !== undefined && BigInt(own.end) <= BigInt(p.lastOffset) + 1n;
   }
 
@@ -464,6 +464,9 @@ class Stage {
           this.deps.log.warn({ stage: this.name, err: errorMessage(err) }, 'watch list not reloaded; keeping the current one');
         }
       }
+      // One offsets request per tick for all the partitions held, asked only if one needs it.
+      let asked: Promise<PartitionProgress[]> | undefined;
+      const ownProgress = () => (asked ??= this.transport.progress(this.groupId));
       await Promise.all(
         [...this.partitions.keys()].map((partition) =>
           this.exclusive(partition, async () => {
@@ -482,7 +485,7 @@ class Stage {
               for (const e of this.released(p, nowMs)) found.push(...this.step(p, e, status));
             }
             if (this.deps.options.mode === 'live') found.push(...analyzer.tick(p.state, nowMs));
-            else if (!p.flushed && nowMs - p.lastBatchAtMs >= this.deps.options.idleSecs * 1000 && (await this.analysedAll(p, partition))) {
+            else if (!p.flushed && nowMs - p.lastBatchAtMs >= this.deps.options.idleSecs * 1000 && (await this.analysedAll(p, partition, ownProgress))) {
               // The replay has caught up with this partition (and, for the network stage, every
               // source): what the allowed lateness held back is due. The quiet wait only spares a
               // replay still being produced from judging its tail too early.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventId } from '../../events/index.ts';
@@ -12,6 +12,16 @@ import { writeSyntheticExport } from './synthetic.ts';
 const summary = (e: { event: { action: string }; '@timestamp': string; message?: { id: string } }) =>
   `${e['@timestamp']} ${e.event.action} ${e.message?.id ?? '-'}`;
 
+
+/** A scratch directory for a test's own export files, removed afterwards. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-export-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 test('new-format channel export: lifecycle, posts, edits, forwards, media, links; pin ignored, dateless rejected', async () => {
   assert.equal(await detectFormat(fixture('channel-new.json')), 'telegram-export');
   const source = openSource(fixture('channel-new.json'), options({ network: 'is-official', language: 'ar' }));
@@ -87,8 +97,7 @@ test('a bad --timezone is refused before anything is read', async () => {
 });
 
 test('valid exports are read by the fast reader alone; broken ones are handed to stream-json', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-export-'));
-  try {
+  await inTempDir(async (dir) => {
     const synthetic = join(dir, 'synthetic.json');
     const { messages } = await writeSyntheticExport(synthetic, 1.5e6);
     const drainFramed = async (file: string) => {
@@ -102,14 +111,11 @@ test('valid exports are read by the fast reader alone; broken ones are handed to
     assert.deepEqual(await drainFramed(synthetic), { framed: messages, result: true });
     for (const name of ['channel-new.json', 'group-old.json', 'account-full.json']) assert.equal((await drainFramed(fixture(name))).result, true, name);
     for (const name of ['truncated.json', 'corrupt.json']) assert.equal(typeof (await drainFramed(fixture(name))).result, 'number', name);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('messages are mapped as they are consumed: a consumer that stops early stops the work', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-export-'));
-  try {
+  await inTempDir(async (dir) => {
     const file = join(dir, 'synthetic.json');
     await writeSyntheticExport(file, 1.5e6);
     const source = openTelegramExportSource(file, options());
@@ -121,16 +127,12 @@ test('messages are mapped as they are consumed: a consumer that stops early stop
     // The first read chunk holds hundreds of messages; only those consumed were mapped.
     assert.equal(source.stats!().read, 3);
     assert.equal(source.stats!().produced, 3);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('service actions and media types named like Object.prototype members are plain unknown values', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tidewatch-proto-'));
-  try {
+  await inTempDir(async (dir) => {
     const file = join(dir, 'result.json');
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(file, JSON.stringify({
       name: 'proto', type: 'public_channel', id: 77,
       messages: [
@@ -144,7 +146,5 @@ test('service actions and media types named like Object.prototype members are pl
     assert.deepEqual(rejected, []);
     assert.deepEqual(source.stats!().ignoredByKind, { 'service:toString': 1 });
     assert.deepEqual(events.map((e) => [e.event.action, e.message?.media]), [['post', 'other']]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
