@@ -13,12 +13,18 @@ interface AnalyzeFlags {
 
 const FORMATS: InputFormat[] = ['auto', 'telegram-export', 'bot-updates', 'jsonl', 'activity-jsonl', 'csv'];
 
-async function* itemsOf(files: string[], flags: AnalyzeFlags, storeText: boolean): AsyncGenerator<ActivityEvent | RejectedInput> {
-  const { openSource } = await import('../../pipeline/producers/index.ts');
-  for (const file of files) {
-    const source = openSource(file, { format: flags.format, network: flags.network, storeText });
-    for await (const item of source.items()) yield item.kind === 'event' ? item.event : item;
-  }
+/**
+ * The inputs in one event-time order (pipeline/producers/ordered.ts): the report does not depend
+ * on the order of the files, nor on the order of the events within them.
+ */
+async function analyzeFiles(files: string[], flags: AnalyzeFlags, storeText: boolean, analyze: (items: AsyncIterable<ActivityEvent | RejectedInput>) => Promise<AnalysisReport>): Promise<AnalysisReport> {
+  const { openSource, OrderedSources } = await import('../../pipeline/producers/index.ts');
+  const ordered = new OrderedSources(files.map((file) => openSource(file, { format: flags.format, network: flags.network, storeText })));
+  return ordered.read((items) =>
+    analyze((async function* () {
+      for await (const item of items) yield item.kind === 'event' ? item.event : item;
+    })()),
+  );
 }
 
 const list = <T>(items: T[], line: (x: T) => string, max = 20): string[] =>
@@ -58,7 +64,7 @@ export function registerAnalyze(program: Command): void {
         const { config } = commandContext(cmd);
         const catalogue = loadCatalogue(config.analytics.migration.catalogueFile);
         const { runAnalysis } = await import('../../pipeline/analytics/index.ts');
-        const report = await runAnalysis(itemsOf(files, flags, config.storeText), { analytics: config.analytics, catalogue });
+        const report = await analyzeFiles(files, flags, config.storeText, (items) => runAnalysis(items, { analytics: config.analytics, catalogue }));
         process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : summary(report));
         return report.rejected > 0 ? ExitCode.REJECTED : ExitCode.OK;
       }),

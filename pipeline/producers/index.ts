@@ -14,6 +14,7 @@ export { replayEvents, REPLAY_DEFAULTS, type ReplayOptions } from './replay/gene
 export { pacedReplay, openReplaySource, systemClock, type PacedReplayOptions, type ReplayClock } from './replay/source.ts';
 export { FACTS as TIMELINE_FACTS } from './replay/facts.ts';
 export { createIngestHandler, type IngestHandlerOptions, type ItemResult } from './http/handler.ts';
+export { OrderedSources, InputDisorder, type OrderedOptions } from './ordered.ts';
 export { pumpSource, type PumpOptions, type PumpResult } from './pump.ts';
 
 function openConcrete(format: ConcreteFormat, file: string, opts: SourceOptions): Source {
