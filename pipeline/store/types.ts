@@ -177,4 +177,13 @@ export interface Store extends EventSink {
   channels(query?: { filters?: EventFilters; limit?: number }): Promise<ChannelInfo[]>;
   findings<T extends FindingType>(type: T, query?: FindingQuery): Promise<FindingOf<T>[]>;
   countFindings(type: FindingType, query?: Omit<FindingQuery, 'limit' | 'sort'>): Promise<number>;
+  /**
+   * Every stored event matching the range and filters, in pages, in the analytics core's order:
+   * by time, ties by event id (re-analysis reads history back with it).
+   */
+  scanEvents(query?: TimeRange & { filters?: EventFilters }, pageSize?: number): AsyncIterable<ActivityEvent[]>;
+  /** Every stored finding of a type whose start lies in [from, to), in pages, by id. */
+  scanFindings<T extends FindingType>(type: T, query?: TimeRange): AsyncIterable<FindingOf<T>[]>;
+  /** Remove findings by id (a re-analysis no longer produces them); an id not stored is not an error. */
+  deleteFindings(type: FindingType, ids: readonly string[]): Promise<ItemResult[]>;
 }

@@ -126,3 +126,42 @@ export function appendFinding(a: DuckDBAppender, doc: FindingDoc): void {
   a.appendVarchar(JSON.stringify(doc));
   a.endRow();
 }
+
+const count = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v as bigint | number));
+const strings = (v: unknown): string[] | undefined => (v === null || v === undefined ? undefined : ((v as { items: string[] }).items ?? (v as string[])).map(String));
+
+/** The event a row of `events` was appended from (appendEvent), for reading history back in order. */
+export function eventOfRow(r: Record<string, unknown>): ActivityEvent {
+  const ingested = count(r.ingested_ms);
+  const message = r.message_id === null ? undefined : {
+    id: String(r.message_id),
+    ...(r.message_media !== null ? { media: r.message_media as NonNullable<ActivityEvent['message']>['media'] } : {}),
+    ...(r.message_length !== null ? { length: Number(r.message_length) } : {}),
+    ...(r.message_forwarded_from !== null ? { forwarded_from: String(r.message_forwarded_from) } : {}),
+    ...(r.message_views !== null ? { views: Number(r.message_views) } : {}),
+    ...(r.message_text !== null ? { text: String(r.message_text) } : {}),
+  };
+  const e: ActivityEvent = {
+    '@timestamp': new Date(Number(r.ts_ms as bigint | number)).toISOString(),
+    event: { id: String(r.id), action: r.action as ActivityEvent['event']['action'], ...(ingested !== undefined ? { ingested: new Date(ingested).toISOString() } : {}) },
+    platform: String(r.platform),
+    channel: {
+      id: String(r.channel_id),
+      ...(r.channel_handle !== null ? { handle: String(r.channel_handle) } : {}),
+      ...(r.channel_title !== null ? { title: String(r.channel_title) } : {}),
+      ...(r.channel_language !== null ? { language: String(r.channel_language) } : {}),
+      ...(r.channel_network !== null ? { network: String(r.channel_network) } : {}),
+    },
+    source: { type: r.source_type as ActivityEvent['source']['type'], ...(r.source_name !== null ? { name: String(r.source_name) } : {}) },
+  };
+  if (message) e.message = message;
+  const links = strings(r.links);
+  if (links) e.links = links;
+  const subscribers = count(r.subscribers);
+  if (subscribers !== undefined) e.subscribers = subscribers;
+  const n = count(r.count);
+  if (n !== undefined) e.count = n;
+  const labels = strings(r.labels);
+  if (labels) e.labels = labels;
+  return e;
+}

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { ActivityEvent } from '../../events/index.ts';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
 import {
@@ -10,7 +10,7 @@ import type {
   ChannelInfo, EventDimension, EventFilters, EventSummary, FindingDoc, FindingOf, FindingQuery, FindingType, HistogramBucket,
   HistogramQuery, ItemResult, Store, TermCount, TimeRange, TopNQuery,
 } from '../types.ts';
-import { appendEvent, appendFinding, DDL, STAGING_DDL } from './schema.ts';
+import { appendEvent, appendFinding, DDL, eventOfRow, STAGING_DDL } from './schema.ts';
 
 const COLUMN: Record<EventDimension | 'link', string> = {
   network: 'channel_network',
@@ -272,6 +272,57 @@ export class DuckDbStore implements Store {
     const p = new Params();
     const [r] = await this.query(`SELECT count(*) AS n FROM findings ${this.findingWhere(p, type, q)}`, p, 'countFindings');
     return num(r!.n);
+  }
+
+  /** Keyset pages over (ts, id): each page is one query, so writes go on in between. */
+  async *scanEvents(q: TimeRange & { filters?: EventFilters } = {}, pageSize = 5_000): AsyncIterable<ActivityEvent[]> {
+    let after: { ms: number; id: string } | undefined;
+    for (;;) {
+      const p = new Params();
+      let where = eventWhere(p, q, q.filters, 'scanEvents');
+      if (after) where = `${where ? `${where} AND` : 'WHERE'} (ts, id) > (${p.time(after.ms)}, ${p.add(after.id)})`;
+      const rows = await this.query(
+        `SELECT *, epoch_ms(ts) AS ts_ms, epoch_ms(ingested) AS ingested_ms FROM events ${where} ORDER BY ts, id LIMIT ${p.add(pageSize)}`,
+        p,
+        'scanEvents',
+      );
+      if (rows.length === 0) return;
+      yield rows.map(eventOfRow);
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1]!;
+      after = { ms: num(last.ts_ms), id: last.id as string };
+    }
+  }
+
+  async *scanFindings<T extends FindingType>(type: T, q: TimeRange = {}): AsyncIterable<FindingOf<T>[]> {
+    const { fromMs, toMs } = rangeMs(q, 'scanFindings');
+    let after: string | undefined;
+    for (;;) {
+      const p = new Params();
+      const clauses = [`type = ${p.add(type)}`];
+      if (fromMs !== undefined) clauses.push(`start_ts >= ${p.time(fromMs)}`);
+      if (toMs !== undefined) clauses.push(`start_ts < ${p.time(toMs)}`);
+      if (after !== undefined) clauses.push(`id > ${p.add(after)}`);
+      const rows = await this.query(`SELECT id, doc FROM findings WHERE ${clauses.join(' AND ')} ORDER BY id LIMIT 1000`, p, 'scanFindings');
+      if (rows.length === 0) return;
+      yield rows.map((r) => JSON.parse(r.doc as string) as FindingOf<T>);
+      if (rows.length < 1000) return;
+      after = rows[rows.length - 1]!.id as string;
+    }
+  }
+
+  deleteFindings(type: FindingType, ids: readonly string[]): Promise<ItemResult[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.writeLane.run(async () => {
+      try {
+        const p = new Params();
+        await this.writer.run(`DELETE FROM findings WHERE type = ${p.add(type)} AND list_contains(${p.add(listValue([...ids]))}::VARCHAR[], id)`, p.values);
+        return ids.map((id): ItemResult => ({ id, status: 'written' }));
+      } catch (err) {
+        const reason = `DuckDB ${this.path}: deleting ${ids.length} finding(s) failed (${(err as Error).message})`;
+        return ids.map((id): ItemResult => ({ id, status: 'failed', retriable: true, code: ErrorCode.STORE_FAILED, reason }));
+      }
+    });
   }
 
   /** Waits for writes in flight, then checkpoints and closes the file. */

@@ -311,6 +311,85 @@ export class EsStore implements Store {
     }
   }
 
+  /** A point in time keeps the pages consistent while the indexer goes on writing. */
+  async *scanEvents(q: TimeRange & { filters?: EventFilters } = {}, pageSize = 5_000): AsyncIterable<ActivityEvent[]> {
+    let pit: string;
+    try {
+      pit = (await this.client.openPointInTime({ index: this.activity, keep_alive: '5m', ignore_unavailable: true })).id;
+    } catch (err) {
+      throw esError(err, 'opening a point in time over the activity indices');
+    }
+    try {
+      let after: estypes.SortResults | undefined;
+      for (;;) {
+        let res: estypes.SearchResponse<ActivityEvent>;
+        try {
+          res = await this.client.search<ActivityEvent>({
+            pit: { id: pit, keep_alive: '5m' },
+            size: pageSize,
+            query: eventQuery(q, q.filters, 'scanEvents'),
+            sort: [{ '@timestamp': 'asc' }, { 'event.id': 'asc' }],
+            track_total_hits: false,
+            ...(after ? { search_after: after } : {}),
+          });
+        } catch (err) {
+          throw esError(err, 'reading events in time order');
+        }
+        const hits = res.hits.hits;
+        if (hits.length === 0) return;
+        if (res.pit_id) pit = res.pit_id;
+        yield hits.map((h) => h._source!);
+        if (hits.length < pageSize) return;
+        after = hits[hits.length - 1]!.sort;
+      }
+    } finally {
+      await this.client.closePointInTime({ id: pit }).catch(() => {});
+    }
+  }
+
+  async *scanFindings<T extends FindingType>(type: T, q: TimeRange = {}): AsyncIterable<FindingOf<T>[]> {
+    const { fromMs, toMs } = rangeMs(q, 'scanFindings');
+    const filter: estypes.QueryDslQueryContainer[] = [{ term: { type } }];
+    if (fromMs !== undefined || toMs !== undefined) filter.push({ range: { '@timestamp': { gte: fromMs, lt: toMs, format: 'epoch_millis' } } });
+    let after: estypes.SortResults | undefined;
+    for (;;) {
+      const res = await this.search('scanFindings', {
+        index: findingsIndex(this.prefix, type),
+        size: PAGE,
+        query: { bool: { filter } },
+        sort: [{ id: 'asc' }],
+        ...(after ? { search_after: after } : {}),
+      });
+      const hits = res.hits.hits;
+      if (hits.length === 0) return;
+      yield hits.map((h) => {
+        const doc = { ...(h._source as Record<string, unknown>) };
+        for (const k of Object.keys(doc)) if (k.startsWith('@')) delete doc[k];
+        return doc as unknown as FindingOf<T>;
+      });
+      if (hits.length < PAGE) return;
+      after = hits[hits.length - 1]!.sort;
+    }
+  }
+
+  async deleteFindings(type: FindingType, ids: readonly string[]): Promise<ItemResult[]> {
+    if (ids.length === 0) return [];
+    let response: estypes.BulkResponse;
+    try {
+      response = await this.client.bulk({ operations: ids.map((id) => ({ delete: { _index: findingsIndex(this.prefix, type), _id: `${type}:${id}` } })), refresh: false });
+    } catch (err) {
+      const e = esError(err, `deleting ${ids.length} finding(s)`);
+      return ids.map((id) => ({ id, status: 'failed', retriable: e.retriable, code: e.code, reason: e.message }));
+    }
+    return response.items.map((item, i): ItemResult => {
+      const id = ids[i]!;
+      const r = item.delete!;
+      if (!r.error) return { id, status: 'written' };
+      const retriable = r.status === 429 || r.status >= 500;
+      return { id, status: 'failed', retriable, code: retriable ? ErrorCode.ES_OVERLOADED : ErrorCode.ES_REJECTED, reason: `${r.status} ${r.error.type}: ${r.error.reason ?? ''}` };
+    });
+  }
+
   async close(): Promise<void> {
     await this.sink.close();
   }
