@@ -22,6 +22,8 @@ export interface EmbeddedOptions {
   sinks?: AlertSink[];
   /** The input ends when the consumers stop (import, replay): judge what lateness still holds. */
   finishOnStop?: boolean;
+  /** The store held events before this input: at the end, findings are recomputed over all of them. */
+  storedHistory?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
     analytics: config.analytics,
     watchList: watchListOf(config, undefined),
+    indexerGroupId: config.indexer.groupId,
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
   });
@@ -70,7 +73,7 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     async stop() {
       await network.close();
       await Promise.all(subs.map((s) => s.stop()));
-      if (options.finishOnStop) await analyzer.finish();
+      if (options.finishOnStop) await analyzer.finish({ history: options.storedHistory ?? false });
       await Promise.all(rules.filter((r) => r.enabled).map((r) => alerter.evaluate(r.name)));
       await alerter.stop();
     },
@@ -102,7 +105,8 @@ export async function openPublishing(config: Config, log: Logger): Promise<Publi
     await store.setup();
     // Imports are history: detectors follow the events' own clock.
     let latestMs = 0;
-    const consumers = await startEmbeddedConsumers(config, transport, store, log, { clock: { mode: 'replay', now: () => latestMs }, finishOnStop: true });
+    const storedHistory = (await store.summary()).events > 0;
+    const consumers = await startEmbeddedConsumers(config, transport, store, log, { clock: { mode: 'replay', now: () => latestMs }, finishOnStop: true, storedHistory });
     const inner = await transport.publisher();
     const publisher: Publisher = {
       publish: async (events) => {

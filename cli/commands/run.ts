@@ -91,6 +91,7 @@ export function registerRun(program: Command): void {
           analytics: config.analytics,
           catalogue: loadCatalogue(config.analytics.migration.catalogueFile),
           watchList: watchListOf(config, undefined),
+          indexerGroupId: config.indexer.groupId,
           ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
           log: log.child({ component: 'analyzer' }),
         });

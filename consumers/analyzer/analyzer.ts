@@ -7,7 +7,9 @@ import { statusCore, type StatusOutput, type StatusState } from '../../pipeline/
 import { parseStatusRecord, STATUS_RECORD_KEY } from '../../pipeline/producers/collector/status.ts';
 import type { WatchList } from '../../pipeline/producers/collector/watch-list.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
-import { decodeEvent } from '../../pipeline/events/index.ts';
+import { decodeEvent, eventKey } from '../../pipeline/events/index.ts';
+import { partitionerFor } from '../../pipeline/transport/partitioner.ts';
+import { reanalyze } from './reanalysis.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
@@ -66,6 +68,13 @@ export interface AnalyzerDeps {
   /** Called every tick: a new watch list when it changed (the file was edited), else undefined. */
   reloadWatchList?: () => WatchList | undefined;
   log: Logger;
+  /**
+   * The indexer's consumer group on the activity topic. With it, late events are corrected: once
+   * the indexer has stored everything the topic holds and both stages have analysed it, the
+   * findings are recomputed from the store in event-time order (reanalysis.ts) and the stages go
+   * on from the corrected state. Without it late events are only counted.
+   */
+  indexerGroupId?: string;
   /** The wall clock of live mode; injected so tests can compress time. */
   now?: () => number;
 }
@@ -97,7 +106,7 @@ const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt
  */
 class Stage {
   private readonly partitions = new Map<number, PartitionState>();
-  private readonly locks = new Map<number, Promise<void>>();
+  private readonly locks = new Map<number, Promise<unknown>>();
   private forward: Publisher | undefined;
   private ticking = false;
   private adopting: Promise<void> = Promise.resolve();
@@ -172,10 +181,56 @@ class Stage {
   }
 
   /** Batches and ticks of one partition never interleave: both read and write its state. */
-  private exclusive(partition: number, fn: () => Promise<void>): Promise<void> {
+  private exclusive<T>(partition: number, fn: () => Promise<T>): Promise<T> {
     const run = (this.locks.get(partition) ?? Promise.resolve()).then(fn);
     this.locks.set(partition, run.catch(() => {}));
     return run;
+  }
+
+  /** `fn` with every partition held here locked: no batch or tick runs meanwhile. */
+  withAllLocked<T>(fn: () => Promise<T>): Promise<T> {
+    const held = [...this.partitions.keys()].sort((a, b) => a - b);
+    const nest = (i: number): Promise<T> => (i === held.length ? fn() : this.exclusive(held[i]!, () => nest(i + 1)));
+    return nest(0);
+  }
+
+  /** Partitions held here and their detector states. */
+  held(): Map<number, AnalyzerState> {
+    return new Map([...this.partitions].map(([n, p]) => [n, p.state]));
+  }
+
+  /** Whether this instance has the progress of every partition of its topic in hand (offsets, not clocks). */
+  async caughtUp(): Promise<boolean> {
+    const progress = await this.transport.progress(this.groupId);
+    return progress.length > 0 && progress.every((x) => {
+      const p = this.partitions.get(x.partition);
+      return caughtUp(x) || (p !== undefined && BigInt(x.end) <= BigInt(p.lastOffset) + 1n);
+    });
+  }
+
+  /**
+   * A partition's state replaced by one rebuilt from a sorted pass over the store (the caller
+   * holds the lock). The network stage's held-back events are in that pass already: dropped. Saved
+   * at the same offset, so a restart goes on from the corrected state.
+   */
+  async replaceState(partition: number, state: AnalyzerState): Promise<void> {
+    const p = this.partitions.get(partition);
+    if (!p) return;
+    p.state = state;
+    if (p.merge) p.merge.pending = [];
+    const nowMs = this.now();
+    await retry(() => this.deps.snapshots.save({
+      key: p.key,
+      offset: p.lastOffset,
+      owner: this.deps.options.instanceId,
+      state: snapshotState({ state: p.state, merge: p.merge, status: p.status }),
+      savedAt: new Date(nowMs).toISOString(),
+    }), this.retryOptions);
+  }
+
+  /** Replay mode: the partition's held-back tail has been judged (flush), so a rebuilt state must be too. */
+  flushed(partition: number): boolean {
+    return this.partitions.get(partition)?.flushed ?? false;
   }
 
   private restore(s: Snapshot): PartitionState {
@@ -519,10 +574,24 @@ class Stage {
  * one of them (the others stand by). Depends only on the Transport and Store interfaces, so the
  * embedded deployment runs it over the memory transport and DuckDB.
  */
+export interface CorrectionStats {
+  /** Re-analyses run because late events had made findings depend on arrival order. */
+  runs: number;
+  /** Events read back from the store, and what the runs changed in the findings. */
+  events: number;
+  added: number;
+  changed: number;
+  removed: number;
+  failures: number;
+  lastAt: string | null;
+}
+
 export class Analyzer {
   readonly stats: Record<StageName, AnalyzerStats>;
-  private readonly stages: Stage[];
+  readonly corrections: CorrectionStats = { runs: 0, events: 0, added: 0, changed: 0, removed: 0, failures: 0, lastAt: null };
+  private readonly stages: [Stage, Stage];
   private timer: NodeJS.Timeout | undefined;
+  private correcting = false;
 
   constructor(private readonly deps: AnalyzerDeps) {
     const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0 });
@@ -553,13 +622,87 @@ export class Analyzer {
     };
   }
 
-  /** End of input: the channel stage first, since the network stage's findings build on all of it. */
-  async finish(): Promise<void> {
+  /**
+   * End of input: the channel stage first, since the network stage's findings build on all of it.
+   * `history`: the store held events before this input (an import into an existing store, whose
+   * earlier events these states never saw): the findings are then recomputed over all of it.
+   */
+  async finish(opts: { history?: boolean } = {}): Promise<void> {
     for (const stage of this.stages) await stage.finish();
+    if (opts.history || this.lateFrom() !== null) {
+      if (!(await this.correct({ always: true }))) this.deps.log.warn('analyzer: the findings could not be recomputed over the stored history at the end of the input; run `tidewatch reanalyze`');
+    }
   }
 
-  /** One wall-clock tick of both stages (the live timer calls it; tests call it with their clock). */
+  /** One wall-clock tick of both stages (the live timer calls it; tests call it with their clock), then a correction if one is due. */
   async tick(): Promise<void> {
     await Promise.all(this.stages.map((s) => s.tick()));
+    await this.correct();
+  }
+
+  /** Late events seen and not yet corrected: the earliest one's time, or null. */
+  private lateFrom(): number | null {
+    let from: number | null = null;
+    for (const stage of this.stages) {
+      for (const st of stage.held().values()) {
+        const t = st.lateFromMs ?? -1;
+        if (t >= 0 && (from === null || t < from)) from = t;
+      }
+    }
+    return from;
+  }
+
+  /**
+   * Late data corrected, not just counted (../../../shared/late-data.md). Due when a state has
+   * seen a late event, run by the instance that holds the network stage once the indexer has
+   * stored everything the topic holds and both stages have analysed it: then the store holds what
+   * the states have seen, and a sorted pass over it is what one ordered arrival would have given.
+   * Findings are replaced (reanalysis.ts: upserts, then deletion of what the pass no longer
+   * finds), and the states held here go on from the pass. Decided on offsets, so two runs over the
+   * same data correct alike; a failed run is tried again at the next tick.
+   */
+  async correct(opts: { always?: boolean } = {}): Promise<boolean> {
+    const { indexerGroupId, transport, store, analytics, options, log } = this.deps;
+    if (this.correcting || indexerGroupId === undefined) return false;
+    const [channel, network] = this.stages;
+    if (!network.held().has(0) || (!opts.always && this.lateFrom() === null)) return false;
+    this.correcting = true;
+    try {
+      const indexed = await transport.progress(indexerGroupId);
+      if (indexed.length === 0 || !indexed.every(caughtUp) || !(await channel.caughtUp()) || !(await network.caughtUp())) return false;
+      return await channel.withAllLocked(() => network.withAllLocked(async () => {
+        const lateFromMs = this.lateFrom() ?? -1;
+        if (!opts.always && lateFromMs < 0) return false;
+        const started = Date.now();
+        await store.refresh();
+        const nowMs = (this.deps.now ?? Date.now)();
+        const replay = options.mode === 'replay';
+        const partitionOf = partitionerFor(indexed.length);
+        const result = await reanalyze({
+          store,
+          analytics,
+          ...(this.deps.catalogue ? { catalogue: this.deps.catalogue } : {}),
+          end: replay ? (network.flushed(0) ? 'flush' : 'latest') : { tickAtMs: nowMs },
+          partitions: { of: (e) => partitionOf(eventKey(e)), held: [...channel.held().keys()] },
+        });
+        for (const [n, st] of result.partitionStates) await channel.replaceState(n, st);
+        await network.replaceState(0, result.state);
+        const c = this.corrections;
+        c.runs++;
+        c.events += result.events;
+        c.added += result.added;
+        c.changed += result.changed;
+        c.removed += result.removed;
+        c.lastAt = new Date(nowMs).toISOString();
+        log.info({ lateFrom: lateFromMs < 0 ? null : new Date(lateFromMs).toISOString(), events: result.events, added: result.added, changed: result.changed, removed: result.removed, ms: Date.now() - started }, 'analyzer: late events corrected by a re-analysis from the store');
+        return true;
+      }));
+    } catch (err) {
+      this.corrections.failures++;
+      log.warn({ err: errorMessage(err) }, 'analyzer: re-analysis of late events failed; tried again at the next tick');
+      return false;
+    } finally {
+      this.correcting = false;
+    }
   }
 }

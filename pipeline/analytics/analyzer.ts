@@ -50,6 +50,12 @@ export interface AnalyzerState {
   /** UTC day of the last housekeeping tick: detectors are ticked once per day of event time. */
   tickedDay: number;
   counts: AnalyzerCounts;
+  /**
+   * The earliest late event since the state was last rebuilt from a sorted pass (-1: none): the
+   * live analyzer's cue that its findings depend on arrival order and need a re-analysis.
+   * Absent in snapshots from before it existed.
+   */
+  lateFromMs?: number;
 }
 
 const before = (a: Buffered, t: number, id: string): boolean => a[0] < t || (a[0] === t && a[1] < id);
@@ -126,7 +132,7 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, buffer: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1,
+      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, buffer: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
@@ -143,6 +149,7 @@ export const analyzer = {
     rememberId(st, id, t);
     if (t < st.watermarkMs) {
       st.counts.late++;
+      if (st.lateFromMs === undefined || st.lateFromMs < 0 || t < st.lateFromMs) st.lateFromMs = t;
       return dispatch(st, event, t, undefined) ?? NONE;
     }
     const buf = st.buffer;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { statusSchema } from './status/options.ts';
 
@@ -108,4 +109,22 @@ export type ResurrectionsOptions = z.infer<typeof resurrectionsSchema>;
 /** Defaults filled in and validated; throws a ZodError naming the bad option. */
 export function analyticsOptions(input: AnalyticsOptionsInput = {}): AnalyticsOptions {
   return analyticsSchema.parse(input);
+}
+
+/** JSON with object keys sorted, so equal options hash alike whatever their key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Which analysis produced a finding: a short hash of the options and the platform catalogue.
+ * Stored findings carry it (`analysis`), so a re-analysis with new thresholds is told apart from
+ * the findings it replaces (Kappa's "job version").
+ */
+export function analysisVersion(options: AnalyticsOptions, catalogue: unknown): string {
+  return createHash('sha256').update(canonical({ options, catalogue })).digest('hex').slice(0, 12);
 }

@@ -9,7 +9,12 @@ import type { AnalyticsOptions } from './options.ts';
  */
 export type Scope = 'channel' | 'network';
 
-export interface GapFinding {
+/** Stamped by whatever stores a finding: which analysis produced it (analysisVersion() in options.ts). */
+export interface Analysed {
+  analysis?: string;
+}
+
+export interface GapFinding extends Analysed {
   type: 'gap';
   id: string;
   scope: Scope;
@@ -27,7 +32,7 @@ export interface GapFinding {
   previousLongestHours: number | null;
 }
 
-export interface SpikeFinding {
+export interface SpikeFinding extends Analysed {
   type: 'spike';
   id: string;
   /** 'creation' = channels created, per network or "all". */
@@ -44,7 +49,7 @@ export interface SpikeFinding {
 
 export type MigrationScope = 'channel' | 'network' | 'all';
 
-export interface MigrationFinding {
+export interface MigrationFinding extends Analysed {
   type: 'migration';
   id: string;
   kind: 'first_seen' | 'surge';
@@ -59,7 +64,7 @@ export interface MigrationFinding {
 }
 
 /** Links per platform on one UTC day, across all channels: counts over time and off-platform share. */
-export interface LinkDayFinding {
+export interface LinkDayFinding extends Analysed {
   type: 'link_day';
   id: string;
   day: string;
@@ -72,7 +77,7 @@ export interface LinkDayFinding {
 /** At most this many names in a takedown finding's `subjects`; its counts stay exact. */
 export const MAX_TAKEDOWN_SUBJECTS = 1_000;
 
-export interface TakedownFinding {
+export interface TakedownFinding extends Analysed {
   type: 'takedown';
   id: string;
   day: string;
@@ -90,7 +95,7 @@ export interface TakedownFinding {
   reported: number | null;
 }
 
-export interface ResurrectionFinding {
+export interface ResurrectionFinding extends Analysed {
   type: 'resurrection';
   id: string;
   banned: string;
@@ -103,7 +108,7 @@ export interface ResurrectionFinding {
   regainedShare: number | null;
 }
 
-export interface LifespanFinding {
+export interface LifespanFinding extends Analysed {
   type: 'lifespan';
   id: string;
   subject: string;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { runAnalysis, type AnalysisReport } from '../analytics/index.ts';
 import type { ActivityEvent } from '../events/index.ts';
+import { ALL_SILENT, CHANNELS, H, writeOutletExports } from '../../test/data/outlets.ts';
 import { openSource, OrderedSources, type OrderedOptions } from './index.ts';
 
 /**
@@ -13,50 +14,6 @@ import { openSource, OrderedSources, type OrderedOptions } from './index.ts';
  * must give the report of one sorted pass whatever the order of the files and of the events in
  * them. Each export is in order by itself; read one after another they are not.
  */
-const H = 3_600_000;
-const DAY = 24 * H;
-const START = Date.UTC(2017, 8, 1);
-const DAYS = 21;
-// Every channel quiet from 12 Sep 2017 08:00 to 13 Sep 10:00: the one network silence.
-const ALL_SILENT = [Date.UTC(2017, 8, 12, 8), Date.UTC(2017, 8, 13, 10)] as const;
-// One channel at a time quiet for a day while the others post: never a network silence.
-const ONE_SILENT: Record<string, readonly [number, number]> = {
-  outlet1: [Date.UTC(2017, 8, 9, 6), Date.UTC(2017, 8, 10, 18)],
-  outlet2: [Date.UTC(2017, 8, 16, 6), Date.UTC(2017, 8, 17, 18)],
-  outlet3: [Date.UTC(2017, 8, 18, 6), Date.UTC(2017, 8, 19, 18)],
-};
-const CHANNELS = [
-  { name: 'outlet1', id: 1_500_000_001, minute: 5 },
-  { name: 'outlet2', id: 1_500_000_002, minute: 25 },
-  { name: 'outlet3', id: 1_500_000_003, minute: 45 },
-];
-
-interface Message { id: number; unix: number }
-
-/** Hourly posts 05:00-22:59 UTC, except in the silences. */
-function messagesOf(ch: (typeof CHANNELS)[number]): Message[] {
-  const out: Message[] = [];
-  const quiet = [ALL_SILENT, ONE_SILENT[ch.name]!];
-  for (let t = START; t < START + DAYS * DAY; t += H) {
-    const at = t + ch.minute * 60_000;
-    const hour = new Date(at).getUTCHours();
-    if (hour < 5 || hour > 22 || quiet.some(([a, b]) => at >= a && at < b)) continue;
-    out.push({ id: out.length + 1, unix: at / 1000 });
-  }
-  return out;
-}
-
-/** A Telegram Desktop channel export (result.json), messages in the order given. */
-function exportJson(ch: (typeof CHANNELS)[number], messages: readonly Message[]): string {
-  return JSON.stringify({
-    name: ch.name, type: 'public_channel', id: ch.id,
-    messages: messages.map((m) => ({
-      id: m.id, type: 'message', date: new Date(m.unix * 1000).toISOString().slice(0, 19), date_unixtime: String(m.unix),
-      from: ch.name, from_id: `channel${ch.id}`, text: `bulletin ${m.id}`, text_entities: [],
-    })),
-  }, null, 1);
-}
-
 async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'tidewatch-ordered-'));
   try {
@@ -76,19 +33,9 @@ async function analyzeFiles(files: string[], options?: OrderedOptions): Promise<
   return { report, sortedOnDisk: ordered.sortedOnDisk };
 }
 
-async function writeExports(dir: string, order: (ms: Message[]) => Message[] = (ms) => ms): Promise<string[]> {
-  const files: string[] = [];
-  for (const ch of CHANNELS) {
-    const file = join(dir, `${ch.name}.json`);
-    await writeFile(file, exportJson(ch, order(messagesOf(ch))));
-    files.push(file);
-  }
-  return files;
-}
-
 /** The reference: every event of every channel in one time-sorted canonical file. */
 async function sortedPass(dir: string): Promise<AnalysisReport> {
-  const files = await writeExports(dir);
+  const files = await writeOutletExports(dir);
   const events: ActivityEvent[] = [];
   for (const f of files) for await (const item of openSource(f, { format: 'auto', network: 'outlets', storeText: false }).items()) if (item.kind === 'event') events.push(item.event);
   events.sort((a, b) => a['@timestamp'].localeCompare(b['@timestamp']) || a.event.id.localeCompare(b.event.id));
@@ -115,7 +62,7 @@ test('three channel exports in every order: the report of one sorted pass, one n
     // Each channel's own day off is a channel gap, not a network one.
     assert.deepEqual(new Set(reference.gaps.filter((g) => g.scope === 'channel').map((g) => g.subject)), new Set(CHANNELS.map((c) => String(c.id))));
 
-    const files = await writeExports(dir);
+    const files = await writeOutletExports(dir);
     // What reading them one after another gave: most events late, the first file's gaps as the network's.
     const naive = await runAnalysis((async function* () {
       for (const f of files) for await (const item of openSource(f, { format: 'auto', network: 'outlets', storeText: false }).items()) if (item.kind === 'event') yield item.event;
@@ -135,7 +82,7 @@ test('a shuffled export is sorted on disk (runs merged), with the same report; t
     const reference = await sortedPass(dir);
     let seed = 7;
     const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const files = await writeExports(dir, (ms) => {
+    const files = await writeOutletExports(dir, (ms) => {
       const a = [...ms];
       for (let i = a.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1));
@@ -154,7 +101,7 @@ test('property: the events split over any number of files, each in any order, gi
   await inTempDir(async (dir) => {
     const reference = await sortedPass(dir);
     const events: ActivityEvent[] = [];
-    for (const f of await writeExports(dir)) for await (const item of openSource(f, { format: 'auto', network: 'outlets', storeText: false }).items()) if (item.kind === 'event') events.push(item.event);
+    for (const f of await writeOutletExports(dir)) for await (const item of openSource(f, { format: 'auto', network: 'outlets', storeText: false }).items()) if (item.kind === 'event') events.push(item.event);
     let round = 0;
     await fc.assert(
       fc.asyncProperty(

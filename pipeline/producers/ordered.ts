@@ -30,7 +30,7 @@ export interface OrderedOptions {
 /** An input was further out of order than the reorder buffer: read it again, sorted on disk. */
 export class InputDisorder extends Error {
   constructor(readonly input: number, readonly inputName: string) {
-    super(`${name} is not in event-time order; sorting it on disk`);
+    super(`${inputName} is not in event-time order; sorting it on disk`);
   }
 }
 

@@ -5,7 +5,7 @@ import { buildEvent, eventKey, type ActivityEvent } from '../../pipeline/events/
 import { createLogger, setLogger } from '../../pipeline/log.ts';
 import { KafkaTransport } from '../../pipeline/transport/kafka/transport.ts';
 import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
-import { partitionerFor } from '../../pipeline/transport/memory/topic.ts';
+import { partitionerFor } from '../../pipeline/transport/partitioner.ts';
 import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
 import { caughtUp, type Batch, type DeadLetter, type Subscription, type Transport } from '../../pipeline/transport/types.ts';
 import { testKafkaBrokers, uniqueName } from '../engines.ts';

@@ -36,6 +36,8 @@ const common = {
   '@end': date,
   '@subjects': keyword,
   '@magnitude': double,
+  // Which analysis (options + catalogue hash) produced a detector's finding.
+  analysis: keyword,
 };
 
 const strict = (properties: Mapping): Mapping => ({ dynamic: 'strict', properties: { ...common, ...properties } });
