@@ -9,7 +9,10 @@ import type { WatchList } from '../../pipeline/producers/collector/watch-list.ts
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import { decodeEvent, eventKey } from '../../pipeline/events/index.ts';
 import { partitionerFor } from '../../pipeline/transport/partitioner.ts';
-import { reanalyze } from './reanalysis.ts';
+import { DETECTOR_TYPES, reanalyze } from './reanalysis.ts';
+import { analysisVersion } from '../../pipeline/analytics/options.ts';
+
+const DETECTOR_TYPE_SET: ReadonlySet<string> = new Set(DETECTOR_TYPES);
 import type { Logger } from '../../pipeline/log.ts';
 import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
@@ -117,6 +120,8 @@ class Stage {
   /** Status documents as last written (without updatedAt): only the ones that changed are written again. */
   private readonly statusWritten = new Map<string, string>();
 
+  private readonly analysis: string;
+
   constructor(
     readonly name: StageName,
     private readonly transport: Transport,
@@ -126,6 +131,7 @@ class Stage {
     readonly stats: AnalyzerStats,
   ) {
     this.watchList = deps.watchList ?? [];
+    this.analysis = analysisVersion(deps.analytics, deps.catalogue ?? BUNDLED_CATALOGUE);
   }
 
   private get retryOptions(): Partial<RetryOptions> {
@@ -447,9 +453,10 @@ class Stage {
     return own !== undefined && BigInt(own.end) <= BigInt(p.lastOffset) + 1n;
   }
 
-  /** Upsert findings by id; retriable failures are retried, then the batch is given back. */
-  private async write(findings: FindingDoc[], batch?: Batch): Promise<void> {
-    if (findings.length === 0) return;
+  /** Upsert findings by id, each detector's stamped with the analysis that made it; retriable failures are retried, then the batch is given back. */
+  private async write(docs: FindingDoc[], batch?: Batch): Promise<void> {
+    if (docs.length === 0) return;
+    const findings = docs.map((d) => (DETECTOR_TYPE_SET.has(d.type) ? { ...d, analysis: this.analysis } as FindingDoc : d));
     const { store, log } = this.deps;
     let pending = findings;
     await retry(async () => {
