@@ -63,6 +63,7 @@ function spikeMatches(rule: Extract<Rule, { kind: 'spike' }>, f: SpikeFinding): 
 
 /** Whether a finding is one the rule alerts on. */
 function matches(rule: Rule, f: Alertable): boolean {
+  if (rule.backfill === 'skip' && f.type !== 'status_alert' && f.foundIn === 'reanalysis') return false;
   switch (rule.kind) {
     case 'silence':
       return f.type === 'gap' && silenceMatches(rule, f);
@@ -179,7 +180,7 @@ export function evaluateRule(rule: Rule, findings: readonly Alertable[], state: 
       subject: subjectOf(f),
       findingId: f.id,
       findingType: f.type,
-      message: firstMessage(f),
+      message: f.type !== 'status_alert' && f.foundIn === 'reanalysis' ? `${firstMessage(f)} (found in a backfill: history that arrived late was analysed again)` : firstMessage(f),
       firedAt: iso(nowMs),
       resolvedAt: condition ? null : iso(nowMs),
       updatedAt: iso(nowMs),

@@ -24,6 +24,11 @@ const common = {
   throttle: z
     .strictObject({ maxAlerts: z.number().int().positive().default(20), perMinutes: z.number().positive().default(60) })
     .default({ maxAlerts: 20, perMinutes: 60 }),
+  /**
+   * Findings that only a re-analysis found (history backfilled, late data corrected): `alert`
+   * sends them like any other, saying so; `skip` leaves them to the dashboards.
+   */
+  backfill: z.enum(['alert', 'skip']).default('alert'),
 };
 
 export const silenceRuleSchema = z.strictObject({

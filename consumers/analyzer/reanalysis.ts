@@ -20,7 +20,8 @@ import type { FindingDoc, ItemResult, Store } from '../../pipeline/store/types.t
  *   links per day, resurrections, "all" migrations) need a re-analysis without it.
  * - Replacing: new and changed findings are upserted by id first, then the stored ones the pass
  *   no longer produces are **deleted**. In between, a reader may see both versions of a range for
- *   a moment, never neither. Each finding carries `analysis`, the hash of the options that made it.
+ *   a moment, never neither. Each finding carries `analysis`, the hash of the options that made it,
+ *   and one the live pass had not found carries `foundIn: 'reanalysis'`.
  */
 export const DETECTOR_TYPES = ['gap', 'spike', 'migration', 'link_day', 'takedown', 'resurrection', 'lifespan'] as const satisfies readonly Finding['type'][];
 
@@ -77,7 +78,7 @@ export interface ReanalysisOptions {
 
 /** A finding's content without its stamp: what "changed" compares. */
 function content(f: FindingDoc): string {
-  const { analysis: _, ...rest } = f as FindingDoc & { analysis?: string };
+  const { analysis: _a, foundIn: _f, ...rest } = f as FindingDoc & { analysis?: string; foundIn?: string };
   return JSON.stringify(rest, Object.keys(rest).sort());
 }
 
@@ -156,7 +157,8 @@ export async function reanalyze(o: ReanalysisOptions): Promise<ReanalysisResult>
           removals.set(type, [...(removals.get(type) ?? []), stored.id]);
         } else if (content(now) !== content(stored)) {
           counts.changed++;
-          writes.push({ ...now, analysis });
+          const foundIn = (stored as { foundIn?: 'reanalysis' }).foundIn;
+          writes.push({ ...now, analysis, ...(foundIn ? { foundIn } : {}) });
         } else {
           counts.unchanged++;
           if ((stored as { analysis?: string }).analysis !== analysis) writes.push({ ...now, analysis });
@@ -167,7 +169,8 @@ export async function reanalyze(o: ReanalysisOptions): Promise<ReanalysisResult>
   for (const [key, f] of freshById) {
     if (seen.has(key)) continue;
     counts.added++;
-    writes.push({ ...f, analysis });
+    // Found only now: an alert on it says so (a rule can leave such findings out: `backfill`).
+    writes.push({ ...f, analysis, foundIn: 'reanalysis' });
   }
   if (!o.dryRun) {
     await applyAll(() => o.store.writeFindings(writes), writes.length, 'writing re-analysed findings', o.retry);

@@ -12,6 +12,8 @@ export type Scope = 'channel' | 'network';
 /** Stamped by whatever stores a finding: which analysis produced it (analysisVersion() in options.ts). */
 export interface Analysed {
   analysis?: string;
+  /** Set when a re-analysis (late data corrected, `tidewatch reanalyze`) found it and the live pass had not. */
+  foundIn?: 'reanalysis';
 }
 
 export interface GapFinding extends Analysed {

@@ -38,6 +38,7 @@ const common = {
   '@magnitude': double,
   // Which analysis (options + catalogue hash) produced a detector's finding.
   analysis: keyword,
+  foundIn: keyword,
 };
 
 const strict = (properties: Mapping): Mapping => ({ dynamic: 'strict', properties: { ...common, ...properties } });
