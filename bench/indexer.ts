@@ -10,7 +10,9 @@ import { Session } from 'node:inspector/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import { Indexer } from '../consumers/indexer/indexer.ts';
-import { elasticsearchSchema, indexerSchema, kafkaSchema } from '../pipeline/config/index.ts';
+import { reanalyze } from '../consumers/analyzer/reanalysis.ts';
+import { configSchema, elasticsearchSchema, indexerSchema, kafkaSchema } from '../pipeline/config/index.ts';
+import { createStore } from '../pipeline/store/index.ts';
 import { decodeEvent, type ActivityEvent } from '../pipeline/events/index.ts';
 import { createLogger } from '../pipeline/log.ts';
 import { retry } from '../pipeline/retry.ts';
@@ -28,6 +30,9 @@ export interface IndexerFigures {
   indexerTotalPerSec: number;
   indexerSteadyPerSec: number;
   groupJoinSecs: number;
+  /** `reanalyze` over the indexed documents: events read back and analysed per second. */
+  reanalysisPerSec: number;
+  reanalysisEvents: number;
   naivePerSec: number;
   naiveDocs: number;
   naiveSecs: number;
@@ -167,6 +172,21 @@ async function runNaive(engines: { brokers: string[] }, client: Client, topic: s
   return { rate: docs / secs, docs, secs };
 }
 
+/** `tidewatch reanalyze` over what the indexer stored: events read back from Elasticsearch in (time, id) order and analysed, findings written. */
+async function runReanalysis(esUrl: string, prefix: string): Promise<{ perSec: number; events: number }> {
+  const config = configSchema.parse({ elasticsearch: { url: esUrl, indexPrefix: prefix, requestTimeoutMs: 120_000 } });
+  const store = await createStore(config);
+  try {
+    await store.setup();
+    await store.refresh();
+    const started = performance.now();
+    const r = await reanalyze({ store, analytics: config.analytics });
+    return { perSec: r.events / ((performance.now() - started) / 1000), events: r.events };
+  } finally {
+    await store.close();
+  }
+}
+
 export async function benchIndexer(
   engines: { brokers: string[]; esUrl: string },
   client: Client,
@@ -190,7 +210,11 @@ export async function benchIndexer(
     const rate = await withPrefix(client, engines.esUrl, prefix, () => postBodies(client, bulkBodies(prefix, events, options.flushBytes), concurrency));
     rawPerSec.push({ concurrency, rate });
   }
-  const ix = await withPrefix(client, engines.esUrl, `${opts.run}-indexer`, () => runIndexer(engines, topic, `${opts.run}-indexer`, events.length, opts.profileTo));
+  // The re-analysis reads back what the indexer stored: the same documents, in event-time order.
+  const ix = await withPrefix(client, engines.esUrl, `${opts.run}-indexer`, async () => ({
+    ...(await runIndexer(engines, topic, `${opts.run}-indexer`, events.length, opts.profileTo)),
+    reanalysis: await runReanalysis(engines.esUrl, `${opts.run}-indexer`),
+  }));
   const naive = await withPrefix(client, engines.esUrl, `${opts.run}-naive`, () => runNaive(engines, client, topic, `${opts.run}-naive`, events.length, opts.naiveSecs));
 
   const admin = new Kafka({ clientId: 'bench', brokers: engines.brokers, logLevel: logLevel.NOTHING }).admin();
@@ -203,6 +227,8 @@ export async function benchIndexer(
     indexerTotalPerSec: ix.total,
     indexerSteadyPerSec: ix.steady,
     groupJoinSecs: ix.joinSecs,
+    reanalysisPerSec: ix.reanalysis.perSec,
+    reanalysisEvents: ix.reanalysis.events,
     naivePerSec: naive.rate,
     naiveDocs: naive.docs,
     naiveSecs: naive.secs,

@@ -61,6 +61,7 @@ export async function run(): Promise<string> {
       ...ix.rawPerSec.map((r) => `| (a) raw \`_bulk\`, pre-built ~${(options.flushBytes / 1e6).toFixed(0)} MB bodies, ${r.concurrency} in flight, no Kafka | ${rate(r.rate)} | ${(r.rate / ceiling).toFixed(2)} of (a) | |`),
       `| indexer, steady (after its first batch is handled, to the last document) | ${rate(ix.indexerSteadyPerSec)} | ${(ix.indexerSteadyPerSec / ceiling).toFixed(2)} of (a); ${(ix.indexerSteadyPerSec / ix.naivePerSec).toFixed(1)}x (b) | >= 0.8 of (a); >= 10x (b) |`,
       `| indexer, whole run (its first ${ix.groupJoinSecs.toFixed(1)} s, group join and first batch, included) | ${rate(ix.indexerTotalPerSec)} | ${(ix.indexerTotalPerSec / ceiling).toFixed(2)} of (a) | |`,
+      `| re-analysis: the indexed events read back from Elasticsearch in (time, id) order and analysed, findings written (${ix.reanalysisEvents.toLocaleString('en')} events) | ${rate(ix.reanalysisPerSec)} | ${(ix.reanalysisPerSec / ix.indexerSteadyPerSec).toFixed(2)} of the indexer, steady | |`,
       `| (b) naive: kafkajs eachMessage + one index call each (${ix.naiveDocs.toLocaleString('en')} docs in ${ix.naiveSecs.toFixed(1)} s) | ${rate(ix.naivePerSec)} | | |`,
       '',
       `Indexer options: the defaults (flushBytes ${options.flushBytes.toLocaleString('en')}, concurrency ${options.concurrency}, concurrentPartitions ${options.concurrentPartitions}, maxBatchRecords ${options.maxBatchRecords.toLocaleString('en')}); the topic has the default partitions. The ceiling (a) is the best of the raw runs.`,
