@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import type { AnalysisReport } from '../../pipeline/analytics/index.ts';
+import type { ActivityEvent } from '../../pipeline/events/index.ts';
+import { openSource } from '../../pipeline/producers/index.ts';
 import { writeOutletExports } from '../data/outlets.ts';
 
 /**
@@ -65,6 +67,31 @@ test('embedded: three exports imported one after another (any order) store the g
     assert.deepEqual(await storedGaps(dataDir), expected, 'the default thresholds give the original findings back');
     const again = JSON.parse(await cli(dataDir, 'reanalyze', '--json')) as Record<string, number | string>;
     assert.deepEqual([again.added, again.changed, again.removed], [0, 0, 0], 'a second pass with the same options changes nothing');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('embedded: the last week imported first, then the weeks before it (history backfilled after live data), end like one sorted import', { timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tw-backfill-week-'));
+  try {
+    const files = await writeOutletExports(dir);
+    const report = JSON.parse(await cli(join(dir, 'unused'), 'analyze', ...files, '--network', 'outlets', '--json')) as AnalysisReport;
+    // The same events as canonical JSONL, split a week before the end.
+    const events: ActivityEvent[] = [];
+    for (const f of files) for await (const item of openSource(f, { format: 'auto', network: 'outlets', storeText: false }).items()) if (item.kind === 'event') events.push(item.event);
+    const cut = Math.max(...events.map((e) => Date.parse(e['@timestamp']))) - 7 * 86_400_000;
+    const write = (name: string, keep: (t: number) => boolean) => {
+      const file = join(dir, name);
+      writeFileSync(file, events.filter((e) => keep(Date.parse(e['@timestamp']))).map((e) => JSON.stringify(e)).join('\n') + '\n');
+      return file;
+    };
+    const lastWeek = write('last-week.jsonl', (t) => t >= cut);
+    const before = write('before.jsonl', (t) => t < cut);
+    const dataDir = join(dir, 'data');
+    await cli(dataDir, 'import', lastWeek);
+    await cli(dataDir, 'import', before);
+    assert.deepEqual(await storedGaps(dataDir), report.gaps.map(gapKey).sort());
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
