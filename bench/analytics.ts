@@ -15,6 +15,8 @@ setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 
 const CHUNK = 100_000;
+/** Events parsed and analysed at a time: a transport batch. */
+const BATCH = 5_000;
 const LANGS = ['ar', 'en', 'fr', 'de', 'ru', 'tr', 'fa', 'ur'];
 const LINKS = ['https://t.me/c/{n}', 'https://tt.me/x{n}', 'https://archive.org/details/{n}', 'https://open.rocket.chat/channel/{n}', 'https://example{n}.org/a'];
 
@@ -60,17 +62,22 @@ function measure(totalEvents: number, channels: number): Measure {
   let parseMs = 0;
   let detectMs = 0;
   let findings = 0;
-  const parsed: ActivityEvent[] = new Array(CHUNK);
+  const parsed: ActivityEvent[] = new Array(BATCH);
   for (let done = 0; done < totalEvents; done += CHUNK) {
     const lines = next();
-    // CPU time of this process, not wall time: the machine may be shared with other work.
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < CHUNK; i++) parsed[i] = JSON.parse(lines[i]!) as ActivityEvent;
-    const c1 = process.cpuUsage();
-    for (let i = 0; i < CHUNK; i++) findings += analyzer.step(state, parsed[i]!).length;
-    const c2 = process.cpuUsage();
-    parseMs += (c1.user + c1.system - c0.user - c0.system) / 1000;
-    detectMs += (c2.user + c2.system - c1.user - c1.system) / 1000;
+    // Parsed a batch at a time, as a consumer does (a transport batch): the events die young
+    // instead of being promoted, so the detectors are not charged for collecting parse garbage.
+    for (let from = 0; from < CHUNK; from += BATCH) {
+      const to = Math.min(CHUNK, from + BATCH);
+      // CPU time of this process, not wall time: the machine may be shared with other work.
+      const c0 = process.cpuUsage();
+      for (let i = from; i < to; i++) parsed[i - from] = JSON.parse(lines[i]!) as ActivityEvent;
+      const c1 = process.cpuUsage();
+      for (let i = 0; i < to - from; i++) findings += analyzer.step(state, parsed[i]!).length;
+      const c2 = process.cpuUsage();
+      parseMs += (c1.user + c1.system - c0.user - c0.system) / 1000;
+      detectMs += (c2.user + c2.system - c1.user - c1.system) / 1000;
+    }
   }
   findings += analyzer.flush(state).length;
   parsed.fill(undefined as unknown as ActivityEvent);

@@ -312,7 +312,7 @@ export class EsStore implements Store {
   }
 
   /** A point in time keeps the pages consistent while the indexer goes on writing. */
-  async *scanEvents(q: TimeRange & { filters?: EventFilters } = {}, pageSize = 5_000): AsyncIterable<ActivityEvent[]> {
+  async *scanEvents(q: TimeRange & { filters?: EventFilters } = {}, pageSize = 10_000): AsyncIterable<ActivityEvent[]> {
     let pit: string;
     try {
       pit = (await this.client.openPointInTime({ index: this.activity, keep_alive: '5m', ignore_unavailable: true })).id;
