@@ -54,6 +54,11 @@ interface Member {
   changeId: string | null;
   /** Open silence episode (alert) id. */
   silenceAlert: string | null;
+  /**
+   * Where late data, stepped since the last tick, moved the start of the current quiet or silent
+   * spell to (it still holds): the next tick records that correction, once however many posts it took.
+   */
+  correctedSinceMs?: number;
 }
 
 interface CollectorInfo {
@@ -149,12 +154,34 @@ interface SettleNote {
   by?: string;
   /** Said before the judged reason (e.g. "mute expired"). */
   note?: string;
+  /**
+   * Called for an event or a collector report, not by the clock: it can show activity, visibility
+   * or a takedown at once, but quiet and silent are left to the next tick (see `byClockOnly`).
+   */
+  evidence?: boolean;
 }
+
+/**
+ * Absence is the clock's to decide, as in the detectors (gaps.ts judges silences in `tick` only).
+ * Events come in batches, redelivered, in any order and interleaved with the collector's reports
+ * as the transport happens to deliver them; judging silence after each of them would open the
+ * episode from whichever post came first (its id depends on the delivery) and correct it once per
+ * later post of the same backlog. Between two ticks they only add evidence, so the tick decides
+ * once from everything delivered, whatever the order.
+ */
+const byClockOnly = (j: Judged): boolean => j.status === 'quiet' || j.status === 'silent';
 
 /** Re-judge a member; on a change record it and open or close its alert episodes. */
 function settle(st: StatusState, m: Member, nowMs: number, out: StatusOutput, note: SettleNote = {}): void {
   const j = judge(st, m, nowMs);
-  const correction = note.correction === true;
+  if (note.evidence === true && byClockOnly(j)) {
+    if (note.correction === true) m.correctedSinceMs = j.sinceMs;
+    return;
+  }
+  // A correction found between ticks is due only while its spell holds: a member active again
+  // meanwhile ends it by activity, or by correction if that activity came before the moved start.
+  const correction = note.correction === true || (note.evidence !== true && m.correctedSinceMs !== undefined);
+  m.correctedSinceMs = undefined;
   // Late data that only moves when a silence began is recorded (its alert says when); moving the
   // start of a quiet spell is not worth a change.
   if (j.status === m.status && !(correction && j.status === 'silent' && j.sinceMs !== m.sinceMs)) {
@@ -384,16 +411,16 @@ export const statusCore = {
       if (t <= m.lastActivityMs) return out;
       // Activity newer than anything known, from before a quiet or silent spell was decided to
       // begin: that decision was wrong. (A post the collector had reported already changes nothing.)
-      const late = (m.status === 'quiet' || m.status === 'silent') && t < m.sinceMs && t > lastSeenMs(m);
+      const late = (m.status === 'quiet' || m.status === 'silent') && t < (m.correctedSinceMs ?? m.sinceMs) && t > lastSeenMs(m);
       m.lastActivityMs = t;
       m.channelKey = channelKey(event, st.options.homePlatform);
-      settle(st, m, nowMs, out, { correction: late });
+      settle(st, m, nowMs, out, { correction: late, evidence: true });
       if (m.network !== null) checkNetworks(st, [m.network], nowMs, out);
       return out;
     } else {
       return out;
     }
-    settle(st, m, nowMs, out);
+    settle(st, m, nowMs, out, { evidence: true });
     if (m.network !== null) checkNetworks(st, [m.network], nowMs, out);
     return out;
   },
@@ -424,7 +451,7 @@ export const statusCore = {
       m.blind = null;
       m.gone ??= { atMs: at, reason: `gone (collector ${update.collector}): ${update.reason}` };
     }
-    settle(st, m, st.nowMs, out);
+    settle(st, m, st.nowMs, out, { evidence: true });
     if (m.network !== null) checkNetworks(st, [m.network], st.nowMs, out);
     return out;
   },
