@@ -22,6 +22,9 @@ import type { Status, StatusAlertDoc, StatusChangeDoc, StatusDoc, StatusOutput, 
  * Quiet and silent are decided only once the member's source watermark (now minus its allowed
  * lateness) has passed the moment they begin, so events within the lateness never flip them; a
  * later event that shows a decision wrong corrects it once, with the correction recorded.
+ * Idempotent under at-least-once delivery: quiet and silent are decided by the clock only (`tick`,
+ * see `byClockOnly`), an event or a report seen twice changes nothing, and an older one
+ * (redelivered, reordered) never undoes a newer one.
  *
  * Pure: the clock comes in as arguments (`tick`, the collector's `at`). The state is plain data
  * plus Maps (like the analyzer's): `snapshot`/`restore` turn it into JSON and back.
@@ -59,6 +62,10 @@ interface Member {
    * spell to (it still holds): the next tick records that correction, once however many posts it took.
    */
   correctedSinceMs?: number;
+  /** Time of the latest collector report applied: an older one (redelivered, reordered) is history. */
+  reportAtMs?: number;
+  /** When the current generation was created (after a takedown): older bans are about the previous one. */
+  bornMs?: number;
 }
 
 interface CollectorInfo {
@@ -392,19 +399,24 @@ export const statusCore = {
     return out;
   },
 
-  /** An activity event, in any order: late ones count, and correct a decision they show wrong. */
+  /** An activity event, in any order: late ones count, and correct a decision they show wrong; a repeat changes nothing. */
   step(st: StatusState, event: ActivityEvent): StatusOutput {
     const out = newOutput();
     const t = parseTimeMs(event['@timestamp']);
-    gapsDetector.step(st.gaps, event, t);
     const m = memberOfEvent(st, event, t);
-    const nowMs = Math.max(st.nowMs, t);
     const action = event.event.action;
-    if (action === 'channel_banned' || action === 'channel_deleted') {
+    const takedown = action === 'channel_banned' || action === 'channel_deleted';
+    // A takedown from before the current generation (redelivered, or late) is history, for the
+    // cadence too.
+    if (takedown && t < (m.bornMs ?? -Infinity)) return out;
+    gapsDetector.step(st.gaps, event, t);
+    const nowMs = Math.max(st.nowMs, t);
+    if (takedown) {
       if (m.gone === null || t < m.gone.atMs) m.gone = { atMs: t, reason: `${action === 'channel_banned' ? 'banned' : 'deleted'} at ${isoOf(t)}` };
     } else if (action === 'channel_created' && m.gone !== null && t > m.gone.atMs) {
       // A new channel under the old handle (the collector's next generation).
       m.gone = null;
+      m.bornMs = t;
       m.channelKey = channelKey(event, st.options.homePlatform);
     } else if (st.options.activityActions.includes(action)) {
       // Older than what we know: says nothing about any silence (as in the gap detector).
@@ -432,13 +444,20 @@ export const statusCore = {
     st.nowMs = Math.max(st.nowMs, at);
     const c = collectorOf(st, update.collector);
     if (update.type === 'heartbeat') {
-      c.lastHeartbeatMs = Math.max(c.lastHeartbeatMs, at);
       c.source = update.source;
-      // Its channels stay unknown until the collector has seen each of them again.
-      c.stalled = false;
+      // A beat no newer than the last (redelivered) says nothing about a stall since. Its channels
+      // stay unknown until the collector has seen each of them again.
+      if (at > c.lastHeartbeatMs) {
+        c.lastHeartbeatMs = at;
+        c.stalled = false;
+      }
       return out;
     }
     const m = memberOfUpdate(st, update, at);
+    // An older report than one applied (redelivered, reordered) must not make a channel the
+    // collector cannot see visible again, nor one seen since gone.
+    if (at < (m.reportAtMs ?? -Infinity)) return out;
+    m.reportAtMs = at;
     m.collector = update.collector;
     m.source ??= c.source;
     if (update.health === 'ok') {
