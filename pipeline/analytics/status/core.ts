@@ -22,6 +22,9 @@ import type { Status, StatusAlertDoc, StatusChangeDoc, StatusDoc, StatusOutput, 
  * Quiet and silent are decided only once the member's source watermark (now minus its allowed
  * lateness) has passed the moment they begin, so events within the lateness never flip them; a
  * later event that shows a decision wrong corrects it once, with the correction recorded.
+ * Idempotent under at-least-once delivery: quiet and silent are decided by the clock only (`tick`,
+ * see `byClockOnly`), an event or a report seen twice changes nothing, and an older one
+ * (redelivered, reordered) never undoes a newer one.
  *
  * Pure: the clock comes in as arguments (`tick`, the collector's `at`). The state is plain data
  * plus Maps (like the analyzer's): `snapshot`/`restore` turn it into JSON and back.
@@ -54,6 +57,15 @@ interface Member {
   changeId: string | null;
   /** Open silence episode (alert) id. */
   silenceAlert: string | null;
+  /**
+   * Where late data, stepped since the last tick, moved the start of the current quiet or silent
+   * spell to (it still holds): the next tick records that correction, once however many posts it took.
+   */
+  correctedSinceMs?: number;
+  /** Time of the latest collector report applied: an older one (redelivered, reordered) is history. */
+  reportAtMs?: number;
+  /** When the current generation was created (after a takedown): older bans are about the previous one. */
+  bornMs?: number;
 }
 
 interface CollectorInfo {
@@ -149,12 +161,34 @@ interface SettleNote {
   by?: string;
   /** Said before the judged reason (e.g. "mute expired"). */
   note?: string;
+  /**
+   * Called for an event or a collector report, not by the clock: it can show activity, visibility
+   * or a takedown at once, but quiet and silent are left to the next tick (see `byClockOnly`).
+   */
+  evidence?: boolean;
 }
+
+/**
+ * Absence is the clock's to decide, as in the detectors (gaps.ts judges silences in `tick` only).
+ * Events come in batches, redelivered, in any order and interleaved with the collector's reports
+ * as the transport happens to deliver them; judging silence after each of them would open the
+ * episode from whichever post came first (its id depends on the delivery) and correct it once per
+ * later post of the same backlog. Between two ticks they only add evidence, so the tick decides
+ * once from everything delivered, whatever the order.
+ */
+const byClockOnly = (j: Judged): boolean => j.status === 'quiet' || j.status === 'silent';
 
 /** Re-judge a member; on a change record it and open or close its alert episodes. */
 function settle(st: StatusState, m: Member, nowMs: number, out: StatusOutput, note: SettleNote = {}): void {
   const j = judge(st, m, nowMs);
-  const correction = note.correction === true;
+  if (note.evidence === true && byClockOnly(j)) {
+    if (note.correction === true) m.correctedSinceMs = j.sinceMs;
+    return;
+  }
+  // A correction found between ticks is due only while its spell holds: a member active again
+  // meanwhile ends it by activity, or by correction if that activity came before the moved start.
+  const correction = note.correction === true || (note.evidence !== true && m.correctedSinceMs !== undefined);
+  m.correctedSinceMs = undefined;
   // Late data that only moves when a silence began is recorded (its alert says when); moving the
   // start of a quiet spell is not worth a change.
   if (j.status === m.status && !(correction && j.status === 'silent' && j.sinceMs !== m.sinceMs)) {
@@ -365,35 +399,40 @@ export const statusCore = {
     return out;
   },
 
-  /** An activity event, in any order: late ones count, and correct a decision they show wrong. */
+  /** An activity event, in any order: late ones count, and correct a decision they show wrong; a repeat changes nothing. */
   step(st: StatusState, event: ActivityEvent): StatusOutput {
     const out = newOutput();
     const t = parseTimeMs(event['@timestamp']);
-    gapsDetector.step(st.gaps, event, t);
     const m = memberOfEvent(st, event, t);
-    const nowMs = Math.max(st.nowMs, t);
     const action = event.event.action;
-    if (action === 'channel_banned' || action === 'channel_deleted') {
+    const takedown = action === 'channel_banned' || action === 'channel_deleted';
+    // A takedown from before the current generation (redelivered, or late) is history, for the
+    // cadence too.
+    if (takedown && t < (m.bornMs ?? -Infinity)) return out;
+    gapsDetector.step(st.gaps, event, t);
+    const nowMs = Math.max(st.nowMs, t);
+    if (takedown) {
       if (m.gone === null || t < m.gone.atMs) m.gone = { atMs: t, reason: `${action === 'channel_banned' ? 'banned' : 'deleted'} at ${isoOf(t)}` };
     } else if (action === 'channel_created' && m.gone !== null && t > m.gone.atMs) {
       // A new channel under the old handle (the collector's next generation).
       m.gone = null;
+      m.bornMs = t;
       m.channelKey = channelKey(event, st.options.homePlatform);
     } else if (st.options.activityActions.includes(action)) {
       // Older than what we know: says nothing about any silence (as in the gap detector).
       if (t <= m.lastActivityMs) return out;
       // Activity newer than anything known, from before a quiet or silent spell was decided to
       // begin: that decision was wrong. (A post the collector had reported already changes nothing.)
-      const late = (m.status === 'quiet' || m.status === 'silent') && t < m.sinceMs && t > lastSeenMs(m);
+      const late = (m.status === 'quiet' || m.status === 'silent') && t < (m.correctedSinceMs ?? m.sinceMs) && t > lastSeenMs(m);
       m.lastActivityMs = t;
       m.channelKey = channelKey(event, st.options.homePlatform);
-      settle(st, m, nowMs, out, { correction: late });
+      settle(st, m, nowMs, out, { correction: late, evidence: true });
       if (m.network !== null) checkNetworks(st, [m.network], nowMs, out);
       return out;
     } else {
       return out;
     }
-    settle(st, m, nowMs, out);
+    settle(st, m, nowMs, out, { evidence: true });
     if (m.network !== null) checkNetworks(st, [m.network], nowMs, out);
     return out;
   },
@@ -405,13 +444,20 @@ export const statusCore = {
     st.nowMs = Math.max(st.nowMs, at);
     const c = collectorOf(st, update.collector);
     if (update.type === 'heartbeat') {
-      c.lastHeartbeatMs = Math.max(c.lastHeartbeatMs, at);
       c.source = update.source;
-      // Its channels stay unknown until the collector has seen each of them again.
-      c.stalled = false;
+      // A beat no newer than the last (redelivered) says nothing about a stall since. Its channels
+      // stay unknown until the collector has seen each of them again.
+      if (at > c.lastHeartbeatMs) {
+        c.lastHeartbeatMs = at;
+        c.stalled = false;
+      }
       return out;
     }
     const m = memberOfUpdate(st, update, at);
+    // An older report than one applied (redelivered, reordered) must not make a channel the
+    // collector cannot see visible again, nor one seen since gone.
+    if (at < (m.reportAtMs ?? -Infinity)) return out;
+    m.reportAtMs = at;
     m.collector = update.collector;
     m.source ??= c.source;
     if (update.health === 'ok') {
@@ -424,7 +470,7 @@ export const statusCore = {
       m.blind = null;
       m.gone ??= { atMs: at, reason: `gone (collector ${update.collector}): ${update.reason}` };
     }
-    settle(st, m, st.nowMs, out);
+    settle(st, m, st.nowMs, out, { evidence: true });
     if (m.network !== null) checkNetworks(st, [m.network], st.nowMs, out);
     return out;
   },

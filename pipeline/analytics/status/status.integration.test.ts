@@ -7,6 +7,7 @@ import { elasticsearchSchema, kafkaSchema } from '../../config/index.ts';
 import type { ActivityEvent } from '../../events/index.ts';
 import { createLogger, setLogger } from '../../log.ts';
 import { collectorSchema, createCollector, TokenBucket, watchListSchema } from '../../producers/collector/index.ts';
+import type { CollectorStatusUpdate } from '../../producers/collector/status.ts';
 import { FakeClock } from '../../producers/collector/testing.ts';
 import { startFixtureServer } from '../../producers/preview/fixture-server.ts';
 import { PreviewSource } from '../../producers/preview/source.ts';
@@ -21,8 +22,10 @@ import type { StatusAlertDoc, StatusOutput, StatusStoreDoc } from './types.ts';
 /**
  * End to end on the real engines: the preview collector against the local fixture server, its
  * events through Kafka into the status core, its status stream straight in (as the collector
- * hands it over), and the status documents into Elasticsearch. The fixture server then fails
- * for every channel for twelve hours, and comes back.
+ * hands it over), and the status documents into Elasticsearch. The first poll's reports are held
+ * until its events are through Kafka, and its records are then delivered a second time: the
+ * orders at-least-once delivery can produce. The fixture server then fails for every channel for
+ * twelve hours, and comes back.
  */
 setLogger(createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
 
@@ -75,17 +78,22 @@ test('the preview failing for every watched channel: one source alert, no silenc
     alerts.push(...o.alerts);
   };
 
+  const consume = async (group: string, count: (n: number) => void) => {
+    const sub = await transport.subscribe({ groupId: group, fromBeginning: true }, async (batch) => {
+      for (const r of batch.records) keep(statusCore.step(st, JSON.parse(r.value.toString('utf8')) as ActivityEvent));
+      count(batch.records.length);
+    });
+    cleanup.push(() => sub.stop());
+  };
   let received = 0;
-  const sub = await transport.subscribe({ groupId: `${name}-status`, fromBeginning: true }, async (batch) => {
-    for (const r of batch.records) keep(statusCore.step(st, JSON.parse(r.value.toString('utf8')) as ActivityEvent));
-    received += batch.records.length;
-  });
-  cleanup.push(() => sub.stop());
+  await consume(`${name}-status`, (n) => (received += n));
 
+  // Null once the first poll's reports have been released.
+  let held: CollectorStatusUpdate[] | null = [];
   const collector = await createCollector({
     options, watchList, source: new PreviewSource(options.preview, limiter, clock), limiter, publisher,
     stateFile: join(mkdtempSync(join(tmpdir(), 'tidewatch-status-it-')), 'it.json'), storeText: false, clock,
-    onStatus: (u) => keep(statusCore.observe(st, u)),
+    onStatus: (u) => (held === null ? keep(statusCore.observe(st, u)) : held.push(u)),
   });
   cleanup.push(() => collector.stop());
   const poll = async (advanceMs: number) => {
@@ -94,14 +102,30 @@ test('the preview failing for every watched channel: one source alert, no silenc
     keep(statusCore.tick(st, clock.now()));
   };
 
-  await poll(0);
+  // The first poll: its events stepped before the collector's reports of the same channels, the
+  // order in which each backlog post used to re-open or correct the silence (issue 23).
+  await collector.runOnce();
   await waitFor(() => received >= 21, 'the first poll\'s 21 events through Kafka');
+  const reports = held;
+  held = null;
+  for (const u of reports) keep(statusCore.observe(st, u));
   keep(statusCore.tick(st, clock.now()));
   const statusOf = () => Object.fromEntries(statusCore.docs(st).map((d) => [d.subject, d.status]));
   const before = statusOf();
   assert.deepEqual(before, { chan_alpha: 'silent', chan_beta: 'silent', chan_gamma: 'silent' });
   const alertsBefore = alerts.length;
   assert.deepEqual(alerts.map((a) => `${a.kind}:${a.subject}`).sort(), ['network_silence:it-net', 'silence:chan_alpha', 'silence:chan_beta', 'silence:chan_gamma']);
+  assert.deepEqual(alerts.map((a) => a.start), alerts.map(() => '2024-05-01T05:05:00.000Z'), 'every silence began after the last post');
+
+  // The same records delivered again (as after a rebalance), and the same reports: nothing changes.
+  const docsBefore = docs.length;
+  let redelivered = 0;
+  await consume(`${name}-status-again`, (n) => (redelivered += n));
+  await waitFor(() => redelivered >= 21, 'the 21 events delivered a second time');
+  for (const u of reports) keep(statusCore.observe(st, u));
+  keep(statusCore.tick(st, clock.now()));
+  assert.deepEqual(docs.slice(docsBefore), [], 'a redelivery opens, corrects and changes nothing');
+  assert.deepEqual(statusOf(), before);
 
   for (const h of handles) server.routes.set(`/s/${h}`, { status: 503, body: 'down for maintenance' });
   await poll(10 * 60_000);

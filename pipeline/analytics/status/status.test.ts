@@ -19,7 +19,7 @@ type Input =
   /** `arrive`: when they all arrive (a catch-up after an outage); default: each at its own time. */
   | { posts: { channels: Channels; from: string; to: string; everyMins: number; source?: SourceType; arrive?: string } }
   | { event: { at: string; channel: string; action?: EventAction; source?: SourceType; arrive?: string } }
-  | { channelUpdates: { channels: Channels; from: string; to: string; everyMins: number; collector: string; health: 'ok' | 'unknown' | 'gone'; reason: string; lastPostAt?: string } }
+  | { channelUpdates: { channels: Channels; from: string; to: string; everyMins: number; collector: string; health: 'ok' | 'unknown' | 'gone'; reason: string; lastPostAt?: string; arrive?: string } }
   | { heartbeats: { collector: string; from: string; to: string; everyMins: number } }
   | { ticks: { from: string; to: string; everyMins: number } }
   | { override: Omit<StatusOverrideDoc, 'type' | 'id'> };
@@ -89,7 +89,7 @@ function timeline(sc: Scenario, networkOf: Map<string, string | undefined>): Tim
             type: 'channel', collector: p.collector, at: new Date(t).toISOString(), handle, channelId: `tg:${handle}`, health: p.health, reason: p.reason,
             lastPostAt: p.lastPostAt, errors: 0, consecutiveErrors: p.health === 'unknown' ? 1 : 0, events: 0,
           };
-          out.push([t, order++, (st) => statusCore.observe(st, u)]);
+          out.push([p.arrive === undefined ? t : ms(p.arrive), order++, (st) => statusCore.observe(st, u)]);
         }
       }
     } else if ('heartbeats' in input) {
