@@ -117,6 +117,13 @@ test('off the loopback, serve refuses to start without both tokens and says how 
   await assert.rejects(start({ TIDEWATCH_READER_TOKEN: READER }), /without a writer token: anyone who can reach the port could write events\. Set TIDEWATCH_WRITER_TOKEN/);
 });
 
+test('behind a reverse proxy (serve.trustProxy) the loopback is no shelter: tokens are required there too', async () => {
+  const file = join(dir, 'proxied.json');
+  writeFileSync(file, JSON.stringify({ serve: { trustProxy: true } }));
+  const proxied = loadConfig({ file, env: { ...CLEAN, TIDEWATCH_DATA_DIR: join(dir, 'proxied') } });
+  await assert.rejects(startServe(proxied, log, { host: '127.0.0.1', port: 0, clock: { mode: 'live' } }), /refusing to listen on 127\.0\.0\.1 behind a reverse proxy \(serve\.trustProxy\) without a reader or writer token/);
+});
+
 /** Resolves with the exit code once the process has ended. */
 function exited(cli: CliProcess): Promise<number | null> {
   if (cli.child.exitCode !== null) return Promise.resolve(cli.child.exitCode);

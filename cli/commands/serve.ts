@@ -48,12 +48,14 @@ const TOKEN_SOURCES: Record<Role, string> = {
 async function credentialsFor(config: Config, log: Logger, options: ServeOptions): Promise<Credentials> {
   const credentials = loadCredentials(config.serve);
   const open = (['reader', 'writer'] as const).filter((role) => credentials[role] === undefined);
-  if (open.length === 0 || (await isLoopbackHost(options.host))) return credentials;
-  const where = options.host || 'every interface';
+  // Behind a reverse proxy a loopback address is no shelter: the proxy passes on whoever reaches it.
+  const proxied = config.serve.trustProxy;
+  if (open.length === 0 || (!proxied && (await isLoopbackHost(options.host)))) return credentials;
+  const where = proxied ? `${options.host} behind a reverse proxy (serve.trustProxy)` : options.host || 'every interface';
   if (!options.insecure) {
     throw new TidewatchError(
       ErrorCode.CONFIG_INVALID,
-      `serve: refusing to listen on ${where}, which is not a loopback address, without a ${open.join(' or ')} token: ` +
+      `serve: refusing to listen on ${where}${proxied ? '' : ', which is not a loopback address,'} without a ${open.join(' or ')} token: ` +
         `anyone who can reach the port could ${open.map((r) => (r === 'reader' ? 'read the watch list and findings' : 'write events')).join(' and ')}. ` +
         `Set ${open.map((r) => TOKEN_SOURCES[r]).join(' and ')}, at least 16 characters each (e.g. \`openssl rand -hex 32\`), ` +
         `or ${open.map((r) => `serve.${r}TokenFile`).join(' / ')} in the config file for a token kept in a file; or pass --insecure to serve without.`,
