@@ -1,8 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../pipeline/config/index.ts';
 import { buildEvent } from '../../pipeline/events/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
@@ -146,4 +148,14 @@ test('the command: exit 2 with the reason off the loopback; --insecure starts, w
   assert.equal(ingest.status, 200, 'ingest is open, as warned');
   assert.equal(await insecure.stop(), 0);
   assert.ok(!insecure.stderr().includes(READER) && !insecure.stdout().includes(READER), 'the token is never logged');
+});
+
+test('the logger redacts both tokens wherever a config section puts them', () => {
+  const script = `import { createLogger } from './pipeline/log.ts';
+    const log = createLogger('info');
+    log.info({ readerToken: '${READER}', serve: { writerToken: '${WRITER}' }, config: { serve: { readerToken: '${READER}', writerToken: '${WRITER}' } } }, 'config');`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../../', import.meta.url)), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const line = JSON.parse(r.stderr) as { readerToken: string; serve: { writerToken: string }; config: { serve: Record<string, string> } };
+  assert.deepEqual([line.readerToken, line.serve.writerToken, line.config.serve.readerToken, line.config.serve.writerToken], Array(4).fill('[redacted]'));
 });
