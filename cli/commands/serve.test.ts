@@ -112,7 +112,7 @@ test('off the loopback, serve refuses to start without both tokens and says how 
   const start = (env: Record<string, string>) => startServe(config(env, 'refuse'), log, { host: '0.0.0.0', port: 0, clock: { mode: 'live' } });
   await assert.rejects(start({}), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'CONFIG_INVALID');
-    assert.match(err.message, /refusing to listen on 0\.0\.0\.0, which is not a loopback address, without a reader or writer token/);
+    assert.match(err.message, /refusing to listen on 0\.0\.0\.0, which is not a loopback address, without reader and writer tokens/);
     assert.match(err.message, /TIDEWATCH_READER_TOKEN .* and TIDEWATCH_WRITER_TOKEN .*openssl rand -hex 32.*--insecure/);
     return true;
   });
@@ -123,7 +123,7 @@ test('behind a reverse proxy (serve.trustProxy) the loopback is no shelter: toke
   const file = join(dir, 'proxied.json');
   writeFileSync(file, JSON.stringify({ serve: { trustProxy: true } }));
   const proxied = loadConfig({ file, env: { ...CLEAN, TIDEWATCH_DATA_DIR: join(dir, 'proxied') } });
-  await assert.rejects(startServe(proxied, log, { host: '127.0.0.1', port: 0, clock: { mode: 'live' } }), /refusing to listen on 127\.0\.0\.1 behind a reverse proxy \(serve\.trustProxy\) without a reader or writer token/);
+  await assert.rejects(startServe(proxied, log, { host: '127.0.0.1', port: 0, clock: { mode: 'live' } }), /refusing to listen on 127\.0\.0\.1 behind a reverse proxy \(serve\.trustProxy\) without reader and writer tokens/);
 });
 
 /** Resolves with the exit code once the process has ended. */
@@ -141,7 +141,7 @@ test('the command: exit 2 with the reason off the loopback; --insecure starts, w
   // Debug logging, one token set: the token must not reach the log whatever is logged.
   const insecure = startCli(['serve', '--host', '0.0.0.0', '--port', '0', '--insecure'], { ...env, TIDEWATCH_LOG_LEVEL: 'debug', TIDEWATCH_READER_TOKEN: READER });
   const [, port] = (await insecure.waitFor(/dashboard at http:\/\/0\.0\.0\.0:(\d+)\//, 60_000))!;
-  assert.match(insecure.stderr(), /tidewatch: WARNING: --insecure: listening on 0\.0\.0\.0 with no writer token; anyone who can reach the port can write events/);
+  assert.match(insecure.stderr(), /tidewatch: WARNING: --insecure: listening on 0\.0\.0\.0 without a writer token; anyone who can reach the port can write events/);
   assert.match(insecure.stderr(), /"level":40.*--insecure/, 'and as a warning in the JSON log');
   assert.equal((await fetch(`http://127.0.0.1:${port}/api/meta`)).status, 401, 'the reader token it has is still enforced');
   const ingest = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', body: JSON.stringify(event) });

@@ -51,17 +51,18 @@ async function credentialsFor(config: Config, log: Logger, options: ServeOptions
   // Behind a reverse proxy a loopback address is no shelter: the proxy passes on whoever reaches it.
   const proxied = config.serve.trustProxy;
   if (open.length === 0 || (!proxied && (await isLoopbackHost(options.host)))) return credentials;
+  const missing = open.length > 1 ? 'reader and writer tokens' : `a ${open[0]} token`;
   const where = proxied ? `${options.host} behind a reverse proxy (serve.trustProxy)` : options.host || 'every interface';
   if (!options.insecure) {
     throw new TidewatchError(
       ErrorCode.CONFIG_INVALID,
-      `serve: refusing to listen on ${where}${proxied ? '' : ', which is not a loopback address,'} without a ${open.join(' or ')} token: ` +
+      `serve: refusing to listen on ${where}${proxied ? '' : ', which is not a loopback address,'} without ${missing}: ` +
         `anyone who can reach the port could ${open.map((r) => (r === 'reader' ? 'read the watch list and findings' : 'write events')).join(' and ')}. ` +
         `Set ${open.map((r) => TOKEN_SOURCES[r]).join(' and ')}, at least 16 characters each (e.g. \`openssl rand -hex 32\`), ` +
-        `or ${open.map((r) => `serve.${r}TokenFile`).join(' / ')} in the config file for a token kept in a file; or pass --insecure to serve without.`,
+        `or ${open.map((r) => `serve.${r}TokenFile`).join(' / ')} in the config file for a token kept in a file; or pass --insecure to serve without ${open.length > 1 ? 'them' : 'it'} anyway.`,
     );
   }
-  const warning = `--insecure: listening on ${where} with no ${open.join(' or ')} token; anyone who can reach the port can ${open.map((r) => (r === 'reader' ? 'read everything' : 'write events')).join(' and ')}`;
+  const warning = `--insecure: listening on ${where} without ${missing}; anyone who can reach the port can ${open.map((r) => (r === 'reader' ? 'read everything' : 'write events')).join(' and ')}`;
   log.warn({ host: options.host, open }, warning);
   process.stderr.write(`tidewatch: WARNING: ${warning}\n`);
   return credentials;
