@@ -7,6 +7,8 @@ const REDACT = [
   'password', '*.password', '*.*.password',
   'apiKey', '*.apiKey', '*.*.apiKey',
   'token', '*.token', '*.*.token',
+  'readerToken', '*.readerToken', '*.*.readerToken',
+  'writerToken', '*.writerToken', '*.*.writerToken',
   'authorization', '*.authorization', '*.headers.authorization',
   'session', '*.session', 'apiHash', '*.apiHash',
   '*.sasl', 'sasl',

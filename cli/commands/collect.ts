@@ -12,7 +12,7 @@ import {
   type Collector,
   type CollectorStatusUpdate,
 } from '../../pipeline/producers/collector/index.ts';
-import { systemClock } from '../../pipeline/producers/collector/clock.ts';
+import { systemClock } from '../../pipeline/clock.ts';
 import { createTransport } from '../../pipeline/transport/index.ts';
 import { ExitCode, action } from '../program.ts';
 import { commandContext, untilSignal } from '../context.ts';

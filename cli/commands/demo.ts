@@ -21,6 +21,7 @@ interface DemoFlags {
   scale: string;
   dataDir?: string;
   exitWhenDone?: boolean;
+  insecure?: boolean;
 }
 
 /**
@@ -108,6 +109,7 @@ export function registerDemo(program: Command): void {
     .option('--seed <n>', 'replay seed', '1')
     .option('--scale <n>', 'multiplier of the background channel count', '1')
     .option('--data-dir <dir>', 'keep the demo store here (default: a temporary directory, removed on exit)')
+    .option('--insecure', 'listen off the loopback without reader and writer tokens (as `serve --insecure`)')
     .option('--exit-when-done', 'stop once the replay is indexed and analysed, instead of serving until Ctrl-C')
     .action(
       action(async (flags: DemoFlags, cmd: Command) => {
@@ -140,6 +142,7 @@ export function registerDemo(program: Command): void {
         const serving = await startServe(config, log, {
           host: config.serve.host,
           port: config.serve.port,
+          insecure: flags.insecure === true,
           clock: { mode: 'replay', now: () => simulatedMs },
           rules: config.alerter.rulesFile ? undefined : await demoRules(speed),
           sinks: [consoleSink()],

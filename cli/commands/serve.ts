@@ -1,6 +1,10 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
+import { loadCredentials, type Credentials, type Role } from '../../pipeline/auth.ts';
 import type { Config } from '../../pipeline/config/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
+import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { Store } from '../../pipeline/store/index.ts';
 import type { Publisher } from '../../pipeline/transport/index.ts';
 import type { EmbeddedOptions } from '../embedded.ts';
@@ -11,6 +15,8 @@ import { action } from '../program.ts';
 export interface ServeOptions extends EmbeddedOptions {
   host: string;
   port: number;
+  /** Listen off the loopback even without credentials for every role (the --insecure flag). */
+  insecure?: boolean;
 }
 
 export interface Serving {
@@ -24,16 +30,56 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
+/** Whether every address `host` names is a loopback one, so only this machine can connect. */
+export async function isLoopbackHost(host: string): Promise<boolean> {
+  const addresses = isIP(host) ? [host] : host === '' ? [] : (await lookup(host, { all: true }).catch(() => [])).map((a) => a.address);
+  return addresses.length > 0 && addresses.every((a) => /^127\./.test(a) || a === '::1' || /^::ffff:127\./i.test(a));
+}
+
+const TOKEN_SOURCES: Record<Role, string> = {
+  reader: 'TIDEWATCH_READER_TOKEN (the dashboard and /api/*)',
+  writer: 'TIDEWATCH_WRITER_TOKEN (ingest, POST /v1/*)',
+};
+
+/**
+ * The tokens, and the refusal to listen where others can connect without them: a watch list, and
+ * what analysts muted and why, are sensitive, and so is the power to write events.
+ */
+async function credentialsFor(config: Config, log: Logger, options: ServeOptions): Promise<Credentials> {
+  const credentials = loadCredentials(config.serve);
+  const open = (['reader', 'writer'] as const).filter((role) => credentials[role] === undefined);
+  // Behind a reverse proxy a loopback address is no shelter: the proxy passes on whoever reaches it.
+  const proxied = config.serve.trustProxy;
+  if (open.length === 0 || (!proxied && (await isLoopbackHost(options.host)))) return credentials;
+  const missing = open.length > 1 ? 'reader and writer tokens' : `a ${open[0]} token`;
+  const where = proxied ? `${options.host} behind a reverse proxy (serve.trustProxy)` : options.host || 'every interface';
+  if (!options.insecure) {
+    throw new TidewatchError(
+      ErrorCode.CONFIG_INVALID,
+      `serve: refusing to listen on ${where}${proxied ? '' : ', which is not a loopback address,'} without ${missing}: ` +
+        `anyone who can reach the port could ${open.map((r) => (r === 'reader' ? 'read the watch list and findings' : 'write events')).join(' and ')}. ` +
+        `Set ${open.map((r) => TOKEN_SOURCES[r]).join(' and ')}, at least 16 characters each (e.g. \`openssl rand -hex 32\`), ` +
+        `or ${open.map((r) => `serve.${r}TokenFile`).join(' / ')} in the config file for a token kept in a file; or pass --insecure to serve without ${open.length > 1 ? 'them' : 'it'} anyway.`,
+    );
+  }
+  const warning = `--insecure: listening on ${where} without ${missing}; anyone who can reach the port can ${open.map((r) => (r === 'reader' ? 'read everything' : 'write events')).join(' and ')}`;
+  log.warn({ host: options.host, open }, warning);
+  process.stderr.write(`tidewatch: WARNING: ${warning}\n`);
+  return credentials;
+}
+
 /** The dashboard and the ingest endpoint over the configured store and transport. */
 export async function startServe(config: Config, log: Logger, options: ServeOptions): Promise<Serving> {
+  const credentials = await credentialsFor(config, log, options);
   // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
-  const [{ startDashboardServer }, { createIngestHandler }, { createStore }, { createTransport }, { startEmbeddedConsumers }, { MemoryTransport }] = await Promise.all([
+  const [{ startDashboardServer }, { createIngestHandler }, { createStore }, { createTransport }, { startEmbeddedConsumers }, { MemoryTransport }, { PerClientLimit }] = await Promise.all([
     import('../../dashboards/web/server.ts'),
     import('../../pipeline/producers/http/handler.ts'),
     import('../../pipeline/store/index.ts'),
     import('../../pipeline/transport/index.ts'),
     import('../embedded.ts'),
     import('../../pipeline/transport/memory/transport.ts'),
+    import('../../pipeline/rate-limit.ts'),
   ]);
   const store = await createStore(config);
   // What is open so far, closed in this order if start-up fails half-way (cron tasks of the alerter would keep the process alive).
@@ -46,8 +92,17 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
     const consumers = transport instanceof MemoryTransport ? await startEmbeddedConsumers(config, transport, store, log, options) : undefined;
     if (consumers) opened.splice(1, 0, { close: () => consumers.stop() });
     const publisher = await transport.publisher();
-    const ingest = createIngestHandler({ publish: (events) => publisher.publish(events), maxBodyBytes: config.serve.maxBodyBytes, token: config.serve.token, storeText: config.storeText });
-    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), ingest });
+    const { serve } = config;
+    const ingest = createIngestHandler({
+      publish: (events) => publisher.publish(events),
+      maxBodyBytes: serve.maxBodyBytes,
+      maxEventsPerRequest: serve.maxEventsPerRequest,
+      credentials,
+      limit: new PerClientLimit({ requestsPerMinute: serve.ingestRequestsPerMinute, burstRequests: serve.ingestBurstRequests }),
+      trustProxy: serve.trustProxy,
+      storeText: config.storeText,
+    });
+    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), credentials, ingest });
     return {
       url: dashboard.url,
       store,
@@ -75,13 +130,14 @@ export function registerServe(program: Command): void {
     .description('serve the web dashboard and the HTTP ingest endpoint (POST /v1/events); on the embedded default also runs the indexer, analyzer and alerter')
     .option('--host <host>', 'address to bind (default serve.host, 127.0.0.1)')
     .option('--port <port>', 'port (default serve.port, 8080)')
+    .option('--insecure', 'listen off the loopback without reader and writer tokens (logged as a warning); tokens come from TIDEWATCH_READER_TOKEN / TIDEWATCH_WRITER_TOKEN or the config, never from flags')
     .action(
-      action(async (flags: { host?: string; port?: string }, cmd: Command) => {
+      action(async (flags: { host?: string; port?: string; insecure?: boolean }, cmd: Command) => {
         const overrides: Record<string, unknown> = {};
         if (flags.host !== undefined) overrides.host = flags.host;
         if (flags.port !== undefined) overrides.port = Number(flags.port);
         const { config, log } = commandContext(cmd, { serve: overrides });
-        const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, clock: { mode: 'live' } });
+        const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, insecure: flags.insecure === true, clock: { mode: 'live' } });
         process.stdout.write(`tidewatch: dashboard at ${serving.url} (store: ${serving.store.kind}); ingest at ${serving.url}v1/events\n`);
         const reason = await Promise.race([untilSignal(), serving.crashed]);
         process.stdout.write('tidewatch: stopping\n');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { bearerToken, checkRole, refusalHeaders, type Credentials } from '../../pipeline/auth.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/types.ts';
@@ -50,7 +51,12 @@ export interface DashboardServerOptions {
   host: string;
   port: number;
   log: Logger;
-  /** Mounted at /v1/ (the HTTP ingest endpoint of `tidewatch serve`). */
+  /**
+   * With a reader token, /api/* needs it as `Authorization: Bearer <token>`. The page and its
+   * scripts stay public (they hold no data): the page asks for the token and sends it itself.
+   */
+  credentials?: Credentials;
+  /** Mounted at /v1/ (the HTTP ingest endpoint of `tidewatch serve`; it checks the writer token itself). */
   ingest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
@@ -60,9 +66,9 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
@@ -87,6 +93,8 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     }
     if (path === '/healthz') return sendJson(res, 200, { ok: true, store: store.kind });
     if (path.startsWith('/api/')) {
+      const refused = checkRole(options.credentials ?? {}, 'reader', bearerToken(req));
+      if (refused) return sendJson(res, refused.status, { error: refused.error }, refusalHeaders(refused));
       api(path, url.searchParams, res).catch((err: unknown) => {
         const bad = err instanceof TidewatchError && err.code === ErrorCode.CONFIG_INVALID;
         if (!bad) log.error({ err, path }, 'dashboard API failed');

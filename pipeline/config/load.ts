@@ -67,7 +67,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
   set(['storeText'], env.TIDEWATCH_STORE_TEXT === undefined ? undefined : env.TIDEWATCH_STORE_TEXT === 'true');
   set(['serve', 'port'], intEnv(env, 'TIDEWATCH_PORT'));
   set(['serve', 'host'], env.TIDEWATCH_HOST);
-  set(['serve', 'token'], env.TIDEWATCH_INGEST_TOKEN);
+  set(['serve', 'readerToken'], env.TIDEWATCH_READER_TOKEN);
+  set(['serve', 'readerTokenFile'], env.TIDEWATCH_READER_TOKEN_FILE);
+  // TIDEWATCH_INGEST_TOKEN is the writer token's name from before there were two roles.
+  set(['serve', 'writerToken'], env.TIDEWATCH_WRITER_TOKEN || env.TIDEWATCH_INGEST_TOKEN);
+  set(['serve', 'writerTokenFile'], env.TIDEWATCH_WRITER_TOKEN_FILE);
   return out;
 }
 

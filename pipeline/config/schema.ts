@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { alerterSchema } from '../../consumers/alerter/options.ts';
 import { analyzerSchema } from '../../consumers/analyzer/options.ts';
 import { analyticsSchema } from '../analytics/options.ts';
+import { bearerTokenSchema } from '../auth.ts';
 import { collectorSchema } from '../producers/collector/options.ts';
 import { watchListSchema } from '../producers/collector/watch-list.ts';
 
@@ -75,9 +76,26 @@ export const indexerSchema = z.strictObject({
 export const serveSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
-  /** Bearer token required by the ingest endpoint when set. */
-  token: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** The reader's bearer token: the dashboard's data, /api/* (TIDEWATCH_READER_TOKEN). */
+  readerToken: bearerTokenSchema.optional(),
+  /** A file holding the reader's token (TIDEWATCH_READER_TOKEN_FILE), e.g. a mounted secret. */
+  readerTokenFile: z.string().min(1).optional(),
+  /** The writer's bearer token: ingest, /v1/* (TIDEWATCH_WRITER_TOKEN; formerly TIDEWATCH_INGEST_TOKEN). */
+  writerToken: bearerTokenSchema.optional(),
+  writerTokenFile: z.string().min(1).optional(),
   maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  maxEventsPerRequest: z.number().int().positive().default(10_000),
+  /** Each ingest client's budget (a token bucket): 429 + Retry-After beyond it. */
+  ingestRequestsPerMinute: z.number().int().positive().default(600),
+  ingestBurstRequests: z.number().int().positive().default(60),
+  /** Behind a reverse proxy: a client is the X-Forwarded-For address the proxy adds, not the proxy. */
+  trustProxy: z.boolean().default(false),
+}).superRefine((s, ctx) => {
+  for (const role of ['reader', 'writer'] as const) {
+    if (s[`${role}Token`] !== undefined && s[`${role}TokenFile`] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [`${role}TokenFile`], message: `give ${role}Token or ${role}TokenFile, not both` });
+    }
+  }
 });
 
 export const configSchema = z.strictObject({

@@ -380,11 +380,52 @@
     e.textContent = message || '';
   }
 
+  // ---- the reader token ----------------------------------------------------------------------
+  // With a reader token configured the API answers 401 until the page sends it. It is asked for
+  // once and kept in sessionStorage (gone when the tab closes) and sent only as a header: never in
+  // a URL, where history, proxies and Referer headers would keep it.
+  const TOKEN_KEY = 'tidewatch.readerToken';
+  let asking = null;
+
+  /** Show the token form (once, however many requests were refused) until a token is entered. */
+  function askToken(message) {
+    if (asking) return asking;
+    asking = new Promise((resolve) => {
+      const form = $('login');
+      $('login-message').textContent = message;
+      $('token').value = '';
+      form.hidden = false;
+      $('token').focus();
+      form.addEventListener('submit', function submitted(e) {
+        e.preventDefault();
+        const token = $('token').value.trim();
+        if (!token) return;
+        form.removeEventListener('submit', submitted);
+        form.hidden = true;
+        sessionStorage.setItem(TOKEN_KEY, token);
+        asking = null;
+        resolve();
+      });
+    });
+    return asking;
+  }
+
   async function getJson(url) {
-    const res = await fetch(url, { headers: { accept: 'application/json' } });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
-    return body;
+    for (;;) {
+      const token = sessionStorage.getItem(TOKEN_KEY);
+      const headers = { accept: 'application/json' };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const res = await fetch(url, { headers });
+      const body = await res.json();
+      if (res.status === 401 || res.status === 403) {
+        // A refused token is forgotten, unless another answer already brought a newer one.
+        if (token && sessionStorage.getItem(TOKEN_KEY) === token) sessionStorage.removeItem(TOKEN_KEY);
+        await askToken(token ? `That token was not accepted (${body.error}).` : 'This dashboard needs its reader token.');
+        continue;
+      }
+      if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
+      return body;
+    }
   }
 
   function render(view, data) {
@@ -452,7 +493,7 @@
     });
     let ticks = 0;
     setInterval(() => {
-      if (!$('live').checked || document.visibilityState !== 'visible') return;
+      if (!$('live').checked || document.visibilityState !== 'visible' || !$('login').hidden) return;
       // The channel list changes slowly: refresh it every sixth tick, or until it first loads.
       load(!state.meta || ++ticks % 6 === 0);
     }, LIVE_MS);

@@ -7,10 +7,10 @@ import { performance } from 'node:perf_hooks';
 import { createLogger, setLogger } from '../../log.ts';
 import { startFixtureServer, type FixtureServer } from '../preview/fixture-server.ts';
 import { PreviewSource } from '../preview/source.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../../clock.ts';
 import { createCollector } from './collector.ts';
 import { collectorSchema } from './options.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { TokenBucket } from '../../rate-limit.ts';
 import { FakeClock, RecordingPublisher } from './testing.ts';
 
 /**

@@ -8,7 +8,7 @@ import { startFixtureServer, type FixtureServer } from '../preview/fixture-serve
 import { PreviewSource } from '../preview/source.ts';
 import { createCollector, type Collector } from './collector.ts';
 import { collectorSchema } from './options.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { TokenBucket } from '../../rate-limit.ts';
 import type { CollectorStatusUpdate } from './status.ts';
 import { FakeClock, RecordingPublisher } from './testing.ts';
 import { WatchListFile, watchListSchema } from './watch-list.ts';

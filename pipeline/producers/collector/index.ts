@@ -1,6 +1,6 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { CollectorOptions } from './options.ts';
-import { TokenBucket } from './rate-limit.ts';
+import { TokenBucket } from '../../rate-limit.ts';
 import type { ChannelSource } from './source.ts';
 
 export * from './collector.ts';
@@ -10,8 +10,8 @@ export * from './status.ts';
 export { stateFilePath } from './state.ts';
 export { channelIdFor, type ChannelHealth, type ChannelState } from './lifecycle.ts';
 export type { ChannelSource, Observation, ObservedPost, PollTarget, Gap } from './source.ts';
-export { TokenBucket } from './rate-limit.ts';
-export type { Clock } from './clock.ts';
+export { TokenBucket } from '../../rate-limit.ts';
+export type { Clock } from '../../clock.ts';
 
 /**
  * The configured source and the one token bucket it pays its requests from. MTProto is imported

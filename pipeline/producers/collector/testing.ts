@@ -1,6 +1,6 @@
 import type { ActivityEvent } from '../../events/index.ts';
 import type { Publisher } from '../../transport/types.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../../clock.ts';
 
 /**
  * Test doubles for the collector tests. A clock whose sleeps advance time at once (resolving on

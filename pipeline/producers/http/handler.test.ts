@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { buildEvent, type ActivityEvent } from '../../events/index.ts';
+import { PerClientLimit } from '../../rate-limit.ts';
+import { FakeClock } from '../collector/testing.ts';
 import { fixture, NOW_MS } from '../testkit.ts';
 import { createIngestHandler, type IngestHandlerOptions } from './handler.ts';
 
@@ -14,6 +16,7 @@ async function withServer(opts: Partial<IngestHandlerOptions>, fn: (url: string,
   const handler = createIngestHandler({
     publish: async (events) => void published.push([...events]),
     maxBodyBytes: 64 * 1024,
+    maxEventsPerRequest: 100,
     storeText: false,
     nowMs: () => NOW_MS,
     ...opts,
@@ -51,7 +54,7 @@ test('POST /v1/events: object, array and NDJSON; per-item results; published bef
 });
 
 test('token, body limit, routing and transport failure', async () => {
-  await withServer({ token: TOKEN, maxBodyBytes: 2_000, publish: async () => Promise.reject(new Error('broker down')) }, async (url) => {
+  await withServer({ credentials: { writer: TOKEN }, maxBodyBytes: 2_000, publish: async () => Promise.reject(new Error('broker down')) }, async (url) => {
     assert.equal((await fetch(`${url}/v1/events`, { method: 'POST', body: '{}' })).status, 401);
     assert.equal((await fetch(`${url}/v1/events`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, 401);
     const auth = { authorization: `Bearer ${TOKEN}` };
@@ -66,7 +69,7 @@ test('token, body limit, routing and transport failure', async () => {
 
 test('POST /v1/telegram/updates: a Bot API webhook, with Telegram\'s secret-token header', async () => {
   const [post, , , lost, privateMessage] = readFileSync(fixture('updates.jsonl'), 'utf8').split('\n');
-  await withServer({ token: TOKEN }, async (url, published) => {
+  await withServer({ credentials: { writer: TOKEN } }, async (url, published) => {
     const headers = { 'x-telegram-bot-api-secret-token': TOKEN, 'content-type': 'application/json' };
     const ok = await fetch(`${url}/v1/telegram/updates`, { method: 'POST', body: post, headers });
     assert.equal(ok.status, 200);
@@ -75,5 +78,70 @@ test('POST /v1/telegram/updates: a Bot API webhook, with Telegram\'s secret-toke
     const ignored = await fetch(`${url}/v1/telegram/updates`, { method: 'POST', body: privateMessage, headers });
     assert.deepEqual(await ignored.json(), { accepted: 0, rejected: 0, ignored: 'message', results: [] });
     assert.deepEqual(published.flat().map((e) => `${e.event.action} ${e.channel.id}`), ['post 1062301884', 'access_lost 1062301884']);
+  });
+});
+
+test('roles: the reader token cannot write (403); no token or a wrong one is 401; every refusal says why', async () => {
+  const READER = 'reader-token-0123456789';
+  await withServer({ credentials: { reader: READER, writer: TOKEN } }, async (url, published) => {
+    const post = (headers: Record<string, string>) => fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify(event('1')), headers });
+    const none = await post({});
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="tidewatch"');
+    assert.match(((await none.json()) as { error: string }).error, /needs the writer token/);
+    const wrong = await post({ authorization: 'Bearer not-the-token-0123456789' });
+    assert.equal(wrong.status, 401);
+    assert.doesNotMatch(await wrong.text(), /not-the-token|0123456789/, 'the refusal never echoes a token');
+    const reader = await post({ authorization: `Bearer ${READER}` });
+    assert.equal(reader.status, 403);
+    assert.match(((await reader.json()) as { error: string }).error, /reader token, which cannot write/);
+    assert.equal(published.length, 0);
+    assert.equal((await post({ authorization: `Bearer ${TOKEN}` })).status, 200);
+    assert.equal(published.length, 1);
+  });
+});
+
+test('events per request: over the limit is 413 and nothing is published', async () => {
+  await withServer({ maxEventsPerRequest: 3 }, async (url, published) => {
+    const nd = ['1', '2', '3', '4'].map((id) => JSON.stringify(event(id))).join('\n');
+    const res = await fetch(`${url}/v1/events`, { method: 'POST', body: nd, headers: { 'content-type': 'application/x-ndjson' } });
+    assert.equal(res.status, 413);
+    assert.match(((await res.json()) as { error: string }).error, /^4 items in one request, over the limit of 3/);
+    assert.equal(published.length, 0);
+    const three = await fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify([event('1'), event('2'), event('3')]) });
+    assert.equal(((await three.json()) as { accepted: number }).accepted, 3);
+  });
+});
+
+test('rate limit: a client over its budget gets 429 with Retry-After, before its token is even looked at', async () => {
+  const clock = new FakeClock(0);
+  const limit = new PerClientLimit({ requestsPerMinute: 6, burstRequests: 2 }, clock);
+  await withServer({ credentials: { writer: TOKEN }, limit }, async (url, published) => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const post = (headers: Record<string, string> = auth) => fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify(event('1')), headers });
+    assert.equal((await post()).status, 200);
+    assert.equal((await post({})).status, 401, 'a refused token still spends the budget');
+    const limited = await post();
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '10');
+    assert.deepEqual(await limited.json(), { error: 'rate limit: too many requests from this client; retry in 10 s', retryAfterSecs: 10 });
+    clock.ms += 10_000;
+    assert.equal((await post()).status, 200, 'allowed again once the bucket has a token');
+    assert.equal(published.length, 2);
+  });
+});
+
+test('rate limit behind a proxy: clients are told apart by the address the proxy adds, not by what they claim', async () => {
+  const clock = new FakeClock(0);
+  await withServer({ limit: new PerClientLimit({ requestsPerMinute: 1, burstRequests: 1 }, clock), trustProxy: true }, async (url) => {
+    const post = (xff: string) => fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify(event('1')), headers: { 'x-forwarded-for': xff } });
+    assert.equal((await post('203.0.113.7')).status, 200);
+    assert.equal((await post('203.0.113.8')).status, 200, 'another client');
+    assert.equal((await post('198.51.100.1, 203.0.113.7')).status, 429, 'a forged first entry does not make a new client');
+  });
+  await withServer({ limit: new PerClientLimit({ requestsPerMinute: 1, burstRequests: 1 }, clock) }, async (url) => {
+    const post = (xff: string) => fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify(event('1')), headers: { 'x-forwarded-for': xff } });
+    assert.equal((await post('203.0.113.7')).status, 200);
+    assert.equal((await post('203.0.113.8')).status, 429, 'without trustProxy the header is ignored');
   });
 });

@@ -1,7 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerToken, checkRole, refusalHeaders, type Credentials } from '../../auth.ts';
 import type { ActivityEvent } from '../../events/index.ts';
 import { errorMessage, isRetriable } from '../../errors.ts';
+import type { PerClientLimit } from '../../rate-limit.ts';
 import { mapBotUpdate } from '../bot-api/update.ts';
 import { checkEvent } from '../common.ts';
 import type { SourceItem, SourceOptions } from '../types.ts';
@@ -10,8 +11,17 @@ export interface IngestHandlerOptions {
   /** Hand accepted events to the transport; the response waits for it (webhook semantics). */
   publish: (events: readonly ActivityEvent[]) => Promise<void>;
   maxBodyBytes: number;
-  /** When set, requests must carry `Authorization: Bearer <token>` (or Telegram's secret-token header). */
-  token?: string | undefined;
+  /** Items (events, NDJSON lines) in one request. */
+  maxEventsPerRequest: number;
+  /**
+   * With a writer token, requests must carry `Authorization: Bearer <token>` (or Telegram's
+   * secret-token header); without one ingest is open (serve allows that on the loopback only).
+   */
+  credentials?: Credentials;
+  /** Each client's request budget; a client over it is answered 429 with Retry-After. */
+  limit?: PerClientLimit | undefined;
+  /** Behind a reverse proxy: the client is the last X-Forwarded-For address (the proxy's own entry). */
+  trustProxy?: boolean;
   storeText: boolean;
   /** Injected clock for validation. */
   nowMs?: (() => number) | undefined;
@@ -67,15 +77,19 @@ function splitItems(text: string, ndjson: boolean): ({ value: unknown } | { erro
     });
 }
 
-function authorized(req: IncomingMessage, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+function presentedToken(req: IncomingMessage): string | undefined {
   const telegram = req.headers['x-telegram-bot-api-secret-token'];
-  const presented = bearer ?? (typeof telegram === 'string' ? telegram : undefined);
-  if (presented === undefined) return false;
-  const a = Buffer.from(presented);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return bearerToken(req) ?? (typeof telegram === 'string' ? telegram : undefined);
+}
+
+/** Who a request is from, for the rate limit. Only the last X-Forwarded-For entry is the proxy's: earlier ones are the client's say. */
+function clientOf(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = req.headers['x-forwarded-for'];
+  if (trustProxy && typeof forwarded === 'string') {
+    const last = forwarded.split(',').at(-1)!.trim();
+    if (last !== '') return last;
+  }
+  return req.socket.remoteAddress ?? 'unknown';
 }
 
 /**
@@ -87,7 +101,10 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
  * - `POST /v1/telegram/updates`: a Bot API webhook. A rejected or irrelevant update is answered
  *   200 (Telegram would otherwise resend it forever); a transport failure is 503 so it resends.
  *
- * 401 without the token when one is configured, 413 over `maxBodyBytes`.
+ * In this order: 429 + Retry-After over the client's rate limit (before the token is checked, so
+ * guessing tokens is throttled too), 401 without the writer token when one is configured (403 with
+ * the reader's), 413 over `maxBodyBytes` or `maxEventsPerRequest`. Every refusal is a JSON
+ * `{error}` saying why.
  */
 export function createIngestHandler(options: IngestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const sourceOptions = (): SourceOptions => ({ format: 'jsonl', storeText: options.storeText, nowMs: options.nowMs?.() });
@@ -112,7 +129,13 @@ export function createIngestHandler(options: IngestHandlerOptions): (req: Incomi
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/v1/events' && path !== '/v1/telegram/updates') return send(res, 404, { error: `no such endpoint: ${path}` });
     if (req.method !== 'POST') return send(res, 405, { error: `${path} takes POST` }, { allow: 'POST' });
-    if (!authorized(req, options.token)) return send(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+    const waitMs = options.limit?.take(clientOf(req, options.trustProxy ?? false)) ?? 0;
+    if (waitMs > 0) {
+      const secs = Math.ceil(waitMs / 1000);
+      return send(res, 429, { error: `rate limit: too many requests from this client; retry in ${secs} s`, retryAfterSecs: secs }, { 'retry-after': String(secs) });
+    }
+    const refused = checkRole(options.credentials ?? {}, 'writer', presentedToken(req));
+    if (refused) return send(res, refused.status, { error: refused.error }, refusalHeaders(refused));
     let body: Buffer;
     try {
       body = await readBody(req, options.maxBodyBytes);
@@ -122,6 +145,9 @@ export function createIngestHandler(options: IngestHandlerOptions): (req: Incomi
     }
     const ndjson = /ndjson|jsonl|json-seq/i.test(req.headers['content-type'] ?? '');
     const parts = splitItems(body.toString('utf8'), ndjson);
+    if (parts.length > options.maxEventsPerRequest) {
+      return send(res, 413, { error: `${parts.length} items in one request, over the limit of ${options.maxEventsPerRequest}; send them in several requests` });
+    }
     const opts = sourceOptions();
     if (path === '/v1/events') {
       const items = parts.map((p, index): SourceItem =>

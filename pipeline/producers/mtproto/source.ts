@@ -4,7 +4,7 @@ import { StringSession } from 'telegram/sessions/index.js';
 import { ErrorCode, isRetriable, TidewatchError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import { retry } from '../../retry.ts';
-import type { TokenBucket } from '../collector/rate-limit.ts';
+import type { TokenBucket } from '../../rate-limit.ts';
 import type { ChannelSource, Observation, PollTarget } from '../collector/source.ts';
 import { chatNames, floodWait, lifecycleOf, observationFromRpcError, observeChannel } from './map.ts';
 import type { MtprotoOptions } from './options.ts';

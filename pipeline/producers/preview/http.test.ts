@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
 import { createLogger, setLogger } from '../../log.ts';
-import { TokenBucket } from '../collector/rate-limit.ts';
+import { TokenBucket } from '../../rate-limit.ts';
 import { startFixtureServer, type FixtureServer } from './fixture-server.ts';
 import { PreviewHttp } from './http.ts';
 import { previewOptionsSchema } from './options.ts';

@@ -1,8 +1,8 @@
 import { ErrorCode, isRetriable, TidewatchError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import { retry } from '../../retry.ts';
-import { systemClock, type Clock } from '../collector/clock.ts';
-import type { TokenBucket } from '../collector/rate-limit.ts';
+import { systemClock, type Clock } from '../../clock.ts';
+import type { TokenBucket } from '../../rate-limit.ts';
 import type { PreviewOptions } from './options.ts';
 
 export type PreviewResponse = { kind: 'page'; url: string; body: string } | { kind: 'redirect'; url: string; location: string };

@@ -1,6 +1,6 @@
 import { logger } from '../../log.ts';
-import { systemClock, type Clock } from '../collector/clock.ts';
-import type { TokenBucket } from '../collector/rate-limit.ts';
+import { systemClock, type Clock } from '../../clock.ts';
+import type { TokenBucket } from '../../rate-limit.ts';
 import type { ChannelSource, Gap, Observation, PollTarget } from '../collector/source.ts';
 import { PreviewHttp } from './http.ts';
 import type { PreviewOptions } from './options.ts';

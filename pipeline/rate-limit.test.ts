@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenBucket } from './rate-limit.ts';
-import { FakeClock } from './testing.ts';
+import { PerClientLimit, TokenBucket } from './rate-limit.ts';
+import { FakeClock } from './producers/collector/testing.ts';
 
 /** Most requests that started in any window of `windowMs` (sliding, by start time). */
 function maxInWindow(times: number[], windowMs: number): number {
@@ -51,4 +51,32 @@ test('an aborted taker does not block the ones behind it', async () => {
   await assert.rejects(bucket.take(aborted));
   await bucket.take();
   assert.equal(bucket.grantedCount, 2);
+});
+
+test('tryTake: the burst goes at once, then one a refill interval, and it says how long to wait', () => {
+  const clock = new FakeClock(0);
+  const bucket = new TokenBucket({ requestsPerMinute: 60, burstRequests: 3 }, clock);
+  assert.deepEqual([bucket.tryTake(), bucket.tryTake(), bucket.tryTake()], [0, 0, 0]);
+  assert.equal(bucket.tryTake(), 1_000);
+  clock.ms += 400;
+  assert.equal(bucket.tryTake(), 600, 'a refused take costs nothing');
+  clock.ms += 600;
+  assert.equal(bucket.tryTake(), 0);
+  assert.equal(bucket.grantedCount, 4);
+});
+
+test('PerClientLimit: each client has its own budget; refilled clients are forgotten when many are known', () => {
+  const clock = new FakeClock(0);
+  const limit = new PerClientLimit({ requestsPerMinute: 6, burstRequests: 2 }, clock, 3);
+  assert.deepEqual([limit.take('a'), limit.take('a'), limit.take('a')], [0, 0, 10_000]);
+  assert.equal(limit.take('b'), 0, 'b is not slowed by a');
+  limit.take('c');
+  clock.ms += 5_000;
+  // No bucket has refilled yet: the sweep before d forgets nobody.
+  assert.equal(limit.take('d'), 0);
+  assert.equal(limit.size, 4);
+  clock.ms += 60_000;
+  assert.equal(limit.take('e'), 0);
+  assert.equal(limit.size, 1, 'the refilled buckets were dropped');
+  assert.equal(limit.take('a'), 0, 'a forgotten client starts with a full bucket');
 });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Time as the collector sees it: injected so rate limits and schedules are tested without waiting. */
+/** Time as rate limits and schedules see it: injected so they are tested without waiting. */
 export interface Clock {
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
