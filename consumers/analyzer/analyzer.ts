@@ -599,6 +599,7 @@ export class Analyzer {
   private readonly stages: [Stage, Stage];
   private timer: NodeJS.Timeout | undefined;
   private correcting = false;
+  private correctedAtMs = -Infinity;
 
   constructor(private readonly deps: AnalyzerDeps) {
     const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0 });
@@ -673,6 +674,7 @@ export class Analyzer {
     if (this.correcting || indexerGroupId === undefined) return false;
     const [channel, network] = this.stages;
     if (!network.held().has(0) || (!opts.always && this.lateFrom() === null)) return false;
+    if (!opts.always && Date.now() - this.correctedAtMs < options.correctEverySecs * 1000) return false;
     this.correcting = true;
     try {
       const indexed = await transport.progress(indexerGroupId);
@@ -694,6 +696,7 @@ export class Analyzer {
         });
         for (const [n, st] of result.partitionStates) await channel.replaceState(n, st);
         await network.replaceState(0, result.state);
+        this.correctedAtMs = Date.now();
         const c = this.corrections;
         c.runs++;
         c.events += result.events;

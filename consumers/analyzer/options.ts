@@ -28,6 +28,12 @@ export const analyzerSchema = z.strictObject({
    * end of the replay so far); the merge itself waits for offsets, never for this.
    */
   idleSecs: z.number().positive().default(30),
+  /**
+   * At most one correction of late data (a re-analysis from the store, README "Late data") per
+   * this many seconds: live batches wait while one runs, and a stream of late events (a collector
+   * catching up) is corrected in one pass rather than one per tick.
+   */
+  correctEverySecs: z.number().nonnegative().default(60),
   /** Names this instance in the snapshots it owns; default: the host name (stable across restarts of a container). */
   instanceId: z.string().min(1).optional(),
   maxBatchRecords: z.number().int().positive().default(5_000),

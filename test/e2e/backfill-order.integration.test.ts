@@ -36,7 +36,7 @@ for (const mode of ['live', 'replay'] as const) {
       kafka: { brokers: testKafkaBrokers(), topic: `${name}.activity`, dlqTopic: `${name}.dlq`, partitions: 2 },
       elasticsearch: { url: testElasticsearchUrl(), indexPrefix: name },
       indexer: { groupId: `${name}-indexer` },
-      analyzer: { groupId: `${name}-analyzer`, networkGroupId: `${name}-network`, networkTopic: `${name}.network`, tickSecs: 1, idleSecs: 2 },
+      analyzer: { groupId: `${name}-analyzer`, networkGroupId: `${name}-network`, networkTopic: `${name}.network`, tickSecs: 1, idleSecs: 2, correctEverySecs: 5 },
     }));
     const env = { TIDEWATCH_CONFIG: config, KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' };
     const es = createEsClient(elasticsearchSchema.parse({ url: testElasticsearchUrl(), indexPrefix: name }));
