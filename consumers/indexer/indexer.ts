@@ -1,8 +1,9 @@
-import { decodeEvent, LIMITS, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { BUNDLED_CATALOGUE, linkFields, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
+import { decodeEvent, LIMITS } from '../../pipeline/events/index.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry } from '../../pipeline/retry.ts';
-import type { EventSink } from '../../pipeline/store/types.ts';
+import type { EventSink, IndexedEvent } from '../../pipeline/store/types.ts';
 import type { Batch, DeadLetter, DeadLetterWriter, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
 
 export interface IndexerOptions {
@@ -43,6 +44,8 @@ export class Indexer {
       options: IndexerOptions;
       log: Logger;
       now?: () => number;
+      /** Classifies links into the `link` fields stored with each event (default: the bundled catalogue). */
+      catalogue?: PlatformCatalogue;
     },
   ) {}
 
@@ -73,8 +76,9 @@ export class Indexer {
       };
     };
 
+    const catalogue = this.deps.catalogue ?? BUNDLED_CATALOGUE;
     const recordOf = new Map<string, TransportRecord>();
-    let pending: ActivityEvent[] = [];
+    let pending: IndexedEvent[] = [];
     // The record's own text where it is the event exactly: the sink stores it without serialising again.
     let json: (string | undefined)[] = [];
     for (const r of batch.records) {
@@ -85,8 +89,17 @@ export class Indexer {
         this.stats.duplicates++;
       } else {
         recordOf.set(v.event.event.id, r);
-        pending.push(v.event);
-        json.push(v.json);
+        const event: IndexedEvent = v.event;
+        let text = v.json;
+        const link = linkFields(event.links, catalogue);
+        if (link) {
+          // The decoded object is ours alone; the text gets the same field spliced in before its
+          // closing brace, so the sink still stores it without serialising the event again.
+          event.link = link;
+          if (text !== undefined) text = `${text.slice(0, text.lastIndexOf('}'))},"link":${JSON.stringify(link)}}`;
+        }
+        pending.push(event);
+        json.push(text);
       }
     }
 
@@ -95,7 +108,7 @@ export class Indexer {
         async () => {
           if (batch.isStale()) throw new TidewatchError(ErrorCode.SHUTTING_DOWN, 'partition revoked during indexing', { retriable: false });
           const results = await sink.writeEvents(pending, json);
-          const again: ActivityEvent[] = [];
+          const again: IndexedEvent[] = [];
           const againJson: (string | undefined)[] = [];
           results.forEach((res, i) => {
             if (res.status === 'written') {
