@@ -1,5 +1,5 @@
 import { BUNDLED_CATALOGUE, linkFields, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
-import { decodeEvent, LIMITS } from '../../pipeline/events/index.ts';
+import { decodeEvent, LIMITS, type Validation, type ValidateOptions } from '../../pipeline/events/index.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry } from '../../pipeline/retry.ts';
@@ -25,6 +25,22 @@ export interface IndexerStats {
   /** Item writes attempted again after a retriable failure. */
   retried: number;
   deadLettered: number;
+}
+
+/**
+ * decodeEvent() plus what the indexer stores beside the event: its `link` fields (linkFields()),
+ * in the decoded object and, when the sink can store the record's own text, spliced into it
+ * before its closing brace, so the fast path still needs no second serialisation.
+ */
+export function decodeForIndex(bytes: Buffer | string, opts: ValidateOptions, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): Validation {
+  const v = decodeEvent(bytes, opts);
+  if (!v.ok) return v;
+  const link = linkFields(v.event.links, catalogue);
+  if (link) {
+    (v.event as IndexedEvent).link = link;
+    if (v.json !== undefined) v.json = `${v.json.slice(0, v.json.lastIndexOf('}'))},"link":${JSON.stringify(link)}}`;
+  }
+  return v;
 }
 
 /**
@@ -82,24 +98,15 @@ export class Indexer {
     // The record's own text where it is the event exactly: the sink stores it without serialising again.
     let json: (string | undefined)[] = [];
     for (const r of batch.records) {
-      const v = decodeEvent(r.value, { storeText: options.storeText, nowMs: now() });
+      const v = decodeForIndex(r.value, { storeText: options.storeText, nowMs: now() }, catalogue);
       if (!v.ok) {
         letters.push(letter(r, 'decode', ErrorCode.EVENT_INVALID, v.reason));
       } else if (recordOf.has(v.event.event.id)) {
         this.stats.duplicates++;
       } else {
         recordOf.set(v.event.event.id, r);
-        const event: IndexedEvent = v.event;
-        let text = v.json;
-        const link = linkFields(event.links, catalogue);
-        if (link) {
-          // The decoded object is ours alone; the text gets the same field spliced in before its
-          // closing brace, so the sink still stores it without serialising the event again.
-          event.link = link;
-          if (text !== undefined) text = `${text.slice(0, text.lastIndexOf('}'))},"link":${JSON.stringify(link)}}`;
-        }
-        pending.push(event);
-        json.push(text);
+        pending.push(v.event);
+        json.push(v.json);
       }
     }
 

@@ -17,5 +17,8 @@ test('linkFields: nothing to store without a link that classifies', () => {
 
 test('linkFields follows the catalogue it is given', () => {
   const own = mergeCatalogues(BUNDLED_CATALOGUE, [{ id: 'acme', name: 'Acme', kind: 'messenger', domains: ['example.com'], schemes: [], hostLabels: [], pathPrefixes: [] }]);
+  // Remembered classifications belong to their catalogue.
+  assert.deepEqual(linkFields(['https://example.com/x']), { domain: ['example.com'], platform: ['unknown'] });
   assert.deepEqual(linkFields(['https://example.com/x'], own), { domain: ['example.com'], platform: ['acme'] });
+  assert.deepEqual(linkFields(['https://example.com/x']), { domain: ['example.com'], platform: ['unknown'] });
 });

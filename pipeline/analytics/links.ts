@@ -127,15 +127,29 @@ export interface LinkFields {
 }
 
 /**
+ * Links recur (a channel's own invite links, its backups, forwarded copies): the indexer's
+ * per-event classification is remembered per catalogue, up to MEMO_LINKS distinct links.
+ */
+const MEMO_LINKS = 20_000;
+const memos = new WeakMap<PlatformCatalogue, Map<string, LinkClass | null>>();
+
+/**
  * The normalised link fields of an event (classifyLink() per link): what dashboards count and
  * rank links by, so no query has to match URLs as written. null when no link classifies.
  */
 export function linkFields(links: readonly string[] | undefined, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): LinkFields | null {
   if (links === undefined || links.length === 0) return null;
+  let memo = memos.get(catalogue);
+  if (memo === undefined) memos.set(catalogue, (memo = new Map()));
   const domain: string[] = [];
   const platform: string[] = [];
   for (const l of links) {
-    const c = classifyLink(l, catalogue);
+    let c = memo.get(l);
+    if (c === undefined) {
+      c = classifyLink(l, catalogue);
+      if (memo.size >= MEMO_LINKS) memo.clear();
+      memo.set(l, c);
+    }
     if (c === null) continue;
     if (c.domain !== '' && !domain.includes(c.domain)) domain.push(c.domain);
     if (!platform.includes(c.platform)) platform.push(c.platform);
