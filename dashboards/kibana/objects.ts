@@ -22,7 +22,7 @@ export interface SavedObjectsOptions {
 }
 
 /** Without data: the range and interval `dashboardTime(null)` gives. */
-export const DEFAULT_TIME = dashboardTime(null, 0);
+const DEFAULT_TIME = dashboardTime(null, 0);
 
 export function savedObjects(prefix: string, options: SavedObjectsOptions = {}): SavedObject[] {
   const catalogue = options.catalogue ?? BUNDLED_CATALOGUE;

@@ -25,7 +25,7 @@ const INTERVALS = [
 
 export const MAX_BARS = 100;
 /** A feed whose last document is this recent is live: its range ends at `now`, not at its last day. */
-export const LIVE_DAYS = 30;
+const LIVE_DAYS = 30;
 
 export interface DashboardTime {
   /** Kibana time expressions: ISO instants or relative (`now-30d`, `now`). */
