@@ -38,6 +38,7 @@ export function registerRun(program: Command): void {
           sink,
           deadLetters: await transport.deadLetters(),
           options: { ...config.indexer, storeText: config.storeText },
+          catalogue: loadCatalogue(config.analytics.migration.catalogueFile),
           log: log.child({ component: 'indexer' }),
         });
         const sub = await indexer.start();

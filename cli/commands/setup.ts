@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../program.ts';
-import { commandContext, requireEngines } from '../context.ts';
+import { commandContext, loadCatalogue, requireEngines } from '../context.ts';
 
 /** `tidewatch setup`: idempotent installation of topics, index templates and (with KIBANA_URL) the Kibana dashboards. */
 export function registerSetup(program: Command): void {
@@ -17,6 +17,10 @@ export function registerSetup(program: Command): void {
           import('../../pipeline/transport/kafka/transport.ts'),
           import('../../consumers/analyzer/snapshots-es.ts'),
         ]);
+        const prefix = config.elasticsearch.indexPrefix;
+        const catalogue = loadCatalogue(config.analytics.migration.catalogueFile);
+        const kibana = config.kibana ? await import('../../dashboards/kibana/objects.ts') : undefined;
+        let extent: { firstAt: string; lastAt: string } | null = null;
         const client = createEsClient(config.elasticsearch);
         try {
           await checkEsHealth(client, config.elasticsearch.url);
@@ -25,6 +29,12 @@ export function registerSetup(program: Command): void {
           const snapshots = new EsSnapshotStore(client, config.elasticsearch.indexPrefix);
           await snapshots.setup();
           process.stdout.write(`analyzer state index ready: ${snapshots.index}\n`);
+          if (kibana) {
+            // The dashboards open on every document their data views match (setup again after importing history).
+            const { timeExtent } = await import('../../pipeline/store/elasticsearch/extent.ts');
+            const patterns = kibana.savedObjects(prefix, { catalogue }).filter((o) => o.type === 'index-pattern').map((o) => String(o.attributes.title));
+            extent = await timeExtent(client, patterns);
+          }
         } finally {
           await client.close();
         }
@@ -38,15 +48,14 @@ export function registerSetup(program: Command): void {
         } finally {
           await Promise.allSettled([transport.close(), network.close()]);
         }
-        if (config.kibana) {
-          const [{ importSavedObjects }, { savedObjects, savedObjectsNdjson }] = await Promise.all([
-            import('../../dashboards/kibana/import.ts'),
-            import('../../dashboards/kibana/objects.ts'),
-          ]);
-          const prefix = config.elasticsearch.indexPrefix;
-          const { imported } = await importSavedObjects(config.kibana, savedObjectsNdjson(prefix));
-          const dashboards = savedObjects(prefix).filter((o) => o.type === 'dashboard').length;
+        if (config.kibana && kibana) {
+          const [{ importSavedObjects }, { dashboardTime }] = await Promise.all([import('../../dashboards/kibana/import.ts'), import('../../dashboards/kibana/time.ts')]);
+          const time = dashboardTime(extent, Date.now());
+          const objects = kibana.savedObjects(prefix, { catalogue, time });
+          const { imported } = await importSavedObjects(config.kibana, kibana.toNdjson(objects));
+          const dashboards = objects.filter((o) => o.type === 'dashboard').length;
           process.stdout.write(`Kibana saved objects imported: ${imported} (${dashboards} dashboards) into ${config.kibana.url}\n`);
+          process.stdout.write(`Kibana dashboards' time range: ${time.from} to ${time.to}${extent ? '' : ' (no data yet: run setup again after importing history)'}\n`);
         }
       }),
     );

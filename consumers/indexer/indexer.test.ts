@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
-import type { EventSink, ItemResult } from '../../pipeline/store/types.ts';
+import type { EventSink, IndexedEvent, ItemResult } from '../../pipeline/store/types.ts';
 import type { Batch, DeadLetter, Transport } from '../../pipeline/transport/types.ts';
 import { Indexer } from './indexer.ts';
 
@@ -85,4 +85,28 @@ test('when retriable failures outlast the retries the batch fails, so the transp
   assert.equal(sink.calls, 4);
   assert.equal(ix.stats.batches, 0);
   assert.equal(letters.length, 0);
+});
+
+test('links are stored with their normalised domains and platforms, in the fast-path text too', async () => {
+  const withLinks = buildEvent({
+    timestamp: Date.UTC(2017, 10, 22, 9, 0, 0), action: 'post', channel: { id: 'c1' }, message: { id: '1' }, source: { type: 'test' },
+    links: ['https://www.TamTam.chat/nashir_1', 'https://tt.me/ansar_2', 'https://T.me/s/news', 'mailto:x@example.org'],
+  });
+  const plain = event(2);
+  let got: { events: readonly IndexedEvent[]; json: readonly (string | undefined)[] } | undefined;
+  const sink: EventSink = {
+    async writeEvents(events, json) {
+      got = { events, json: json ?? [] };
+      return events.map((e): ItemResult => ({ id: e.event.id, status: 'written' }));
+    },
+    async close() {},
+  };
+  const texts = [`${JSON.stringify(withLinks)} \r`, JSON.stringify(plain)];
+  await indexerWith(sink, []).handle(batchOf(texts));
+  const link = { domain: ['tamtam.chat', 'tt.me', 't.me'], platform: ['tamtam', 'telegram'] };
+  assert.deepEqual(got!.events[0]!.link, link);
+  // The sink stores the text as it is: it must be the event with the link fields, nothing else.
+  assert.deepEqual(JSON.parse(got!.json[0]!), { ...withLinks, link });
+  assert.equal(got!.events[1]!.link, undefined);
+  assert.equal(got!.json[1], texts[1]);
 });

@@ -1,8 +1,9 @@
-import { decodeEvent, LIMITS, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { BUNDLED_CATALOGUE, linkFields, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
+import { decodeEvent, LIMITS, type Validation, type ValidateOptions } from '../../pipeline/events/index.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry } from '../../pipeline/retry.ts';
-import type { EventSink } from '../../pipeline/store/types.ts';
+import type { EventSink, IndexedEvent } from '../../pipeline/store/types.ts';
 import type { Batch, DeadLetter, DeadLetterWriter, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
 
 export interface IndexerOptions {
@@ -27,6 +28,22 @@ export interface IndexerStats {
 }
 
 /**
+ * decodeEvent() plus what the indexer stores beside the event: its `link` fields (linkFields()),
+ * in the decoded object and, when the sink can store the record's own text, spliced into it
+ * before its closing brace, so the fast path still needs no second serialisation.
+ */
+export function decodeForIndex(bytes: Buffer | string, opts: ValidateOptions, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): Validation {
+  const v = decodeEvent(bytes, opts);
+  if (!v.ok) return v;
+  const link = linkFields(v.event.links, catalogue);
+  if (link) {
+    (v.event as IndexedEvent).link = link;
+    if (v.json !== undefined) v.json = `${v.json.slice(0, v.json.lastIndexOf('}'))},"link":${JSON.stringify(link)}}`;
+  }
+  return v;
+}
+
+/**
  * Transport -> sink. A batch is finished, and so committed by the transport, only when every
  * record in it is written, known to be a duplicate, or dead-lettered with its reason and offset.
  * Retriable failures are retried with backoff; if they outlast the retries the handler throws
@@ -43,6 +60,8 @@ export class Indexer {
       options: IndexerOptions;
       log: Logger;
       now?: () => number;
+      /** Classifies links into the `link` fields stored with each event (default: the bundled catalogue). */
+      catalogue?: PlatformCatalogue;
     },
   ) {}
 
@@ -73,12 +92,13 @@ export class Indexer {
       };
     };
 
+    const catalogue = this.deps.catalogue ?? BUNDLED_CATALOGUE;
     const recordOf = new Map<string, TransportRecord>();
-    let pending: ActivityEvent[] = [];
+    let pending: IndexedEvent[] = [];
     // The record's own text where it is the event exactly: the sink stores it without serialising again.
     let json: (string | undefined)[] = [];
     for (const r of batch.records) {
-      const v = decodeEvent(r.value, { storeText: options.storeText, nowMs: now() });
+      const v = decodeForIndex(r.value, { storeText: options.storeText, nowMs: now() }, catalogue);
       if (!v.ok) {
         letters.push(letter(r, 'decode', ErrorCode.EVENT_INVALID, v.reason));
       } else if (recordOf.has(v.event.event.id)) {
@@ -95,7 +115,7 @@ export class Indexer {
         async () => {
           if (batch.isStale()) throw new TidewatchError(ErrorCode.SHUTTING_DOWN, 'partition revoked during indexing', { retriable: false });
           const results = await sink.writeEvents(pending, json);
-          const again: ActivityEvent[] = [];
+          const again: IndexedEvent[] = [];
           const againJson: (string | undefined)[] = [];
           results.forEach((res, i) => {
             if (res.status === 'written') {

@@ -107,3 +107,34 @@ test('a Kibana that is still starting (503) is retried until it answers', async 
     await kibana.close();
   }
 });
+
+test('KIBANA_URL with a base path and a space: the import goes under both, never to the root', async () => {
+  const paths: string[] = [];
+  const kibana = await fakeKibana((req, _body, res) => {
+    paths.push(req.url!);
+    json(res, 200, { success: true, successCount: 1 });
+  });
+  try {
+    for (const path of ['/kibana', '/kibana/', '/kibana/s/analysts', '/s/analysts/']) await importSavedObjects({ url: `${kibana.url}${path}` }, '{}\n', noRetry);
+    assert.deepEqual(paths, [
+      '/kibana/api/saved_objects/_import?overwrite=true',
+      '/kibana/api/saved_objects/_import?overwrite=true',
+      '/kibana/s/analysts/api/saved_objects/_import?overwrite=true',
+      '/s/analysts/api/saved_objects/_import?overwrite=true',
+    ]);
+  } finally {
+    await kibana.close();
+  }
+});
+
+test('a 404 says which path was posted and what KIBANA_URL may be missing', async () => {
+  const kibana = await fakeKibana((_req, _body, res) => json(res, 404, { statusCode: 404, error: 'Not Found', message: 'Not Found' }));
+  try {
+    await assert.rejects(
+      importSavedObjects({ url: `${kibana.url}/s/nope` }, '{}\n', noRetry),
+      /answered 404 to the saved objects import: Not Found \(POST \/s\/nope\/api\/saved_objects\/_import\); check that KIBANA_URL includes Kibana's base path/,
+    );
+  } finally {
+    await kibana.close();
+  }
+});

@@ -33,12 +33,27 @@ function describeErrors(errors: NonNullable<ImportResponse['errors']>): string {
 }
 
 /**
+ * An API path under the configured URL, keeping its path: Kibana behind a proxy with
+ * `server.basePath` (https://host/kibana) and a space (https://host/kibana/s/analysts, whose
+ * objects live under /s/analysts/api/...) both answer there. `new URL('/api/...', base)` would
+ * drop the path: a 404 behind a proxy, a silent import into the default space.
+ */
+export function kibanaApiUrl(base: string, path: string): URL {
+  const url = new URL(base);
+  const [pathname, search = ''] = path.split('?');
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${pathname}`;
+  url.search = search;
+  url.hash = '';
+  return url;
+}
+
+/**
  * Import saved objects with `POST /api/saved_objects/_import?overwrite=true`: the same ids are
  * replaced, so running it again changes nothing. Unreachable or overloaded Kibana (connection
  * refused, 5xx, 429) is retried; a refusal (bad credentials, a rejected object) is final.
  */
 export async function importSavedObjects(config: KibanaConfig, ndjson: string, options: Partial<RetryOptions> & { timeoutMs?: number } = {}): Promise<ImportResult> {
-  const url = new URL('/api/saved_objects/_import?overwrite=true', config.url);
+  const url = kibanaApiUrl(config.url, '/api/saved_objects/_import?overwrite=true');
   const attempt = async (): Promise<ImportResult> => {
     const form = new FormData();
     form.append('file', new Blob([ndjson], { type: 'application/ndjson' }), 'tidewatch.ndjson');
@@ -67,7 +82,9 @@ export async function importSavedObjects(config: KibanaConfig, ndjson: string, o
     }
     if (!res.ok) {
       const retriable = res.status === 429 || res.status >= 500;
-      throw new TidewatchError(ErrorCode.HTTP_UPSTREAM, `Kibana at ${config.url} answered ${res.status} to the saved objects import${body.message ? `: ${body.message}` : ''}`, { retriable });
+      // A 404 is nearly always a URL without Kibana's base path, or with a space that does not exist.
+      const hint = res.status === 404 ? ` (POST ${url.pathname}); check that KIBANA_URL includes Kibana's base path (server.basePath) and, for a space, /s/<space-id>` : '';
+      throw new TidewatchError(ErrorCode.HTTP_UPSTREAM, `Kibana at ${config.url} answered ${res.status} to the saved objects import${body.message ? `: ${body.message}` : ''}${hint}`, { retriable });
     }
     if (!body.success) {
       const errors = body.errors ?? [];

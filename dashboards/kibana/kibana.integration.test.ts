@@ -5,9 +5,16 @@ import { elasticsearchSchema } from '../../pipeline/config/schema.ts';
 import { createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { activityIndex, indexTemplates, installTemplates } from '../../pipeline/store/elasticsearch/templates.ts';
 import { testElasticsearchUrl, uniqueName } from '../../test/engines.ts';
-import type { RuntimeField } from './lens.ts';
+import { Indexer } from '../../consumers/indexer/indexer.ts';
+import { BUNDLED_CATALOGUE } from '../../pipeline/analytics/links.ts';
+import { buildEvent } from '../../pipeline/events/index.ts';
+import { createLogger } from '../../pipeline/log.ts';
+import { EsEventSink } from '../../pipeline/store/elasticsearch/sink.ts';
+import { activityMapping } from '../../pipeline/store/elasticsearch/templates.ts';
+import type { Transport } from '../../pipeline/transport/types.ts';
+import type { Column, SavedObject } from './lens.ts';
 import { savedObjects } from './objects.ts';
-import { incompatibility, usedFields } from './testing.ts';
+import { incompatibility, kqlToQuery, usedFields } from './testing.ts';
 
 /**
  * The saved objects against the real mapping: the indices are created from tidewatch's own
@@ -71,8 +78,7 @@ test('every field a data view or visualization uses exists in the real mapping w
       problems.push(`${u.object}: data view ${u.dataViewId} does not exist`);
       continue;
     }
-    const runtime = JSON.parse(String(dv.attributes.runtimeFieldMap)) as Record<string, RuntimeField>;
-    const type = runtime[u.field]?.type ?? fieldsByPattern.get(String(dv.attributes.title))?.get(u.field);
+    const type = fieldsByPattern.get(String(dv.attributes.title))?.get(u.field);
     if (!type) problems.push(`${u.object}: ${u.field} (${u.use}) is not in the mapping of ${String(dv.attributes.title)}`);
     else {
       const why = incompatibility(u.use, type);
@@ -82,38 +88,78 @@ test('every field a data view or visualization uses exists in the real mapping w
   assert.deepEqual(problems, []);
 });
 
-test('the link.domain runtime field of the activity data view runs on the real node', async (t) => {
-  const dv = savedObjects(prefix).find((o) => o.id === `${prefix}-activity`)!;
-  const runtime = JSON.parse(String(dv.attributes.runtimeFieldMap)) as Record<string, RuntimeField>;
-  const index = activityIndex(prefix, '2019-11-22T00:00:00Z');
-  const doc = (id: string, links: string[]) => ({
-    '@timestamp': '2019-11-22T10:00:00Z', event: { id, action: 'post' }, platform: 'telegram', channel: { id: '1' }, links, source: { type: 'test' },
+/**
+ * A fixed set of links, indexed the way the deployment does it (the indexer's handler into the
+ * bulk sink, which stores `link.domain` / `link.platform`): mixed case, www., tt.me (TamTam)
+ * beside t.me (Telegram), "t.me" inside another site's path, a link-less post.
+ */
+const LINKS: Record<string, string[]> = {
+  a: ['https://www.TamTam.chat/nashir_1', 'xmpp:nashir1@conference.jabber.example.org?join'],
+  b: ['https://tt.me/ansar_2', 'https://open.rocket.chat:443/invite/x'],
+  c: ['HTTPS://T.ME/joinchat/abc'],
+  d: ['https://t.me/news', 'https://TT.me/news', 'https://t.me/other'],
+  e: ['https://example.com/t.me/page'],
+  f: [],
+  g: ['https://CHAT.WhatsApp.com/invite'],
+};
+/** Events per platform, by hand (not by the classifier under test). */
+const EXPECTED_PLATFORMS: Record<string, number> = { tamtam: 3, telegram: 2, xmpp: 1, rocketchat: 1, whatsapp: 1 };
+const EXPECTED_DOMAINS = { 'chat.whatsapp.com': 1, 'conference.jabber.example.org': 1, 'example.com': 1, 'open.rocket.chat': 1, 't.me': 2, 'tamtam.chat': 1, 'tt.me': 2 };
+
+async function indexLinks(): Promise<void> {
+  const records = Object.entries(LINKS).map(([k, links], i) => {
+    const e = buildEvent({ timestamp: Date.UTC(2019, 10, 22, 10, i), action: 'post', channel: { id: `ch-${k}` }, message: { id: k }, links, source: { type: 'test' } });
+    return { topic: 't', partition: 0, offset: String(i), key: null, value: Buffer.from(JSON.stringify(e)) };
   });
-  await client.bulk({
-    refresh: true,
-    operations: [
-      { index: { _index: index, _id: 'a' } }, doc('a', ['https://www.TamTam.chat/nashir_1', 'xmpp:nashir1@conference.jabber.example.org?join']),
-      { index: { _index: index, _id: 'b' } }, doc('b', ['https://tt.me/ansar_2', 'https://open.rocket.chat:443/invite/x']),
-      { index: { _index: index, _id: 'c' } }, doc('c', []),
-    ],
+  const indexer = new Indexer({
+    transport: {} as Transport,
+    sink: new EsEventSink(client, config, { flushBytes: 1_000_000, concurrency: 1 }),
+    deadLetters: { write: async (l) => assert.fail(`dead letters: ${JSON.stringify(l)}`) },
+    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 100, retryMaxDelayMs: 1_000, maxBatchRecords: 100, concurrentPartitions: 1 },
+    log: createLogger('silent'),
   });
-  let res;
-  try {
-    res = await client.search({
-      index: `${prefix}-activity-*`,
-      size: 0,
-      runtime_mappings: runtime as never,
-      aggs: { d: { terms: { field: 'link.domain', size: 10, order: { _key: 'asc' } } } },
-    });
-  } catch (err) {
-    // The Maven Central artifact the services script runs is the minimal distribution, without
-    // the painless module every packaged Elasticsearch (and Kibana's runtime fields) has.
-    if (/script_lang not supported \[painless\]/.test(String((err as Error).message) + JSON.stringify((err as { meta?: { body?: unknown } }).meta?.body ?? ''))) {
-      t.skip('this Elasticsearch node has no painless module (minimal distribution)');
-      return;
-    }
-    throw err;
-  }
+  await indexer.handle({ topic: 't', partition: 0, records, heartbeat: async () => {}, isStale: () => false });
+  assert.equal(indexer.stats.indexed, records.length);
+  await client.indices.refresh({ index: `${prefix}-activity-*` });
+}
+
+const layerOf = (o: SavedObject) =>
+  (o.attributes.state as { datasourceStates: { formBased: { layers: Record<string, { columns: Record<string, Column> }> } }; query: { query: string } });
+
+test('each platform panel counts the fixed links exactly, with its own query on the real node', async () => {
+  await indexLinks();
+  const objects = savedObjects(prefix);
+  const count = async (kql: string, base: string) =>
+    (await client.count({ index: `${prefix}-activity-*`, query: { bool: { filter: [kqlToQuery(base), kqlToQuery(kql)] } } })).count;
+
+  const panel = objects.find((o) => o.id === `${prefix}-links-by-platform`)!;
+  const state = layerOf(panel);
+  const split = Object.values(state.datasourceStates.formBased.layers.layer1!.columns).find((c) => c.operationType === 'filters')!;
+  const filters = split.params!.filters as { label: string; input: { query: string } }[];
+  const messengers = BUNDLED_CATALOGUE.filter((p) => p.kind === 'messenger');
+  assert.deepEqual(filters.map((f) => f.label), messengers.map((p) => p.name));
+  const got: Record<string, number> = {};
+  for (const [i, f] of filters.entries()) got[messengers[i]!.id] = await count(f.input.query, state.query.query);
+  const want = Object.fromEntries(messengers.map((p) => [p.id, EXPECTED_PLATFORMS[p.id] ?? 0]));
+  assert.deepEqual(got, want);
+  // The panel's own query: every event with a classified link, and nothing else.
+  assert.equal(await count('', state.query.query), Object.values(LINKS).filter((l) => l.length).length);
+
+  const domains = objects.find((o) => o.id === `${prefix}-top-domains`)!;
+  const terms = Object.values(layerOf(domains).datasourceStates.formBased.layers.layer1!.columns).find((c) => c.operationType === 'terms')!;
+  const res = await client.search({ index: `${prefix}-activity-*`, size: 0, query: kqlToQuery(layerOf(domains).query.query), aggs: { d: { terms: { field: terms.sourceField!, size: 25 } } } });
   const buckets = (res.aggregations as { d: { buckets: { key: string; doc_count: number }[] } }).d.buckets;
-  assert.deepEqual(buckets.map((b) => b.key), ['conference.jabber.example.org', 'open.rocket.chat', 'tamtam.chat', 'tt.me']);
+  assert.deepEqual(Object.fromEntries(buckets.map((b) => [b.key, b.doc_count]).sort()), EXPECTED_DOMAINS);
+});
+
+test('an activity index created before the link fields gets them from installTemplates, so new events are not refused', async () => {
+  const index = activityIndex(prefix, '2015-11-18T00:00:00Z');
+  const { link: _link, ...older } = (activityMapping as { properties: Record<string, unknown> }).properties;
+  // As an earlier version left it: its template, and so its index, without `link`.
+  await client.indices.deleteIndexTemplate({ name: `${prefix}-activity` });
+  await client.indices.create({ index, mappings: { dynamic: 'strict', properties: older } as never });
+  await installTemplates(client, config);
+  const e = buildEvent({ timestamp: Date.UTC(2015, 10, 18, 12), action: 'post', channel: { id: 'old' }, message: { id: '1' }, links: ['https://tt.me/x'], source: { type: 'test' } });
+  const results = await new EsEventSink(client, config, { flushBytes: 1_000_000, concurrency: 1 }).writeEvents([{ ...e, link: { domain: ['tt.me'], platform: ['tamtam'] } }]);
+  assert.deepEqual(results, [{ id: e.event.id, status: 'written' }]);
 });

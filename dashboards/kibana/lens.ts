@@ -1,3 +1,5 @@
+import type { DashboardTime } from './time.ts';
+
 /**
  * Builders for the Kibana saved objects tidewatch ships: data views, Lens visualizations and
  * dashboards, in the shape Kibana 8.9+ / 9.x exports them. Ids are fixed strings, so importing
@@ -22,12 +24,7 @@ export interface SavedObject {
 const CORE_VERSION = '8.8.0';
 const TYPE_VERSION = { 'index-pattern': '8.0.0', lens: '8.9.0', dashboard: '8.9.0' } as const;
 
-export interface RuntimeField {
-  type: 'keyword' | 'long' | 'double' | 'date' | 'boolean';
-  script: { source: string };
-}
-
-export function dataView(id: string, name: string, pattern: string, runtimeFields: Record<string, RuntimeField> = {}): SavedObject {
+export function dataView(id: string, name: string, pattern: string): SavedObject {
   return {
     type: 'index-pattern',
     id,
@@ -37,7 +34,7 @@ export function dataView(id: string, name: string, pattern: string, runtimeField
       timeFieldName: '@timestamp',
       // Kibana reads the field list from the mapping itself when it is empty.
       fields: '[]',
-      runtimeFieldMap: JSON.stringify(runtimeFields),
+      runtimeFieldMap: '{}',
       fieldFormatMap: '{}',
       typeMeta: '{}',
     },
@@ -66,6 +63,8 @@ export interface Column {
   params?: Record<string, unknown>;
   filter?: Kql;
   reducedTimeRange?: string;
+  /** Normalise the value per unit of time (Lens "normalize by unit"; count and sum only). */
+  timeScale?: 'd';
   customLabel: true;
 }
 
@@ -73,8 +72,12 @@ export const col = {
   dateHistogram(field = '@timestamp', interval = 'auto', label = 'Time'): Column {
     return { label, dataType: 'date', operationType: 'date_histogram', sourceField: field, isBucketed: true, scale: 'interval', params: { interval, includeEmptyRows: true, dropPartials: false }, customLabel: true };
   },
-  count(label: string, filter?: Kql): Column {
-    return { label, dataType: 'number', operationType: 'count', sourceField: '___records___', isBucketed: false, scale: 'ratio', params: { emptyAsNull: false }, ...(filter ? { filter } : {}), customLabel: true };
+  /** `perDay`: events per day whatever the histogram's interval (Kibana widens it over long ranges). */
+  count(label: string, opts: { filter?: Kql; perDay?: boolean } = {}): Column {
+    return {
+      label, dataType: 'number', operationType: 'count', sourceField: '___records___', isBucketed: false, scale: 'ratio', params: { emptyAsNull: false },
+      ...(opts.filter ? { filter: opts.filter } : {}), ...(opts.perDay ? { timeScale: 'd' as const } : {}), customLabel: true,
+    };
   },
   /** max, min, average, sum, median, unique_count over one field. */
   metric(operationType: 'max' | 'min' | 'average' | 'sum' | 'median' | 'unique_count', field: string, label: string, opts: { date?: boolean; filter?: Kql; reducedTimeRange?: string } = {}): Column {
@@ -115,6 +118,17 @@ interface LensInput {
 
 const LAYER = 'layer1';
 
+/**
+ * Breakdowns (terms, filters, ranges) before the date histogram, metrics last: Lens aggregates
+ * in this order, so top values are ranked over the whole range, not within each interval (which
+ * would show more than N series). Kibana's editor saves breakdown charts in this order too.
+ */
+export function columnOrder(columns: Columns): string[] {
+  const ids = Object.keys(columns);
+  const rank = (c: Column) => (!c.isBucketed ? 2 : c.operationType === 'date_histogram' ? 1 : 0);
+  return ids.map((id, i) => ({ id, i, r: rank(columns[id]!) })).sort((a, b) => a.r - b.r || a.i - b.i).map((x) => x.id);
+}
+
 function lens(input: LensInput, visualizationType: string, visualization: Record<string, unknown>, extraRefs: SavedObject['references'] = []): SavedObject {
   return {
     type: 'lens',
@@ -124,7 +138,7 @@ function lens(input: LensInput, visualizationType: string, visualization: Record
       description: input.description,
       visualizationType,
       state: {
-        datasourceStates: { formBased: { layers: { [LAYER]: { columns: input.columns, columnOrder: Object.keys(input.columns), incompleteColumns: {} } } } },
+        datasourceStates: { formBased: { layers: { [LAYER]: { columns: input.columns, columnOrder: columnOrder(input.columns), incompleteColumns: {} } } } },
         visualization,
         query: input.query ?? kql(''),
         filters: [],
@@ -191,7 +205,7 @@ export function metric(input: LensInput & { value: string }): SavedObject {
 }
 
 /** A dashboard of visualizations by reference, laid out in rows on Kibana's 48-column grid. */
-export function dashboard(id: string, title: string, description: string, rows: { panel: SavedObject; w: number; h: number }[][]): SavedObject {
+export function dashboard(id: string, title: string, description: string, rows: { panel: SavedObject; w: number; h: number }[][], time: DashboardTime): SavedObject {
   const panels: Record<string, unknown>[] = [];
   const references: SavedObject['references'] = [];
   let y = 0;
@@ -214,10 +228,11 @@ export function dashboard(id: string, title: string, description: string, rows: 
       panelsJSON: JSON.stringify(panels),
       optionsJSON: JSON.stringify({ useMargins: true, syncColors: true, syncCursor: true, syncTooltips: false, hidePanelTitles: false }),
       timeRestore: true,
-      // The documented timeline spans 2015-2019; live deployments change the range in the picker.
-      timeFrom: 'now-10y',
-      timeTo: 'now',
-      refreshInterval: { pause: false, value: 60_000 },
+      timeFrom: time.from,
+      timeTo: time.to,
+      // No auto-refresh: re-running every panel over years of data each minute costs the cluster
+      // more than it shows; the picker turns it on for a short range.
+      refreshInterval: { pause: true, value: 0 },
       kibanaSavedObjectMeta: { searchSourceJSON: JSON.stringify({ query: kql(''), filter: [] }) },
     },
     references,

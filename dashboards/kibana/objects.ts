@@ -1,5 +1,6 @@
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
 import { col, dashboard, dataView, kql, metric, table, xy, type SavedObject } from './lens.ts';
+import { dashboardTime, type DashboardTime } from './time.ts';
 
 /**
  * tidewatch's Kibana saved objects: one data view per index family (activity, and each findings
@@ -8,35 +9,27 @@ import { col, dashboard, dataView, kql, metric, table, xy, type SavedObject } fr
  * objects of its own; tidewatch.ndjson in this folder is the default-prefix copy for manual import.
  */
 
-/**
- * The host of every link (after `@` for xmpp:room@server URIs, without port and "www."), as a
- * runtime field: the activity mapping keeps links as written, and analysts rank domains.
- */
-export const LINK_DOMAIN_SCRIPT = `
-for (def l : doc['links']) {
-  String s = l.toLowerCase();
-  int i = s.indexOf('://');
-  if (i >= 0) { s = s.substring(i + 3); } else { int c = s.indexOf(':'); if (c >= 0) { s = s.substring(c + 1); } }
-  int end = s.length();
-  for (def sep : ['/', '?', '#']) { int j = s.indexOf(sep); if (j >= 0 && j < end) { end = j; } }
-  s = s.substring(0, end);
-  int at = s.lastIndexOf('@');
-  if (at >= 0) { s = s.substring(at + 1); }
-  int colon = s.indexOf(':');
-  if (colon >= 0) { s = s.substring(0, colon); }
-  if (s.startsWith('www.')) { s = s.substring(4); }
-  if (s.length() > 0) { emit(s); }
-}`.trim();
-
-/** KQL matching links to one platform of the catalogue, by its domains and URI schemes. */
+/** KQL of one platform of the catalogue: the indexer writes `link.platform` (linkFields()). */
 function platformQuery(p: PlatformCatalogue[number]): string {
-  return [...p.domains.map((d) => `links : *${d}*`), ...p.schemes.map((s) => `links : ${s}\\:*`)].join(' or ');
+  return `link.platform : "${p.id}"`;
 }
 
-export function savedObjects(prefix: string, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): SavedObject[] {
+export interface SavedObjectsOptions {
+  /** The platform catalogue the indexer classifies links with (loadCatalogue()). */
+  catalogue?: PlatformCatalogue;
+  /** The saved time range; `tidewatch setup` fits it to the data (dashboardTime()). */
+  time?: DashboardTime;
+}
+
+/** Without data: the range and interval `dashboardTime(null)` gives. */
+const DEFAULT_TIME = dashboardTime(null, 0);
+
+export function savedObjects(prefix: string, options: SavedObjectsOptions = {}): SavedObject[] {
+  const catalogue = options.catalogue ?? BUNDLED_CATALOGUE;
+  const time = options.time ?? DEFAULT_TIME;
   const id = (name: string) => `${prefix}-${name}`;
   const dv = {
-    activity: dataView(id('activity'), 'tidewatch activity', `${prefix}-activity-*`, { 'link.domain': { type: 'keyword', script: { source: LINK_DOMAIN_SCRIPT } } }),
+    activity: dataView(id('activity'), 'tidewatch activity', `${prefix}-activity-*`),
     gaps: dataView(id('gaps'), 'tidewatch silence gaps', `${prefix}-gaps`),
     spikes: dataView(id('spikes'), 'tidewatch spikes', `${prefix}-spikes`),
     migrations: dataView(id('migrations'), 'tidewatch migrations and link days', `${prefix}-migrations`),
@@ -118,15 +111,19 @@ export function savedObjects(prefix: string, catalogue: PlatformCatalogue = BUND
   });
 
   // Platform migration
+  // Per-day panels: the interval fitted to the saved range (dashboardTime()); wider than a day
+  // over long ranges, so the values stay per day (normalised counts, means of daily values).
+  const perDay = time.dayInterval === '1d';
   const offPlatformShare = xy({
-    id: id('off-platform-share'), title: 'Off-platform link share', description: 'Share of links pointing off the home platform, per day',
+    id: id('off-platform-share'), title: 'Off-platform link share per day',
+    description: perDay ? 'Share of links pointing off the home platform, each day' : `Share of links pointing off the home platform: the mean of the days of each ${time.bucketName.toLowerCase()}`,
     dataViewId: dv.migrations.id, series: 'line', x: 'x', y: ['share'], query: kql('type : "link_day"'),
-    columns: { x: col.dateHistogram('day'), share: col.metric('average', 'offPlatformShare', 'Off-platform share') },
+    columns: { x: col.dateHistogram('day', time.dayInterval, time.bucketName), share: col.metric('average', 'offPlatformShare', perDay ? 'Off-platform share' : 'Off-platform share (daily mean)') },
   });
-  const messengers = catalogue.filter((p) => p.kind === 'messenger' && (p.domains.length || p.schemes.length));
+  const messengers = catalogue.filter((p) => p.kind === 'messenger');
   const linksByPlatform = xy({
     id: id('links-by-platform'), title: 'Links by target platform', description: 'Events linking to each messenger of the platform catalogue',
-    dataViewId: dv.activity.id, series: 'bar_stacked', x: 'x', y: ['n'], split: 'p', query: kql('links : *'),
+    dataViewId: dv.activity.id, series: 'bar_stacked', x: 'x', y: ['n'], split: 'p', query: kql('link.platform : *'),
     columns: { x: col.dateHistogram(), p: col.filters('Platform', messengers.map((p) => ({ label: p.name, query: platformQuery(p) }))), n: col.count('Events with links') },
   });
   const firstAppearances = table({
@@ -158,14 +155,17 @@ export function savedObjects(prefix: string, catalogue: PlatformCatalogue = BUND
 
   // Takedowns & resurrections
   const bansPerDay = xy({
-    id: id('bans-per-day'), title: 'Bans per day by language', description: 'channel_banned events per day, stacked by language',
+    id: id('bans-per-day'), title: 'Bans per day by language',
+    description: perDay ? 'channel_banned events per day, stacked by language' : `channel_banned events per day (the mean of each ${time.bucketName.toLowerCase()}), stacked by language`,
     dataViewId: dv.activity.id, series: 'bar_stacked', x: 'x', y: ['n'], split: 's', query: kql('event.action : "channel_banned"'),
-    columns: { x: col.dateHistogram('@timestamp', '1d', 'Day'), s: col.terms('channel.language', 'Language', 15, 'n'), n: col.count('Channels banned') },
+    columns: { x: col.dateHistogram('@timestamp', time.dayInterval, time.bucketName), s: col.terms('channel.language', 'Language', 15, 'n'), n: col.count('Channels banned per day', { perDay: true }) },
   });
   const bansReported = xy({
-    id: id('bans-reported'), title: 'Bans reported by the platform', description: 'The platform’s own daily tally (bans_reported events)',
+    id: id('bans-reported'), title: 'Bans reported by the platform per day',
+    description: perDay ? 'The platform’s own daily tally (bans_reported events)' : `The platform’s own daily tally (bans_reported events): the largest of each ${time.bucketName.toLowerCase()}`,
     dataViewId: dv.activity.id, series: 'bar', x: 'x', y: ['n'], query: kql('event.action : "bans_reported"'),
-    columns: { x: col.dateHistogram('@timestamp', '1d', 'Day'), n: col.metric('max', 'count', 'Reported bans') },
+    // The largest report of a day is its tally (the takedowns detector's rule), never a sum.
+    columns: { x: col.dateHistogram('@timestamp', time.dayInterval, time.bucketName), n: col.metric('max', 'count', perDay ? 'Reported bans' : 'Largest daily tally') },
   });
   const takedownWaves = table({
     id: id('takedown-waves'), title: 'Takedown waves', description: 'Days with many channels banned',
@@ -206,7 +206,7 @@ export function savedObjects(prefix: string, catalogue: PlatformCatalogue = BUND
     columns: { x: col.dateHistogram(), obs: col.metric('sum', 'count', 'Observed'), exp: col.metric('sum', 'expected', 'Expected') },
   });
   const spikesTable = table({
-    id: id('spikes'), title: 'Spikes', description: 'Every spike, largest over its expectation first',
+    id: id('spikes-table'), title: 'Spikes', description: 'Every spike, largest over its expectation first',
     dataViewId: dv.spikes.id, sortBy: 'obs',
     columns: {
       s: col.terms('id', 'Spike', 100, 'obs'),
@@ -245,26 +245,26 @@ export function savedObjects(prefix: string, catalogue: PlatformCatalogue = BUND
       [{ panel: activityByNetwork, w: 32, h: 14 }, { panel: channelsSeen, w: 8, h: 7 }, { panel: channelsActive, w: 8, h: 7 }],
       [{ panel: activityByLanguage, w: half, h: 14 }, { panel: latestAlerts, w: half, h: 14 }],
       [{ panel: channelsTable, w: full, h: 16 }],
-    ]),
+    ], time),
     dashboard(id('silence-gaps'), 'tidewatch: Silence gaps', 'Activity with gaps marked, gaps by duration with the unprecedented ones first, open gaps', [
       [{ panel: activityWithGaps, w: full, h: 14 }],
       [{ panel: unprecedentedGaps, w: half, h: 14 }, { panel: openGaps, w: half, h: 14 }],
       [{ panel: gapsByDuration, w: full, h: 16 }],
-    ]),
+    ], time),
     dashboard(id('platform-migration'), 'tidewatch: Platform migration', 'Off-platform link share, links by target platform, first appearances, top outlink domains', [
       [{ panel: offPlatformShare, w: half, h: 14 }, { panel: linksByPlatform, w: half, h: 14 }],
       [{ panel: firstAppearances, w: 16, h: 14 }, { panel: migrationSurges, w: 16, h: 14 }, { panel: topDomains, w: 16, h: 14 }],
-    ]),
+    ], time),
     dashboard(id('takedowns'), 'tidewatch: Takedowns & resurrections', 'Bans per day and language, successors with delay and regrowth, channel lifespans', [
       [{ panel: bansPerDay, w: half, h: 14 }, { panel: bansReported, w: half, h: 14 }],
       [{ panel: takedownWaves, w: 16, h: 14 }, { panel: resurrections, w: 32, h: 14 }],
       [{ panel: lifespans, w: full, h: 12 }],
-    ]),
+    ], time),
     dashboard(id('spikes-alerts'), 'tidewatch: Spikes & alerts', 'Spikes with expected vs observed, alert history', [
       [{ panel: spikesChart, w: half, h: 14 }, { panel: alertsOverTime, w: half, h: 14 }],
       [{ panel: spikesTable, w: full, h: 14 }],
       [{ panel: alertHistory, w: full, h: 16 }],
-    ]),
+    ], time),
   ];
 
   const visualizations = [
@@ -277,7 +277,11 @@ export function savedObjects(prefix: string, catalogue: PlatformCatalogue = BUND
   return [...Object.values(dv), ...visualizations, ...dashboards];
 }
 
-/** The import file: referenced objects before the objects that reference them. */
-export function savedObjectsNdjson(prefix: string): string {
-  return `${savedObjects(prefix).map((o) => JSON.stringify(o)).join('\n')}\n`;
+/** The import file: one object a line, in savedObjects()' order (referenced objects first). */
+export function toNdjson(objects: readonly SavedObject[]): string {
+  return `${objects.map((o) => JSON.stringify(o)).join('\n')}\n`;
+}
+
+export function savedObjectsNdjson(prefix: string, options: SavedObjectsOptions = {}): string {
+  return toNdjson(savedObjects(prefix, options));
 }

@@ -86,3 +86,56 @@ export function incompatibility(use: FieldUse, type: string): string | null {
           : true; // KQL can query any mapped field; existence is checked by the caller
   return ok ? null : `${use} needs ${use === 'numeric' || use === 'range' ? 'a numeric' : use.includes('time') || use.includes('date') ? 'a date' : 'an aggregatable'} field, got ${type}`;
 }
+
+/**
+ * The Elasticsearch query Kibana runs for a KQL query, for the subset the saved objects use:
+ * `field : "phrase"` (match_phrase), `field : value` (match), `field : *` (exists), `and`, `or`,
+ * `not` and parentheses. Anything else (wildcards inside values, ranges, nested fields) throws,
+ * so a panel query outside the subset fails its test instead of being checked loosely.
+ */
+export function kqlToQuery(kql: string): Record<string, unknown> {
+  const tokens = [...kql.matchAll(/\s*(\(|\)|"(?:[^"\\]|\\.)*"|[^\s()":]+|:)/gy)].map((m) => m[1]!);
+  if (tokens.join('').replace(/\s/g, '') !== kql.replace(/\s/g, '')) throw new Error(`KQL outside the tested subset: ${kql}`);
+  let i = 0;
+  const peek = () => tokens[i]?.toLowerCase();
+  const or = (): Record<string, unknown> => {
+    const parts = [and()];
+    while (peek() === 'or') {
+      i++;
+      parts.push(and());
+    }
+    return parts.length === 1 ? parts[0]! : { bool: { should: parts, minimum_should_match: 1 } };
+  };
+  const and = (): Record<string, unknown> => {
+    const parts = [unary()];
+    while (peek() === 'and') {
+      i++;
+      parts.push(unary());
+    }
+    return parts.length === 1 ? parts[0]! : { bool: { filter: parts } };
+  };
+  const unary = (): Record<string, unknown> => {
+    if (peek() === 'not') {
+      i++;
+      return { bool: { must_not: [unary()] } };
+    }
+    if (peek() === '(') {
+      i++;
+      const q = or();
+      if (tokens[i++] !== ')') throw new Error(`KQL: missing ) in ${kql}`);
+      return q;
+    }
+    const field = tokens[i++];
+    if (!field || tokens[i++] !== ':') throw new Error(`KQL: expected "field : value" in ${kql}`);
+    const value = tokens[i++];
+    if (value === undefined) throw new Error(`KQL: no value for ${field} in ${kql}`);
+    if (value === '*') return { exists: { field } };
+    if (value.startsWith('"')) return { match_phrase: { [field]: JSON.parse(value) as string } };
+    if (/[*?\\]/.test(value)) throw new Error(`KQL wildcard or escape outside the tested subset: ${value} in ${kql}`);
+    return { match: { [field]: value } };
+  };
+  if (kql.trim() === '') return { match_all: {} };
+  const q = or();
+  if (i !== tokens.length) throw new Error(`KQL: unexpected ${tokens[i]} in ${kql}`);
+  return q;
+}

@@ -119,3 +119,40 @@ export function classifyLink(raw: string, catalogue: PlatformCatalogue = BUNDLED
 export function linksInText(text: string, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): string[] {
   return urlsInText(text, compile(catalogue).byScheme);
 }
+
+/** What the indexer stores beside an event's links: each distinct domain and platform, in order of appearance. */
+export interface LinkFields {
+  domain: string[];
+  platform: string[];
+}
+
+/**
+ * Links recur (a channel's own invite links, its backups, forwarded copies): the indexer's
+ * per-event classification is remembered per catalogue, up to MEMO_LINKS distinct links.
+ */
+const MEMO_LINKS = 20_000;
+const memos = new WeakMap<PlatformCatalogue, Map<string, LinkClass | null>>();
+
+/**
+ * The normalised link fields of an event (classifyLink() per link): what dashboards count and
+ * rank links by, so no query has to match URLs as written. null when no link classifies.
+ */
+export function linkFields(links: readonly string[] | undefined, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): LinkFields | null {
+  if (links === undefined || links.length === 0) return null;
+  let memo = memos.get(catalogue);
+  if (memo === undefined) memos.set(catalogue, (memo = new Map()));
+  const domain: string[] = [];
+  const platform: string[] = [];
+  for (const l of links) {
+    let c = memo.get(l);
+    if (c === undefined) {
+      c = classifyLink(l, catalogue);
+      if (memo.size >= MEMO_LINKS) memo.clear();
+      memo.set(l, c);
+    }
+    if (c === null) continue;
+    if (c.domain !== '' && !domain.includes(c.domain)) domain.push(c.domain);
+    if (!platform.includes(c.platform)) platform.push(c.platform);
+  }
+  return platform.length ? { domain, platform } : null;
+}

@@ -1,4 +1,5 @@
 import type { ActivityEvent } from '../events/index.ts';
+import type { LinkFields } from '../analytics/links.ts';
 import type { Finding } from '../analytics/types.ts';
 import type { StatusStoreDoc } from '../analytics/status/types.ts';
 
@@ -9,15 +10,22 @@ export type ItemResult =
   | { id: string; status: 'failed'; retriable: boolean; code: string; reason: string };
 
 /**
+ * An event as the indexer hands it to a sink: `link` holds the normalised domains and platforms
+ * of its links (linkFields()), derived at index time for the dashboards; a sink may ignore it.
+ */
+export type IndexedEvent = ActivityEvent & { link?: LinkFields };
+
+/**
  * Where canonical events land. Writes are idempotent by `event.id`: writing the same event
  * twice leaves one document. Elasticsearch and the embedded store implement it.
  */
 export interface EventSink {
   /**
    * `json[i]`, when given, is events[i] exactly as one line of JSON (the transport's bytes, see
-   * decodeEvent): a sink may store it as it is instead of serialising the event again.
+   * decodeEvent, with `link` spliced in when set): a sink may store it as it is instead of
+   * serialising the event again.
    */
-  writeEvents(events: readonly ActivityEvent[], json?: readonly (string | undefined)[]): Promise<ItemResult[]>;
+  writeEvents(events: readonly IndexedEvent[], json?: readonly (string | undefined)[]): Promise<ItemResult[]>;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig } from '../../config/index.ts';
-import type { ActivityEvent } from '../../events/index.ts';
 import { ErrorCode } from '../../errors.ts';
-import type { EventSink, ItemResult } from '../types.ts';
+import type { EventSink, IndexedEvent, ItemResult } from '../types.ts';
 import { esError } from './client.ts';
 import { activityIndex } from './templates.ts';
 
@@ -14,7 +13,7 @@ export interface EsSinkOptions {
 interface DropInfo {
   status: number;
   error: { type?: string; reason?: string } | null;
-  document: ActivityEvent;
+  document: IndexedEvent;
 }
 
 const utc = (timestamp: string): string => (timestamp.endsWith('Z') ? timestamp : new Date(timestamp).toISOString());
@@ -32,15 +31,15 @@ export class EsEventSink implements EventSink {
     private readonly options: EsSinkOptions,
   ) {}
 
-  async writeEvents(events: readonly ActivityEvent[], json?: readonly (string | undefined)[]): Promise<ItemResult[]> {
+  async writeEvents(events: readonly IndexedEvent[], json?: readonly (string | undefined)[]): Promise<ItemResult[]> {
     if (events.length === 0) return [];
     const failures = new Map<string, ItemResult>();
     const prefix = this.config.indexPrefix;
     // The helper pulls the datasource in order, one onDocument per item: `next` is the item's index.
     let next = 0;
     try {
-      await this.client.helpers.bulk<ActivityEvent>({
-        datasource: events as ActivityEvent[],
+      await this.client.helpers.bulk<IndexedEvent>({
+        datasource: events as IndexedEvent[],
         // The month of the UTC instant, like the id: the same event spelled in another zone
         // (2017-12-31T23:30:00-05:00 = 2018-01-01T04:30Z) must meet its first copy's 409, not
         // land as a second document in the neighbouring month's index.

@@ -34,6 +34,8 @@ export const activityMapping: Mapping = {
       },
     },
     links: { type: 'keyword', ignore_above: 2048 },
+    // Derived by the indexer from the platform catalogue (linkFields()): what dashboards count links by.
+    link: { properties: { domain: keyword, platform: keyword } },
     subscribers: { type: 'long' },
     count: { type: 'long' },
     source: { properties: { type: keyword, name: keyword } },
@@ -73,6 +75,13 @@ export async function installTemplates(client: Client, config: ElasticsearchConf
     } catch (err) {
       throw esError(err, `installing index template ${t.name}`);
     }
+  }
+  // Monthly activity indices created before a field was added keep their strict mapping, which
+  // would refuse every event carrying it: they get the current one (adding fields only).
+  try {
+    await client.indices.putMapping({ index: `${config.indexPrefix}-activity-*`, allow_no_indices: true, ...activityMapping });
+  } catch (err) {
+    throw esError(err, `updating the mapping of the existing ${config.indexPrefix}-activity-* indices (a field changed type since they were created? reindex them)`);
   }
   return templates.map((t) => t.name);
 }
