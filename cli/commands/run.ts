@@ -91,6 +91,7 @@ export function registerRun(program: Command): void {
           analytics: config.analytics,
           catalogue: loadCatalogue(config.analytics.migration.catalogueFile),
           watchList: watchListOf(config, undefined),
+          display: config.display,
           ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
           log: log.child({ component: 'analyzer' }),
         });
@@ -131,6 +132,7 @@ export function registerRun(program: Command): void {
           rules,
           sinks: [...(config.alerter.log ? [new LogSink(sinkLog)] : []), ...config.alerter.webhooks.map((w) => new WebhookSink(w, sinkLog))],
           options: config.alerter,
+          display: config.display,
           log: log.child({ component: 'alerter' }),
         });
         await alerter.start();

@@ -1,0 +1,66 @@
+import { tz } from '@date-fns/tz';
+import { format } from 'date-fns';
+import { z } from 'zod';
+
+/**
+ * Times and durations as people read them: alert messages, console sinks, CLI summaries, the
+ * report. Everything machine-read (--json, the stores, webhook payload fields) keeps ISO 8601
+ * instants; only text for people goes through here. Days of the analytics are UTC days.
+ */
+
+/** An IANA zone name this runtime knows (UTC, Europe/Berlin); offsets such as +01:00 are not names. */
+export function isTimeZone(zone: string): boolean {
+  if (/^[+-]/.test(zone)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The `display` section of the config: the zone a team reads times in. */
+export const displaySchema = z.strictObject({
+  timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin').default('UTC'),
+});
+
+export type DisplayOptions = z.infer<typeof displaySchema>;
+export const DEFAULT_DISPLAY: DisplayOptions = { timezone: 'UTC' };
+
+const epochMs = (at: number | string): number => (typeof at === 'number' ? at : Date.parse(at));
+
+/** "22 Nov 2017 08:49", without the zone (seconds dropped: nobody reads alerts to the second). */
+const wallTime = (at: number | string, zone: string): string => format(epochMs(at), 'd MMM yyyy HH:mm', { in: tz(zone) });
+
+/** "22 Nov 2017 08:49 UTC", "22 Nov 2017 09:49 Europe/Berlin". */
+export function formatTime(at: number | string, zone: string): string {
+  return `${wallTime(at, zone)} ${zone}`;
+}
+
+/** "22 Nov 2017 08:49 to 23 Nov 2017 10:01 UTC": the zone named once. */
+export function formatRange(from: number | string, to: number | string, zone: string): string {
+  return `${wallTime(from, zone)} to ${wallTime(to, zone)} ${zone}`;
+}
+
+/**
+ * "18 Nov 2015" of a UTC day ("2015-11-18"); marked as a UTC day when the team reads another zone,
+ * since the day of a wave or a surge is counted in UTC whatever the display zone.
+ */
+export function formatDay(day: string, zone: string): string {
+  const text = format(Date.parse(`${day.slice(0, 10)}T00:00:00Z`), 'd MMM yyyy', { in: tz('UTC') });
+  return zone === 'UTC' ? text : `${text} (UTC day)`;
+}
+
+/** "25.2 h" */
+export const formatHours = (h: number): string => `${Math.round(h * 10) / 10} h`;
+
+/** "25 min", "528 min (8 h 48 min)", "2,890 min (2 d 0 h 10 min)". */
+export function formatMinutes(minutes: number): string {
+  const total = Math.round(minutes);
+  const head = `${total.toLocaleString('en-US')} min`;
+  if (total < 60) return head;
+  const days = Math.floor(total / 1440);
+  const hours = Math.floor((total % 1440) / 60);
+  const parts = [...(days ? [`${days} d`] : []), `${hours} h`, `${total % 60} min`];
+  return `${head} (${parts.join(' ')})`;
+}
