@@ -47,7 +47,7 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
     if (consumers) opened.splice(1, 0, { close: () => consumers.stop() });
     const publisher = await transport.publisher();
     const ingest = createIngestHandler({ publish: (events) => publisher.publish(events), maxBodyBytes: config.serve.maxBodyBytes, token: config.serve.token, storeText: config.storeText });
-    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), ingest });
+    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), display: config.display, ingest });
     return {
       url: dashboard.url,
       store,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_DISPLAY, type DisplayOptions } from '../../pipeline/display.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/types.ts';
@@ -50,6 +51,8 @@ export interface DashboardServerOptions {
   host: string;
   port: number;
   log: Logger;
+  /** The zone the page shows times in (the config's `display`), sent with /api/meta; UTC without it. */
+  display?: DisplayOptions;
   /** Mounted at /v1/ (the HTTP ingest endpoint of `tidewatch serve`). */
   ingest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -71,7 +74,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const assets = staticAssets();
 
   const api = async (path: string, params: URLSearchParams, res: ServerResponse) => {
-    if (path === '/api/meta') return sendJson(res, 200, await metaView(store));
+    if (path === '/api/meta') return sendJson(res, 200, { ...(await metaView(store)), display: options.display ?? DEFAULT_DISPLAY });
     const view = path.slice('/api/view/'.length);
     if (path.startsWith('/api/view/') && isViewName(view)) return sendJson(res, 200, await VIEWS[view](store, parseViewQuery(params)));
     sendJson(res, 404, { error: `no such API: ${path}` });
