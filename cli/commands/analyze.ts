@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { AnalysisReport, RejectedInput } from '../../pipeline/analytics/index.ts';
-import { formatDay, formatMinutes, formatRange, formatTime } from '../../pipeline/display.ts';
+import { formatDay, formatMinutes, formatRange, formatTime } from '../../pipeline/dates.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { InputFormat } from '../../pipeline/producers/index.ts';
 import { commandContext, loadCatalogue } from '../context.ts';

@@ -1,4 +1,4 @@
-import { DEFAULT_DISPLAY, formatDay, formatHours as hours, formatMinutes, formatRange, formatTime, type DisplayOptions } from '../../pipeline/display.ts';
+import { DEFAULT_DISPLAY, formatDay, formatHours as hours, formatMinutes, formatRange, formatTime, type DisplayOptions } from '../../pipeline/dates.ts';
 import type { StatusAlertDoc } from '../../pipeline/analytics/status/types.ts';
 import type { Finding, GapFinding, SpikeFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
 import type { AlertDelivery, AlertRecord } from '../../pipeline/store/types.ts';

@@ -6,7 +6,7 @@ import type { Finding } from '../../pipeline/analytics/types.ts';
 import { statusCore, type StatusOutput, type StatusState } from '../../pipeline/analytics/status/index.ts';
 import { parseStatusRecord, STATUS_RECORD_KEY } from '../../pipeline/producers/collector/status.ts';
 import type { WatchList } from '../../pipeline/producers/collector/watch-list.ts';
-import { DEFAULT_DISPLAY, type DisplayOptions } from '../../pipeline/display.ts';
+import { DEFAULT_DISPLAY, type DisplayOptions } from '../../pipeline/dates.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import { decodeEvent } from '../../pipeline/events/index.ts';
 import type { Logger } from '../../pipeline/log.ts';

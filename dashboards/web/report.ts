@@ -1,4 +1,4 @@
-import type { DisplayOptions } from '../../pipeline/display.ts';
+import type { DisplayOptions } from '../../pipeline/dates.ts';
 import type { Store } from '../../pipeline/store/types.ts';
 import { metaView, VIEWS, type ViewName, type ViewQuery } from './api.ts';
 import { staticAssets } from './server.ts';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { alerterSchema } from '../../consumers/alerter/options.ts';
 import { analyzerSchema } from '../../consumers/analyzer/options.ts';
 import { analyticsSchema } from '../analytics/options.ts';
-import { displaySchema } from '../display.ts';
+import { displaySchema } from '../dates.ts';
 import { collectorSchema } from '../producers/collector/options.ts';
 import { watchListSchema } from '../producers/collector/watch-list.ts';
 

@@ -1,4 +1,4 @@
-import { formatTime } from '../../display.ts';
+import { formatTime } from '../../dates.ts';
 import { isoOf, round2, HOUR_MS } from '../time.ts';
 import type { StatusAlertDoc, StatusAlertKind } from './types.ts';
 

@@ -4,7 +4,7 @@ import type { WatchList } from '../../producers/collector/watch-list.ts';
 import { channelSilence, gapsDetector, type GapsState } from '../gaps.ts';
 import type { AnalyticsOptions } from '../options.ts';
 import { restoreState, snapshotState } from '../state.ts';
-import { DEFAULT_DISPLAY, formatTime, type DisplayOptions } from '../../display.ts';
+import { DEFAULT_DISPLAY, formatTime, type DisplayOptions } from '../../dates.ts';
 import { isoOf, parseTimeMs } from '../time.ts';
 import { channelKey } from '../types.ts';
 import { closeEpisode, hours, openEpisode } from './alerts.ts';
