@@ -177,7 +177,8 @@ async function watchListStatus(store: Store, q: ViewQuery, subjects: Set<string>
   for (const c of channels) if (c.handle !== null && c.lastPostAt !== null) lastPosts.set(c.handle.toLowerCase(), c.lastPostAt);
   // A network filter keeps its members (with or without events); a channel filter those channels.
   const names = q.channels.length && subjects ? new Set([...subjects].map((n) => n.toLowerCase())) : null;
-  return statusView(watched, docs, overrides, lastPosts, Date.now())
+  // The API's text is UTC (it serves whoever asks); the page shows the instants in the display zone.
+  return statusView(watched, docs, overrides, lastPosts, Date.now(), 'UTC')
     .filter((r) => r.watched && (q.networks.length === 0 || (r.network !== null && q.networks.includes(r.network))) && (names === null || names.has(r.subject)))
     .slice(0, CHANNEL_ROWS);
 }

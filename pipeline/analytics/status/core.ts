@@ -131,7 +131,7 @@ function latenessMs(st: StatusState, m: Member): number {
 function judge(st: StatusState, m: Member, nowMs: number): Judged {
   const o = m.override;
   if (overrideInForce(o, nowMs)) {
-    return { status: o.action === 'mute' ? 'muted' : 'retired', sinceMs: Date.parse(o.at), reason: overrideReason(o) };
+    return { status: o.action === 'mute' ? 'muted' : 'retired', sinceMs: Date.parse(o.at), reason: overrideReason(o, st.display.timezone) };
   }
   if (m.gone) return { status: 'gone', sinceMs: m.gone.atMs, reason: m.gone.reason };
   if (m.blind) return { status: 'unknown', sinceMs: m.blind.sinceMs, reason: m.blind.reason };

@@ -187,15 +187,15 @@ test('status view: overrides apply the moment they are recorded; unmute never en
     override('beta_two', 'unmute', '2024-03-02T01:00:00.000Z'),
     override('alpha_one', 'mute', '2024-03-02T00:00:00.000Z', '2024-03-03T00:00:00.000Z'),
   ];
-  const rows = statusView(watchList, [doc('alpha_one', 'silent'), doc('stray_four', 'active', false)], log, new Map([['gamma_three', '2024-02-01T00:00:00.000Z']]), ms('2024-03-02T12:00:00Z'));
+  const rows = statusView(watchList, [doc('alpha_one', 'silent'), doc('stray_four', 'active', false)], log, new Map([['gamma_three', '2024-02-01T00:00:00.000Z']]), ms('2024-03-02T12:00:00Z'), 'UTC');
   assert.deepEqual(rows.map((r) => [r.subject, r.status, r.network, r.lastActivityAt]), [
     ['alpha_one', 'muted', 'alpha', '2024-03-01T00:00:00.000Z'],
     ['beta_two', 'retired', null, null],
     ['gamma_three', 'unknown', null, '2024-02-01T00:00:00.000Z'],
     ['stray_four', 'active', null, '2024-03-01T00:00:00.000Z'],
   ]);
-  assert.equal(rows[0]!.reason, 'muted by analyst: test (until 2024-03-03T00:00:00.000Z)');
+  assert.equal(rows[0]!.reason, 'muted by analyst: test (until 3 Mar 2024 00:00 UTC)');
   // The mute lapses by itself: the analyzer's status shows again.
-  const later = statusView(watchList, [doc('alpha_one', 'silent')], log, new Map(), ms('2024-03-03T00:00:00Z'));
+  const later = statusView(watchList, [doc('alpha_one', 'silent')], log, new Map(), ms('2024-03-03T00:00:00Z'), 'UTC');
   assert.equal(later[0]!.status, 'silent');
 });
