@@ -47,9 +47,23 @@ const epochMs = (at: number | string): number => (typeof at === 'number' ? at : 
 /** "22 Nov 2017 08:49", without the zone (seconds dropped: nobody reads alerts to the second). */
 const wallTime = (at: number | string, zone: string): string => format(epochMs(at), 'd MMM yyyy HH:mm', { in: tz(zone) });
 
+/**
+ * Recent answers of formatTime. date-fns in a zone costs tens of µs a call (Intl underneath), and
+ * the status core describes every silent member again on every tick, with the same times.
+ */
+const recent = new Map<string, string>();
+const RECENT_MAX = 10_000;
+
 /** "22 Nov 2017 08:49 UTC", "22 Nov 2017 09:49 Europe/Berlin". */
 export function formatTime(at: number | string, zone: string): string {
-  return `${wallTime(at, zone)} ${zone}`;
+  const key = `${zone} ${at}`;
+  let text = recent.get(key);
+  if (text === undefined) {
+    if (recent.size >= RECENT_MAX) recent.clear();
+    text = `${wallTime(at, zone)} ${zone}`;
+    recent.set(key, text);
+  }
+  return text;
 }
 
 /** "22 Nov 2017 08:49 to 23 Nov 2017 10:01 UTC": the zone named once. */

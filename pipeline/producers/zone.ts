@@ -1,5 +1,7 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 
+const HOUR_MS = 3_600_000;
+
 /** Seconds optional: spreadsheets write `2017-11-22 09:10`. */
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/;
 
@@ -10,7 +12,7 @@ const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/;
  */
 export class LocalTimeConverter {
   private readonly format: Intl.DateTimeFormat;
-  private readonly offsetByHour = new Map<string, number>();
+  private readonly offsetByHour = new Map<number, number>();
 
   constructor(readonly zone: string) {
     try {
@@ -39,14 +41,22 @@ export class LocalTimeConverter {
     const m = LOCAL.exec(local);
     if (!m) return undefined;
     const wall = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0));
-    if (!Number.isFinite(wall)) return undefined;
-    const hourKey = local.slice(0, 13);
-    let offset = this.offsetByHour.get(hourKey);
+    return Number.isFinite(wall) ? this.wallToEpochMs(wall) : undefined;
+  }
+
+  /**
+   * Epoch ms of a wall-clock time in the zone, given as if it were UTC (Date.UTC of its fields).
+   * A wall time in the hour a DST change skips lands after the skip; one in the repeated hour is
+   * read as the later (standard-time) one.
+   */
+  wallToEpochMs(wall: number): number {
+    const hour = Math.floor(wall / HOUR_MS);
+    let offset = this.offsetByHour.get(hour);
     if (offset === undefined) {
       // Two passes settle the offset across a DST change (the first guess may sit on its other side).
       offset = this.offsetAt(wall - this.offsetAt(wall));
       if (this.offsetByHour.size > 100_000) this.offsetByHour.clear();
-      this.offsetByHour.set(hourKey, offset);
+      this.offsetByHour.set(hour, offset);
     }
     return wall - offset;
   }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSource } from '../index.ts';
 import { drain, fixture, options } from '../testkit.ts';
+import { LocalTimeConverter } from '../zone.ts';
 import { userDateParser } from './date-formats.ts';
 
 const SPREADSHEET = ['dd.MM.yyyy HH:mm', 'MM/dd/yyyy h:mm a'];
@@ -37,7 +38,7 @@ test('without --date-format only ISO 8601 (seconds optional) and epoch numbers a
 test('patterns are read in --timezone, across the DST edges', async () => {
   const { events } = await drain(openSource(fixture('dates.csv'), options({ dateFormats: SPREADSHEET, timezone: 'Europe/Berlin' })));
   assert.equal(events[0]!['@timestamp'], '2017-11-22T08:00:00.000Z'); // CET, UTC+1
-  const read = userDateParser(['dd.MM.yyyy HH:mm'], 'Europe/Berlin');
+  const read = userDateParser(['dd.MM.yyyy HH:mm'], new LocalTimeConverter('Europe/Berlin'));
   assert.equal(typeof read, 'function');
   const at = (s: string) => new Date((read as Exclude<typeof read, string>)(s)!.ms).toISOString();
   assert.equal(at('28.03.2021 01:59'), '2021-03-28T00:59:00.000Z'); // last minute of CET
@@ -50,13 +51,14 @@ test('patterns are read in --timezone, across the DST edges', async () => {
 });
 
 test('a pattern with an offset token keeps the offset written in the date', () => {
-  const read = userDateParser(['yyyy-MM-dd HH:mm xx'], 'Asia/Tokyo') as Exclude<ReturnType<typeof userDateParser>, string>;
+  const read = userDateParser(['yyyy-MM-dd HH:mm xx'], new LocalTimeConverter('Asia/Tokyo')) as Exclude<ReturnType<typeof userDateParser>, string>;
   assert.deepEqual(read('2017-11-22 09:10 +0100'), { ms: Date.parse('2017-11-22T08:10:00Z'), local: false });
 });
 
 test('a pattern that cannot be used is refused before any record is read', async () => {
-  assert.match(userDateParser(['YYYY-MM-dd'], 'UTC') as string, /^--date-format "YYYY-MM-dd": Y is the week-numbering year .* write yyyy/);
-  assert.match(userDateParser(['dd.MM.yyyy', 'yyyy-MM-dd jj'], 'UTC') as string, /^--date-format "yyyy-MM-dd jj":/);
-  assert.match(userDateParser(['HH:mm'], 'UTC') as string, /^--date-format "HH:mm": needs the year, the month and the day/);
+  const utc = new LocalTimeConverter('UTC');
+  assert.match(userDateParser(['YYYY-MM-dd'], utc) as string, /^--date-format "YYYY-MM-dd": Y is the week-numbering year .* write yyyy/);
+  assert.match(userDateParser(['dd.MM.yyyy', 'yyyy-MM-dd jj'], utc) as string, /^--date-format "yyyy-MM-dd jj":/);
+  assert.match(userDateParser(['HH:mm'], utc) as string, /^--date-format "HH:mm": needs the year, the month and the day/);
   await assert.rejects(drain(openSource(fixture('dates.csv'), options({ dateFormats: ['YYYY'] }))), /dates\.csv: --date-format "YYYY"/);
 });

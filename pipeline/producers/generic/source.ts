@@ -29,7 +29,7 @@ export function openActivitySource(file: string, kind: 'csv' | 'jsonl', opts: So
       const mapping = resolveMapping(opts.mapping);
       if (typeof mapping === 'string') throw new TidewatchError(ErrorCode.CONFIG_INVALID, `${name}: ${mapping}`);
       const converter = new LocalTimeConverter(opts.timezone ?? 'UTC');
-      const userDate = opts.dateFormats?.length ? userDateParser(opts.dateFormats, converter.zone) : undefined;
+      const userDate = opts.dateFormats?.length ? userDateParser(opts.dateFormats, converter) : undefined;
       if (typeof userDate === 'string') throw new TidewatchError(ErrorCode.CONFIG_INVALID, `${name}: ${userDate}`);
       const ctx: RecordContext = {
         sourceType: kind,
