@@ -1,3 +1,5 @@
+import { tzOffset } from '@date-fns/tz';
+import { isTimeZone } from '../dates.ts';
 import { ErrorCode, TidewatchError } from '../errors.ts';
 
 const HOUR_MS = 3_600_000;
@@ -7,29 +9,20 @@ const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/;
 
 /**
  * Converts zone-less local times (old Telegram Desktop exports and many CSVs hold the writing computer's
- * clock) to epoch milliseconds in an IANA zone. Offsets are cached per local hour: a GB export
- * has millions of messages but only thousands of distinct hours, and Intl is slow.
+ * clock) to epoch milliseconds in an IANA zone. Offsets (@date-fns/tz, Intl underneath) are
+ * cached per local hour: a GB export has millions of messages but only thousands of distinct
+ * hours, and Intl is slow; the rest is epoch arithmetic.
  */
 export class LocalTimeConverter {
-  private readonly format: Intl.DateTimeFormat;
   private readonly offsetByHour = new Map<number, number>();
 
   constructor(readonly zone: string) {
-    try {
-      this.format = new Intl.DateTimeFormat('en-US', {
-        timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-      });
-    } catch {
-      throw new TidewatchError(ErrorCode.CONFIG_INVALID, `--timezone ${zone}: not an IANA time zone (e.g. Europe/Berlin, UTC)`);
-    }
+    if (!isTimeZone(zone)) throw new TidewatchError(ErrorCode.CONFIG_INVALID, `--timezone ${zone}: not an IANA time zone (e.g. Europe/Berlin, UTC)`);
   }
 
-  /** Zone offset (ms) at an instant. */
+  /** Zone offset (ms) at an instant, from @date-fns/tz. */
   private offsetAt(ms: number): number {
-    const p: Record<string, number> = {};
-    for (const part of this.format.formatToParts(ms)) if (part.type !== 'literal') p[part.type] = Number(part.value);
-    const asUtc = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
-    return asUtc - Math.floor(ms / 1000) * 1000;
+    return tzOffset(this.zone, new Date(ms)) * 60_000;
   }
 
   /**
