@@ -87,12 +87,14 @@ export function registerImport(program: Command): void {
         const batchEvents = Number(flags.batchEvents ?? config.kafka?.producerBatchEvents ?? 5000);
         const mapping = parseMapping(flags.map);
         // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
-        const [{ openSource }, { pumpSource }, { openPublishing }, { default: cliProgress }] = await Promise.all([
+        const [{ openSource, dateFormatProblem }, { pumpSource }, { openPublishing }, { default: cliProgress }] = await Promise.all([
           import('../../pipeline/producers/index.ts'),
           import('../../pipeline/producers/pump.ts'),
           import('../embedded.ts'),
           import('cli-progress'),
         ]);
+        const dateProblem = dateFormatProblem(flags.dateFormat);
+        if (dateProblem !== undefined) throw usage(dateProblem);
         const publishing = flags.dryRun ? undefined : await openPublishing(config, log);
         const publisher = publishing?.publisher;
         let rejects: WriteStream | undefined;

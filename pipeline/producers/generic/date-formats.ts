@@ -24,19 +24,8 @@ const unquoted = (pattern: string): string => pattern.replace(/'[^']*'/g, '');
 const SAMPLE = new UTCDate(Date.UTC(2017, 10, 22, 21, 5, 7, 0));
 const inUtc = (value: Date | number | string) => new UTCDate(value as number);
 
-/**
- * Operator-given date patterns (`--date-format`, date-fns Unicode tokens such as
- * `dd.MM.yyyy HH:mm` or `MM/dd/yyyy h:mm a`), tried in order with date-fns `parse`. Times carry
- * no zone of their own unless the pattern has an offset token (`xxx`, `XXX`); the others are wall
- * times in `zone` (--timezone), converted like zone-less ISO times (zone.ts: after a DST skip,
- * the later of a repeated hour).
- * A pattern that cannot be used is refused before any record is read: the reason, or a parser.
- *
- * The fields are parsed in UTC (@date-fns/utc) and the zone applied by the converter's cached
- * epoch arithmetic: parsing into an @date-fns/tz TZDate measured 13x slower per record (every
- * field set goes through Intl), which a million-row CSV would feel.
- */
-export function userDateParser(patterns: readonly string[], zone: LocalTimeConverter): ((text: string) => UserDate | undefined) | string {
+/** Why a `--date-format` pattern cannot be used (the first such), or undefined when all can. */
+export function dateFormatProblem(patterns: readonly string[]): string | undefined {
   for (const pattern of patterns) {
     const tokens = unquoted(pattern);
     // date-fns would also print a console warning for these; the operator almost always meant yyyy / dd.
@@ -54,6 +43,24 @@ export function userDateParser(patterns: readonly string[], zone: LocalTimeConve
     }
     return `--date-format ${JSON.stringify(pattern)}: a date written with it cannot be read back (${JSON.stringify(sample)}); see https://date-fns.org/docs/parse for the tokens`;
   }
+  return undefined;
+}
+
+/**
+ * Operator-given date patterns (`--date-format`, date-fns Unicode tokens such as
+ * `dd.MM.yyyy HH:mm` or `MM/dd/yyyy h:mm a`), tried in order with date-fns `parse`. Times carry
+ * no zone of their own unless the pattern has an offset token (`xxx`, `XXX`); the others are wall
+ * times in `zone` (--timezone), converted like zone-less ISO times (zone.ts: after a DST skip,
+ * the later of a repeated hour).
+ * A pattern that cannot be used is refused before any record is read: the reason, or a parser.
+ *
+ * The fields are parsed in UTC (@date-fns/utc) and the zone applied by the converter's cached
+ * epoch arithmetic: parsing into an @date-fns/tz TZDate measured 13x slower per record (every
+ * field set goes through Intl), which a million-row CSV would feel.
+ */
+export function userDateParser(patterns: readonly string[], zone: LocalTimeConverter): ((text: string) => UserDate | undefined) | string {
+  const problem = dateFormatProblem(patterns);
+  if (problem !== undefined) return problem;
   const zoned = patterns.map((p) => OFFSET_TOKEN.test(unquoted(p)));
   return (text) => {
     for (const [i, pattern] of patterns.entries()) {
