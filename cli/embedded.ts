@@ -54,6 +54,7 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     analytics: config.analytics,
     watchList: watchListOf(config, undefined),
     indexerGroupId: config.indexer.groupId,
+    display: config.display,
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
   });
@@ -62,7 +63,7 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));
   for (const w of config.alerter.webhooks) sinks.push(new WebhookSink(w, log.child({ component: 'alerter' })));
   const rules = options.rules ?? loadRules(config.alerter.rulesFile);
-  const alerter = new Alerter({ store, rules, sinks, options: config.alerter, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
+  const alerter = new Alerter({ store, rules, sinks, options: config.alerter, display: config.display, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
   await alerter.start();
   return {
     crashed: Promise.race(subs.map((s) => s.crashed)),

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { AnalysisReport, RejectedInput } from '../../pipeline/analytics/index.ts';
+import { formatDay, formatMinutes, formatRange, formatTime } from '../../pipeline/dates.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { InputFormat } from '../../pipeline/producers/index.ts';
 import { commandContext, loadCatalogue } from '../context.ts';
@@ -34,19 +35,20 @@ const list = <T>(items: T[], line: (x: T) => string, max = 20): string[] =>
 const named = (subjects: readonly string[], count: number, max = 10): string =>
   subjects.length === 0 ? '' : `; ${subjects.slice(0, max).join(', ')}${count > max ? ` ... and ${count - max} more` : ''}`;
 
-/** The readable form of the report: what an analyst looks at first. */
-export function summary(r: AnalysisReport): string {
+/** The readable form of the report: what an analyst looks at first; times in the display `zone`. */
+export function summary(r: AnalysisReport, zone: string): string {
   const out = [`${r.events} events (${r.rejected} rejected, ${r.duplicates} duplicates, ${r.late} late)`];
   const section = (title: string, lines: string[]) => out.push('', `${title}: ${lines.length ? '' : 'none'}`, ...lines);
   section('silence gaps', list(r.gaps, (g) =>
-    `  ${g.scope} ${g.subject}: ${g.start} -> ${g.end ?? 'ongoing'}, ${g.hours} h (threshold ${g.baselineHours} h)${g.unprecedented ? ', UNPRECEDENTED' : ''}`));
-  section('spikes', list(r.spikes, (s) => `  ${s.scope} ${s.subject}: ${s.start} -> ${s.end}, ${s.count} (expected ${s.expected})`));
-  section('platforms', list(r.platforms, (p) => `  ${p.platform}${p.domain ? ` (${p.domain})` : ''}: ${p.links} links${p.events ? `, ${p.events} events` : ''}, first seen ${p.firstSeen}`));
-  section('migration', list(r.migrations.filter((m) => m.scope !== 'channel'), (m) => `  ${m.at} ${m.kind} ${m.platform} (${m.scope} ${m.subject})`));
+    `  ${g.scope} ${g.subject}: ${g.end === null ? `since ${formatTime(g.start, zone)}, ongoing` : formatRange(g.start, g.end, zone)}, ${g.hours} h (threshold ${g.baselineHours} h)${g.unprecedented ? ', UNPRECEDENTED' : ''}`));
+  section('spikes', list(r.spikes, (s) => `  ${s.scope} ${s.subject}: ${formatRange(s.start, s.end, zone)}, ${s.count} (expected ${s.expected})`));
+  section('platforms', list(r.platforms, (p) => `  ${p.platform}${p.domain ? ` (${p.domain})` : ''}: ${p.links} links${p.events ? `, ${p.events} events` : ''}, first seen ${formatTime(p.firstSeen, zone)}`));
+  section('migration', list(r.migrations.filter((m) => m.scope !== 'channel'), (m) =>
+    `  ${m.kind === 'surge' ? formatDay(m.at, zone) : formatTime(m.at, zone)} ${m.kind} ${m.platform} (${m.scope} ${m.subject})`));
   section('takedown waves', list(r.takedowns, (t) =>
-    `  ${t.day}: ${t.channels} channels, ${t.languages} languages${t.networks.length ? `, networks ${t.networks.join(', ')}` : ''}${t.reported !== null ? `, platform reported ${t.reported}` : ''}${named(t.subjects, t.channels)}`));
+    `  ${formatDay(t.day, zone)}: ${t.channels} channels, ${t.languages} languages${t.networks.length ? `, networks ${t.networks.join(', ')}` : ''}${t.reported !== null ? `, platform reported ${t.reported}` : ''}${named(t.subjects, t.channels)}`));
   section('resurrections', list(r.resurrections, (x) =>
-    `  ${x.banned} -> ${x.successor}: ${x.delayMinutes} min after the ban${x.minutesTo1000 !== null ? `, 1,000 subscribers after ${x.minutesTo1000} min` : ''}${x.regainedShare !== null ? `, ${Math.round(x.regainedShare * 100)}% of the audience regained` : ''}`));
+    `  ${x.banned} -> ${x.successor}: ${formatMinutes(x.delayMinutes)} after the ban${x.minutesTo1000 !== null ? `, 1,000 subscribers after ${formatMinutes(x.minutesTo1000)}` : ''}${x.regainedShare !== null ? `, ${Math.round(x.regainedShare * 100)}% of the audience regained` : ''}`));
   return out.join('\n') + '\n';
 }
 
@@ -65,7 +67,7 @@ export function registerAnalyze(program: Command): void {
         const catalogue = loadCatalogue(config.analytics.migration.catalogueFile);
         const { runAnalysis } = await import('../../pipeline/analytics/index.ts');
         const report = await analyzeFiles(files, flags, config.storeText, (items) => runAnalysis(items, { analytics: config.analytics, catalogue }));
-        process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : summary(report));
+        process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : summary(report, config.display.timezone));
         return report.rejected > 0 ? ExitCode.REJECTED : ExitCode.OK;
       }),
     );

@@ -5,6 +5,7 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { Rule } from '../../consumers/alerter/rules.ts';
 import type { AlertSink } from '../../consumers/alerter/sinks.ts';
+import { formatTime, parseInstant } from '../../pipeline/dates.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { ReplayClock } from '../../pipeline/producers/replay/source.ts';
 import { FACTS } from '../../pipeline/producers/replay/facts.ts';
@@ -39,8 +40,8 @@ const EVALUATE_SECS = 5;
 const PROGRESS_MS = 10_000;
 
 function instant(flag: string, raw: string): number {
-  const ms = Date.parse(/T/.test(raw) ? raw : `${raw}T00:00:00Z`);
-  if (!Number.isFinite(ms)) throw new Error(`${flag} ${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
+  const ms = parseInstant(raw);
+  if (ms === undefined) throw new Error(`${flag} ${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
   return ms;
 }
 
@@ -189,7 +190,7 @@ export function registerDemo(program: Command): void {
               if (batch.length >= PUBLISH_EVENTS) await flush();
               if (Date.now() - lastProgress >= PROGRESS_MS) {
                 lastProgress = Date.now();
-                process.stdout.write(`tidewatch demo: replayed to ${new Date(simulatedMs).toISOString().slice(0, 16).replace('T', ' ')} UTC, ${published.toLocaleString('en-US')} events\n`);
+                process.stdout.write(`tidewatch demo: replayed to ${formatTime(simulatedMs, config.display.timezone)}, ${published.toLocaleString('en-US')} events\n`);
               }
             }
           }

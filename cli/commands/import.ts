@@ -13,6 +13,7 @@ interface ImportFlags {
   language?: string;
   timezone?: string;
   map: string[];
+  dateFormat: string[];
   dryRun?: boolean;
   maxRejects: string;
   rejectsFile: string;
@@ -73,6 +74,7 @@ export function registerImport(program: Command): void {
     .option('--language <code>', 'language to stamp on channels that carry none')
     .option('--timezone <zone>', 'IANA zone of zone-less times (old Telegram exports, CSVs); default UTC')
     .option('--map <field=column>', 'CSV/activity column mapping, repeatable (see pipeline/producers/generic/mapping.ts)', (v: string, all: string[]) => [...all, v], [])
+    .option('--date-format <pattern>', 'CSV/activity timestamp pattern (date-fns tokens, e.g. "dd.MM.yyyy HH:mm"), repeatable: tried in order, then ISO 8601 and epoch', (v: string, all: string[]) => [...all, v], [])
     .option('--dry-run', 'validate and count only; nothing is published')
     .option('--max-rejects <n>', 'rejected records tolerated before the exit code is 3', '0')
     .option('--rejects-file <path>', 'where rejected records go (JSONL: file, location, reason)', 'tidewatch-rejects.jsonl')
@@ -85,12 +87,14 @@ export function registerImport(program: Command): void {
         const batchEvents = Number(flags.batchEvents ?? config.kafka?.producerBatchEvents ?? 5000);
         const mapping = parseMapping(flags.map);
         // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
-        const [{ openSource }, { pumpSource }, { openPublishing }, { default: cliProgress }] = await Promise.all([
+        const [{ openSource, dateFormatProblem }, { pumpSource }, { openPublishing }, { default: cliProgress }] = await Promise.all([
           import('../../pipeline/producers/index.ts'),
           import('../../pipeline/producers/pump.ts'),
           import('../embedded.ts'),
           import('cli-progress'),
         ]);
+        const dateProblem = dateFormatProblem(flags.dateFormat);
+        if (dateProblem !== undefined) throw usage(dateProblem);
         const publishing = flags.dryRun ? undefined : await openPublishing(config, log);
         const publisher = publishing?.publisher;
         let rejects: WriteStream | undefined;
@@ -106,6 +110,7 @@ export function registerImport(program: Command): void {
               timezone: flags.timezone,
               storeText: config.storeText,
               mapping,
+              dateFormats: flags.dateFormat,
               onProgress: bar.update,
             });
             bar.start(source.name);

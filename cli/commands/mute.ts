@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { nextOverride, overridesInForce, type OverrideAction, type StatusOverrideDoc } from '../../pipeline/analytics/status/index.ts';
+import { formatTime } from '../../pipeline/dates.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import { watchEntrySchema } from '../../pipeline/producers/collector/watch-list.ts';
 import { createStore } from '../../pipeline/store/index.ts';
@@ -68,7 +69,7 @@ async function record(act: OverrideAction, channel: string, flags: OverrideFlags
     if (result?.status === 'failed') throw new TidewatchError(ErrorCode.STORE_FAILED, `${act} ${subject}: not recorded (${result.reason})`, { retriable: result.retriable });
     // Visible to the very next `tidewatch status` (Elasticsearch shows writes after a refresh).
     await store.refresh();
-    const until = doc.until === null ? '' : ` until ${doc.until}`;
+    const until = doc.until === null ? '' : ` until ${formatTime(doc.until, config.display.timezone)}`;
     process.stdout.write(`${subject} ${PAST[act]}${until} by ${doc.by}${doc.reason ? `: ${doc.reason}` : ''} (recorded in the ${store.kind} store; alerts follow at the analyzer's next tick)\n`);
   } finally {
     await store.close();

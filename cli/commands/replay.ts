@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseInstant } from '../../pipeline/dates.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { ReplayClock } from '../../pipeline/producers/index.ts';
@@ -28,8 +29,8 @@ function number(flag: string, raw: string, check: (n: number) => boolean): numbe
 
 function instant(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  const ms = Date.parse(/T|Z|[+-]\d\d:?\d\d$/.test(raw) ? raw : `${raw}T00:00:00Z`);
-  if (!Number.isFinite(ms)) throw usage(`${flag} ${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
+  const ms = parseInstant(raw);
+  if (ms === undefined) throw usage(`${flag} ${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
   return ms;
 }
 

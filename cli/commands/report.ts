@@ -41,7 +41,7 @@ export function registerReport(program: Command): void {
         const query = parseViewQuery(params);
         const store = await createStore(config);
         try {
-          const html = await buildReport(store, query);
+          const html = await buildReport(store, query, { display: config.display });
           writeFileSync(flags.out, html);
           process.stdout.write(`report written to ${flags.out} (${(Buffer.byteLength(html) / 1e6).toFixed(1)} MB, store: ${store.kind})\n`);
         } finally {

@@ -93,6 +93,7 @@ export function registerRun(program: Command): void {
           catalogue: loadCatalogue(config.analytics.migration.catalogueFile),
           watchList: watchListOf(config, undefined),
           indexerGroupId: config.indexer.groupId,
+          display: config.display,
           ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
           log: log.child({ component: 'analyzer' }),
         });
@@ -133,6 +134,7 @@ export function registerRun(program: Command): void {
           rules,
           sinks: [...(config.alerter.log ? [new LogSink(sinkLog)] : []), ...config.alerter.webhooks.map((w) => new WebhookSink(w, sinkLog))],
           options: config.alerter,
+          display: config.display,
           log: log.child({ component: 'alerter' }),
         });
         await alerter.start();

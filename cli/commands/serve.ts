@@ -102,7 +102,7 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
       trustProxy: serve.trustProxy,
       storeText: config.storeText,
     });
-    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), credentials, ingest });
+    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), credentials, display: config.display, ingest });
     return {
       url: dashboard.url,
       store,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { statusView, type StatusRow } from '../../pipeline/analytics/status/index.ts';
 import type { Config } from '../../pipeline/config/index.ts';
+import { formatTime } from '../../pipeline/dates.ts';
 import { mergeWatchLists, readWatchListFile, type WatchList } from '../../pipeline/producers/collector/watch-list.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import { createStore } from '../../pipeline/store/index.ts';
@@ -23,9 +24,9 @@ export async function readStatus(store: Store) {
   return { docs, overrides };
 }
 
-const minute = (iso: string | null): string => (iso === null ? '-' : `${iso.slice(0, 16)}Z`);
-
-function table(rows: StatusRow[]): string {
+/** The table reads its times in the display zone; --json keeps ISO 8601. */
+function table(rows: StatusRow[], zone: string): string {
+  const minute = (iso: string | null): string => (iso === null ? '-' : formatTime(iso, zone));
   const cells = rows.map((r) => [`${r.watched ? '' : '+'}${r.subject}`, r.network ?? '-', r.status, minute(r.since), minute(r.lastActivityAt), r.reason]);
   const head = ['CHANNEL', 'NETWORK', 'STATUS', 'SINCE', 'LAST ACTIVITY', 'REASON'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
@@ -64,8 +65,8 @@ export function registerStatus(program: Command): void {
               if (c.handle !== null && c.lastPostAt !== null) lastPosts.set(c.handle.toLowerCase(), c.lastPostAt);
             }
           }
-          const rows = statusView(watchList, docs, overrides, lastPosts, Date.now()).filter((r) => opts.network === undefined || r.network === opts.network);
-          process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
+          const rows = statusView(watchList, docs, overrides, lastPosts, Date.now(), config.display.timezone).filter((r) => opts.network === undefined || r.network === opts.network);
+          process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows, config.display.timezone));
         } finally {
           await store.close();
         }

@@ -62,7 +62,7 @@ before(async () => {
 
 after(() => new Promise<void>((r) => server.close(() => r())));
 
-function setup(opts: { retries: number; extraSinks?: AlertSink[]; format?: 'json' | 'slack' }) {
+function setup(opts: { retries: number; extraSinks?: AlertSink[]; format?: 'json' | 'slack'; timezone?: string }) {
   const store = new FakeStore();
   let nowMs = Date.parse('2017-11-22T16:00:00Z');
   const sent: AlertRecord[] = [];
@@ -74,6 +74,7 @@ function setup(opts: { retries: number; extraSinks?: AlertSink[]; format?: 'json
       rules: [ruleSchema.parse({ name: 'silence', kind: 'silence' })],
       sinks: [memorySink, webhook, ...(opts.extraSinks ?? [])],
       options: { retries: 2, retryInitialDelayMs: 10, retryMaxDelayMs: 20 },
+      ...(opts.timezone ? { display: { timezone: opts.timezone } } : {}),
       log,
       now: () => nowMs,
     });
@@ -94,6 +95,22 @@ test('webhook failing its first attempts: retried within the delivery, delivered
   assert.match((received[0] as { text: string }).text, /^\[WARNING\] Silence: channel nashir_news silent since/);
   const saved = store.alert('silence:gap:channel:1001:2017-11-22T09:00:00.000Z')!;
   assert.deepEqual(saved.deliveries.map((d) => [d.sink, d.status, d.attempts]), [['memory', 'delivered', 1], ['webhook:ops', 'delivered', 1]]);
+});
+
+test('display zone: the message reads in the zone of the team; the webhook payload keeps ISO 8601 instants', async () => {
+  received.length = 0;
+  failFirst = 0;
+  const { store, sent, make } = setup({ retries: 0, timezone: 'Asia/Baghdad' });
+  await store.writeFindings([gap(null)]);
+  const alerter = make();
+  await alerter.loadState();
+  await alerter.evaluate('silence');
+  await alerter.idle();
+  assert.match(sent[0]!.message, /^Silence: channel nashir_news silent since 22 Nov 2017 12:00 Asia\/Baghdad \(/);
+  const payload = received[0] as Record<string, unknown>;
+  assert.equal(payload.message, sent[0]!.message);
+  assert.equal(payload.firedAt, '2017-11-22T16:00:00.000Z');
+  assert.equal(payload.deliveries, undefined);
 });
 
 test('webhook down longer than its retries: the alert is saved as undelivered and sent at a later evaluation', async () => {

@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import type { DisplayOptions } from '../../pipeline/dates.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry, type RetryOptions } from '../../pipeline/retry.ts';
@@ -26,6 +27,8 @@ export interface AlerterDeps {
   sinks: readonly AlertSink[];
   options: Pick<AlerterOptions, 'retries' | 'retryInitialDelayMs' | 'retryMaxDelayMs'>;
   log: Logger;
+  /** The zone alert messages read their times in (the config's `display`); UTC without it. */
+  display?: DisplayOptions;
   now?: () => number;
 }
 
@@ -116,7 +119,7 @@ export class Alerter {
     const from = new Date(nowMs - rule.lookbackHours * HOUR_MS).toISOString();
     const findings = await retry(() => store.findings(ruleFindingType(rule), { from, limit: MAX_FINDINGS }), this.retryOptions);
     const before = this.state;
-    const ev = evaluateRule(rule, findings, before, nowMs, [...this.sinks.keys()]);
+    const ev = evaluateRule(rule, findings, before, nowMs, [...this.sinks.keys()], this.deps.display);
     // Adopted before the await, so delivery outcomes recorded meanwhile land on the new state.
     this.state = ev.state;
     this.stats.evaluations++;

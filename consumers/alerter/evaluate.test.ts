@@ -14,6 +14,8 @@ interface Step {
 interface Scenario {
   name: string;
   rule: RuleInput;
+  /** The display zone messages read their times in; UTC when absent. */
+  display?: string;
   restartAfterStep?: number;
   steps: Step[];
 }
@@ -27,7 +29,9 @@ for (const sc of data.scenarios) {
     let state: AlertState = emptyAlertState();
     sc.steps.forEach((step, i) => {
       const findings = step.findings.map((name) => data.findings[name]!);
-      const ev = evaluateRule(rule, findings, state, Date.parse(step.at), SINKS);
+      const ev = evaluateRule(rule, findings, state, Date.parse(step.at), SINKS, { timezone: sc.display ?? 'UTC' });
+      // Only messages are for people: the record's own times stay ISO 8601 whatever the zone.
+      for (const a of ev.changed) for (const t of [a.firedAt, a.updatedAt, a.resolvedAt ?? a.firedAt]) assert.match(t, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
       const got = ev.changed.map((a) => ({
         id: a.id,
         state: a.state,

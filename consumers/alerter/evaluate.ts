@@ -1,3 +1,4 @@
+import { DEFAULT_DISPLAY, formatDay, formatHours as hours, formatMinutes, formatRange, formatTime, type DisplayOptions } from '../../pipeline/dates.ts';
 import type { StatusAlertDoc } from '../../pipeline/analytics/status/types.ts';
 import type { Finding, GapFinding, SpikeFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
 import type { AlertDelivery, AlertRecord } from '../../pipeline/store/types.ts';
@@ -38,7 +39,6 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-const hours = (h: number): string => `${Math.round(h * 10) / 10} h`;
 const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
 
 /** Channels a takedown alert names; a wave can be hundreds, and a chat message should stay readable. */
@@ -103,23 +103,24 @@ function subjectOf(f: Alertable): string {
   }
 }
 
-function firstMessage(f: Alertable): string {
+/** The text people read (chat, e-mail, the console): times in the team's display zone. */
+function firstMessage(f: Alertable, zone: string): string {
   switch (f.type) {
     case 'gap': {
       const before = f.previousLongestHours === null ? 'no earlier silence on record' : `longest earlier silence ${hours(f.previousLongestHours)}`;
-      const what = f.end === null ? `silent since ${f.start} (${hours(f.hours)} so far)` : `was silent from ${f.start} to ${f.end} (${hours(f.hours)})`;
+      const what = f.end === null ? `silent since ${formatTime(f.start, zone)} (${hours(f.hours)} so far)` : `was silent from ${formatRange(f.start, f.end, zone)} (${hours(f.hours)})`;
       return `Silence: ${f.scope} ${f.subject} ${what}; usual threshold ${hours(f.baselineHours)}, ${before}${f.unprecedented ? ', unprecedented' : ''}`;
     }
     case 'spike':
-      return `Spike: ${f.scope} ${f.subject}: ${f.count} events from ${f.start} to ${f.end}, ${f.expected} expected (p=${f.pValue.toExponential(1)})`;
+      return `Spike: ${f.scope} ${f.subject}: ${f.count} events from ${formatRange(f.start, f.end, zone)}, ${f.expected} expected (p=${f.pValue.toExponential(1)})`;
     case 'migration':
       return f.kind === 'first_seen'
-        ? `New platform: ${f.platform} first seen for ${f.scope} ${f.subject} at ${f.at}`
-        : `Platform surge: ${f.platform} at ${pct(f.share ?? 0)} of ${f.scope} ${f.subject}'s links on ${f.at.slice(0, 10)} (usually ${pct(f.usualShare ?? 0)})`;
+        ? `New platform: ${f.platform} first seen for ${f.scope} ${f.subject} at ${formatTime(f.at, zone)}`
+        : `Platform surge: ${f.platform} at ${pct(f.share ?? 0)} of ${f.scope} ${f.subject}'s links on ${formatDay(f.at, zone)} (usually ${pct(f.usualShare ?? 0)})`;
     case 'takedown':
-      return `Takedown wave on ${f.day}: ${f.channels} channels gone across ${f.languages} language(s)${f.networks.length ? ` (networks ${f.networks.join(', ')})` : ''}${f.reported !== null ? `; platform reports ${f.reported}` : ''}${takedownChannels(f)}`;
+      return `Takedown wave on ${formatDay(f.day, zone)}: ${f.channels} channels gone across ${f.languages} language(s)${f.networks.length ? ` (networks ${f.networks.join(', ')})` : ''}${f.reported !== null ? `; platform reports ${f.reported}` : ''}${takedownChannels(f)}`;
     case 'resurrection':
-      return `Resurrection: ${f.successor} created ${f.createdAt}, ${Math.round(f.delayMinutes)} min after ${f.banned} was banned`;
+      return `Resurrection: ${f.successor} created ${formatTime(f.createdAt, zone)}, ${formatMinutes(f.delayMinutes)} after ${f.banned} was banned`;
     case 'status_alert':
       return f.message;
     default:
@@ -127,15 +128,18 @@ function firstMessage(f: Alertable): string {
   }
 }
 
-function recoveryMessage(f: GapFinding): string {
-  return `Recovered: ${f.scope} ${f.subject} active again at ${f.end} after ${hours(f.hours)} of silence (since ${f.start})`;
+function recoveryMessage(f: GapFinding, zone: string): string {
+  return `Recovered: ${f.scope} ${f.subject} active again at ${formatTime(f.end!, zone)} after ${hours(f.hours)} of silence (since ${formatTime(f.start, zone)})`;
 }
 
 const pending = (sinks: readonly string[], nowMs: number): AlertDelivery[] =>
   sinks.map((sink) => ({ sink, status: 'pending', attempts: 0, lastError: null, at: iso(nowMs) }));
 
-/** Evaluate one rule. `sinks` name the deliveries a new or changed alert needs. */
-export function evaluateRule(rule: Rule, findings: readonly Alertable[], state: AlertState, nowMs: number, sinks: readonly string[]): Evaluation {
+/**
+ * Evaluate one rule. `sinks` name the deliveries a new or changed alert needs; messages read
+ * their times in `display.timezone`, while the record's own times stay ISO 8601.
+ */
+export function evaluateRule(rule: Rule, findings: readonly Alertable[], state: AlertState, nowMs: number, sinks: readonly string[], display: DisplayOptions = DEFAULT_DISPLAY): Evaluation {
   const alerts = { ...state.alerts };
   const windowMs = rule.throttle.perMinutes * MINUTE_MS;
   const fired = (state.fired[rule.name] ?? []).filter((t) => t > nowMs - windowMs);
@@ -154,7 +158,7 @@ export function evaluateRule(rule: Rule, findings: readonly Alertable[], state: 
         const resolved: AlertRecord = {
           ...existing,
           state: 'resolved',
-          message: f.type === 'status_alert' ? f.message : recoveryMessage(f as GapFinding),
+          message: f.type === 'status_alert' ? f.message : recoveryMessage(f as GapFinding, display.timezone),
           resolvedAt: iso(nowMs),
           updatedAt: iso(nowMs),
           // Without a notice the record changes, but the sinks hear nothing new.
@@ -180,7 +184,7 @@ export function evaluateRule(rule: Rule, findings: readonly Alertable[], state: 
       subject: subjectOf(f),
       findingId: f.id,
       findingType: f.type,
-      message: f.type !== 'status_alert' && f.foundIn === 'reanalysis' ? `${firstMessage(f)} (found in a backfill: history that arrived late was analysed again)` : firstMessage(f),
+      message: f.type !== 'status_alert' && f.foundIn === 'reanalysis' ? `${firstMessage(f, display.timezone)} (found in a backfill: history that arrived late was analysed again)` : firstMessage(f, display.timezone),
       firedAt: iso(nowMs),
       resolvedAt: condition ? null : iso(nowMs),
       updatedAt: iso(nowMs),

@@ -6,6 +6,7 @@ import type { Finding } from '../../pipeline/analytics/types.ts';
 import { statusCore, type StatusOutput, type StatusState } from '../../pipeline/analytics/status/index.ts';
 import { parseStatusRecord, STATUS_RECORD_KEY } from '../../pipeline/producers/collector/status.ts';
 import type { WatchList } from '../../pipeline/producers/collector/watch-list.ts';
+import { DEFAULT_DISPLAY, type DisplayOptions } from '../../pipeline/dates.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import { decodeEvent, eventKey } from '../../pipeline/events/index.ts';
 import { partitionerFor } from '../../pipeline/transport/partitioner.ts';
@@ -78,6 +79,8 @@ export interface AnalyzerDeps {
    * on from the corrected state. Without it late events are only counted.
    */
   indexerGroupId?: string;
+  /** The zone of the status core's reasons and alert messages (the config's `display`); UTC without it. */
+  display?: DisplayOptions;
   /** The wall clock of live mode; injected so tests can compress time. */
   now?: () => number;
 }
@@ -247,6 +250,8 @@ class Stage {
     if (saved.merge) for (const src of saved.merge.sources.values()) src[1] = this.now();
     // A snapshot from before the status core existed starts it afresh.
     const status = this.name === 'network' ? (saved.status ?? this.initStatus()) : null;
+    // Messages read in the zone configured now, not the one the snapshot was taken under.
+    if (status) status.display = this.deps.display ?? DEFAULT_DISPLAY;
     return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, lastBatchAtMs: this.now(), flushed: false };
   }
 
@@ -255,7 +260,7 @@ class Stage {
   }
 
   private initStatus(): StatusState {
-    return statusCore.init(this.deps.analytics, this.watchList, this.now());
+    return statusCore.init(this.deps.analytics, this.watchList, this.now(), this.deps.display);
   }
 
   /** An event for both cores; the status core only gets events the analytics core has not seen (its duplicate filter). */

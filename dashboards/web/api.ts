@@ -1,6 +1,7 @@
 import { classifyLink } from '../../pipeline/analytics/links.ts';
 import { statusView, type StatusRow } from '../../pipeline/analytics/status/view.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
+import { parseInstant } from '../../pipeline/dates.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { AlertRecord, ChannelInfo, EventFilters, FindingDoc, FindingQuery, FindingType, HistogramQuery, Store } from '../../pipeline/store/types.ts';
 
@@ -31,9 +32,9 @@ const STACKED_SERIES = 8;
 
 function isoParam(name: string, raw: string | null): string | undefined {
   if (raw === null || raw === '') return undefined;
-  const value = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw;
-  if (!Number.isFinite(Date.parse(value))) throw new TidewatchError(ErrorCode.CONFIG_INVALID, `${name}=${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
-  return new Date(value).toISOString();
+  const ms = parseInstant(raw);
+  if (ms === undefined) throw new TidewatchError(ErrorCode.CONFIG_INVALID, `${name}=${raw}: not a date (e.g. 2017-11-20 or 2017-11-22T09:00:00Z)`);
+  return new Date(ms).toISOString();
 }
 
 /** Query string -> ViewQuery; `network` and `channel` may repeat. */
@@ -176,7 +177,8 @@ async function watchListStatus(store: Store, q: ViewQuery, subjects: Set<string>
   for (const c of channels) if (c.handle !== null && c.lastPostAt !== null) lastPosts.set(c.handle.toLowerCase(), c.lastPostAt);
   // A network filter keeps its members (with or without events); a channel filter those channels.
   const names = q.channels.length && subjects ? new Set([...subjects].map((n) => n.toLowerCase())) : null;
-  return statusView(watched, docs, overrides, lastPosts, Date.now())
+  // The API's text is UTC (it serves whoever asks); the page shows the instants in the display zone.
+  return statusView(watched, docs, overrides, lastPosts, Date.now(), 'UTC')
     .filter((r) => r.watched && (q.networks.length === 0 || (r.network !== null && q.networks.includes(r.network))) && (names === null || names.has(r.subject)))
     .slice(0, CHANNEL_ROWS);
 }

@@ -20,7 +20,8 @@ let profile: string;
 
 before(async () => {
   ({ store, dir } = await sampleStore());
-  html = await buildReport(store, parseViewQuery(new URLSearchParams()), new Date('2026-01-02T03:04:05Z'));
+  // A team in Baghdad (UTC+3): the page shows times there; the inlined data keeps ISO 8601.
+  html = await buildReport(store, parseViewQuery(new URLSearchParams()), { display: { timezone: 'Asia/Baghdad' }, generatedAt: new Date('2026-01-02T03:04:05Z') });
   profile = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -39,6 +40,7 @@ after(async () => {
 });
 
 test('one self-contained file: no external script, style or fetch; data inlined with < escaped', () => {
+  assert.ok(html.includes('"generatedAt":"2026-01-02T03:04:05.000Z"') && html.includes('"display":{"timezone":"Asia/Baghdad"}'));
   assert.doesNotMatch(html, /<script[^>]+src=/);
   assert.doesNotMatch(html, /<link[^>]+stylesheet/);
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none';/);
@@ -62,7 +64,7 @@ test('the report renders every view from the file, the hostile title as text, wi
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(pathToFileURL(file).href);
   await page.waitForSelector('#view-overview[data-loaded="true"]');
-  assert.match((await page.textContent('#status')) ?? '', /report generated 2026-01-02 03:04 UTC/);
+  assert.match((await page.textContent('#status')) ?? '', /report generated 2026-01-02 06:04 Asia\/Baghdad/);
   const titles = await page.$$eval('#ov-channels td', (tds) => tds.map((td) => td.textContent));
   assert.ok(titles.includes(XSS_TITLE));
   assert.ok(titles.includes('ناشر'));
@@ -77,7 +79,10 @@ test('the report renders every view from the file, the hostile title as text, wi
   assert.deepEqual(cell, { text: `${WAVE.subjects.slice(0, 10).join(', ')} … and 4 more`, title: WAVE.subjects.join(', ') });
   assert.ok(cell.text!.includes(XSS_TITLE));
   await page.click('#tabs button[data-view="gaps"]');
-  assert.ok((await page.$$eval('#gaps-table td', (tds) => tds.map((td) => td.textContent))).includes('is-official'));
+  const gapCells = await page.$$eval('#gaps-table td', (tds) => tds.map((td) => td.textContent));
+  assert.ok(gapCells.includes('is-official'));
+  // The gap of 08:00 to 10:00 UTC, read in the display zone.
+  assert.ok(gapCells.includes('2017-11-22 11:00 Asia/Baghdad') && gapCells.includes('2017-11-23 13:00 Asia/Baghdad'), gapCells.join(' | '));
   assert.deepEqual(dialogs, []);
   assert.deepEqual(errors, []);
   assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), []);

@@ -1,3 +1,4 @@
+import type { DisplayOptions } from '../../pipeline/dates.ts';
 import type { Store } from '../../pipeline/store/types.ts';
 import { metaView, VIEWS, type ViewName, type ViewQuery } from './api.ts';
 import { staticAssets } from './server.ts';
@@ -14,11 +15,13 @@ const inlineJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u0
  * A local file cannot load 'self' scripts, so the CSP allows inline ones but still nothing from
  * the network.
  */
-export async function buildReport(store: Store, query: ViewQuery, generatedAt = new Date()): Promise<string> {
+export async function buildReport(store: Store, query: ViewQuery, options: { display: DisplayOptions; generatedAt?: Date }): Promise<string> {
+  const { display, generatedAt = new Date() } = options;
   const views = {} as Record<ViewName, unknown>;
   for (const name of Object.keys(VIEWS) as ViewName[]) views[name] = await VIEWS[name](store, query);
   const range = query.from || query.to ? `${query.from?.slice(0, 10) ?? 'start'} → ${query.to?.slice(0, 10) ?? 'now'}` : null;
-  const data = { generatedAt: generatedAt.toISOString(), range, query, meta: await metaView(store), views };
+  // Instants stay ISO 8601 in the data; the page shows them in `display.timezone`.
+  const data = { generatedAt: generatedAt.toISOString(), range, query, display, meta: await metaView(store), views };
   const assets = staticAssets();
   const text = (path: string) => assets[path]!.body.toString('utf8');
   const csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";

@@ -41,8 +41,9 @@ test('the page, its script and ECharts are served with a strict CSP; nothing els
   assert.equal((await fetch(new URL('/api/meta', server.url), { method: 'POST' })).status, 405);
 });
 
-test('meta: totals, networks, and channels for the filter', async () => {
-  const meta = (await (await get('/api/meta')).json()) as MetaView;
+test('meta: totals, networks, channels for the filter, and the display zone of the page', async () => {
+  const meta = (await (await get('/api/meta')).json()) as MetaView & { display: { timezone: string } };
+  assert.deepEqual(meta.display, { timezone: 'UTC' });
   assert.equal(meta.summary.channels, 3);
   assert.deepEqual(meta.networks, ['amaq', 'is-official', 'supporters']);
   assert.ok(meta.channels.some((c) => c.title === XSS_TITLE));

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { bearerToken, checkRole, refusalHeaders, type Credentials } from '../../pipeline/auth.ts';
+import { DEFAULT_DISPLAY, type DisplayOptions } from '../../pipeline/dates.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/types.ts';
@@ -56,6 +57,8 @@ export interface DashboardServerOptions {
    * scripts stay public (they hold no data): the page asks for the token and sends it itself.
    */
   credentials?: Credentials;
+  /** The zone the page shows times in (the config's `display`), sent with /api/meta; UTC without it. */
+  display?: DisplayOptions;
   /** Mounted at /v1/ (the HTTP ingest endpoint of `tidewatch serve`; it checks the writer token itself). */
   ingest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -77,7 +80,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const assets = staticAssets();
 
   const api = async (path: string, params: URLSearchParams, res: ServerResponse) => {
-    if (path === '/api/meta') return sendJson(res, 200, await metaView(store));
+    if (path === '/api/meta') return sendJson(res, 200, { ...(await metaView(store)), display: options.display ?? DEFAULT_DISPLAY });
     const view = path.slice('/api/view/'.length);
     if (path.startsWith('/api/view/') && isViewName(view)) return sendJson(res, 200, await VIEWS[view](store, parseViewQuery(params)));
     sendJson(res, 404, { error: `no such API: ${path}` });

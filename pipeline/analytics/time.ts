@@ -1,4 +1,9 @@
-/** Event-time arithmetic in UTC: every bucket, day and hour of the analytics is a UTC one. */
+/**
+ * Event-time arithmetic in UTC: every bucket, day and hour of the analytics is a UTC one.
+ * Epoch arithmetic, not date-fns: the detectors call these for every event, and date-fns
+ * measured 20-40x slower here (parseISO 13.7 µs against parseTimeMs 0.6 µs a timestamp).
+ * Dates for people are formatted by pipeline/dates.ts.
+ */
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 

@@ -12,6 +12,7 @@ test('no engines configured: the embedded default, with documented defaults', ()
   assert.equal(c.storeText, false);
   assert.equal(c.serve.host, '127.0.0.1');
   assert.equal(c.indexer.flushBytes, 1_000_000);
+  assert.equal(c.display.timezone, 'UTC');
 });
 
 test('env vars select the real engines', () => {
@@ -47,6 +48,19 @@ test('a config file that is not JSON is named in the error', () => {
 
 test('username without password is refused', () => {
   assert.throws(() => loadConfig({ env: { ELASTICSEARCH_URL: 'http://es:9200', ELASTICSEARCH_USERNAME: 'u' } }), /elasticsearch\.password: username and password must be given together/);
+});
+
+test('display.timezone must be an IANA zone name', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tw-config-'));
+  const write = (timezone: string) => {
+    const file = join(dir, `${timezone.replace(/\W/g, '_')}.json`);
+    writeFileSync(file, JSON.stringify({ display: { timezone } }));
+    return file;
+  };
+  assert.equal(loadConfig({ file: write('Asia/Baghdad'), env: {} }).display.timezone, 'Asia/Baghdad');
+  for (const bad of ['Mars/Olympus', '+01:00']) {
+    assert.throws(() => loadConfig({ file: write(bad), env: {} }), /display\.timezone: must be an IANA time zone such as UTC or Europe\/Berlin/);
+  }
 });
 
 function c(s: string): string {

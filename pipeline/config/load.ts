@@ -65,6 +65,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
   set(['dataDir'], env.TIDEWATCH_DATA_DIR);
   set(['logLevel'], env.TIDEWATCH_LOG_LEVEL);
   set(['storeText'], env.TIDEWATCH_STORE_TEXT === undefined ? undefined : env.TIDEWATCH_STORE_TEXT === 'true');
+  set(['display', 'timezone'], env.TIDEWATCH_DISPLAY_TIMEZONE);
   set(['serve', 'port'], intEnv(env, 'TIDEWATCH_PORT'));
   set(['serve', 'host'], env.TIDEWATCH_HOST);
   set(['serve', 'readerToken'], env.TIDEWATCH_READER_TOKEN);

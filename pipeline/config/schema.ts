@@ -3,6 +3,7 @@ import { alerterSchema } from '../../consumers/alerter/options.ts';
 import { analyzerSchema } from '../../consumers/analyzer/options.ts';
 import { analyticsSchema } from '../analytics/options.ts';
 import { bearerTokenSchema } from '../auth.ts';
+import { displaySchema } from '../dates.ts';
 import { collectorSchema } from '../producers/collector/options.ts';
 import { watchListSchema } from '../producers/collector/watch-list.ts';
 
@@ -112,6 +113,8 @@ export const configSchema = z.strictObject({
   analyzer: analyzerSchema.default(analyzerSchema.parse({})),
   alerter: alerterSchema.default(alerterSchema.parse({})),
   collector: collectorSchema.default(collectorSchema.parse({})),
+  /** How times read in alerts, summaries and the report (`timezone`: IANA zone, default UTC). */
+  display: displaySchema.default(displaySchema.parse({})),
   /** Channels `tidewatch collect` watches (see also collector.watchListFile). */
   watchList: watchListSchema.default([]),
 });

@@ -9,6 +9,7 @@ import type { Source, SourceItem, SourceOptions, SourceStats } from './types.ts'
 export type * from './types.ts';
 export { detectFormat } from './detect.ts';
 export { ACTIVITY_FIELDS, type ActivityField } from './generic/mapping.ts';
+export { dateFormatProblem } from './generic/date-formats.ts';
 export { mapBotUpdate, type BotUpdateResult } from './bot-api/update.ts';
 export { replayEvents, REPLAY_DEFAULTS, type ReplayOptions } from './replay/generate.ts';
 export { pacedReplay, openReplaySource, systemClock, type PacedReplayOptions, type ReplayClock } from './replay/source.ts';

@@ -28,6 +28,11 @@ export interface SourceOptions {
   storeText: boolean;
   /** Injected clock for validation ("too far in the future") and `event.ingested`. */
   nowMs?: number | undefined;
+  /**
+   * Date patterns for `csv` / `activity-jsonl` timestamps (date-fns Unicode tokens, e.g.
+   * `dd.MM.yyyy HH:mm`), tried in order before ISO 8601 and epoch numbers; read in `timezone`.
+   */
+  dateFormats?: readonly string[] | undefined;
   /** Column mapping for `csv` / `activity-jsonl`: canonical field -> input column name. */
   mapping?: Record<string, string> | undefined;
   /** Called as input is consumed (at most every few thousand records); drives progress bars. */

@@ -317,7 +317,7 @@ test('a ban page becomes channel_banned, a takedown wave and one alert; the hand
   assert.equal(alert.findingId, wave.id);
   assert.equal(alert.severity, 'critical');
   assert.equal(alert.subject, `day:${DAY}`);
-  const m = new RegExp(`^Takedown wave on ${DAY}: ([34]) channels gone across 3 language\\(s\\) \\(networks ${NETWORK}\\); channels (.+)$`).exec(alert.message);
+  const m = new RegExp(`^Takedown wave on 5 Jan 2026: ([34]) channels gone across 3 language\\(s\\) \\(networks ${NETWORK}\\); channels (.+)$`).exec(alert.message);
   assert.ok(m, alert.message);
   const named = m[2]!.split(', ');
   assert.equal(named.length, Number(m[1]));

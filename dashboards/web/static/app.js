@@ -13,7 +13,25 @@
   const $ = (id) => document.getElementById(id);
 
   // ---- formatting -------------------------------------------------------------------------
-  const fmtTime = (iso) => (iso ? String(iso).replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC') : '');
+  /**
+   * Times read in the team's display zone (config `display.timezone`, sent with the report's data
+   * and /api/meta) as "2017-11-22 11:49 Asia/Baghdad": sortable, and named like the alerts' zone.
+   * Days (fmtDay) and the charts' axes stay UTC, the analytics' own days.
+   */
+  let zone = 'UTC';
+  let zoned = null;
+  function setZone(timezone) {
+    if (!timezone || (zoned && timezone === zone)) return;
+    zone = timezone;
+    zoned = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  }
+  setZone(REPORT && REPORT.display ? REPORT.display.timezone : 'UTC');
+  function fmtTime(iso) {
+    if (!iso) return '';
+    const p = {};
+    for (const part of zoned.formatToParts(Date.parse(iso))) p[part.type] = part.value;
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${zone}`;
+  }
   const fmtDay = (iso) => (iso ? String(iso).slice(0, 10) : '');
   const fmtNum = (n, digits) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US', { maximumFractionDigits: digits === undefined ? 1 : digits }));
   const fmtPct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
@@ -349,7 +367,7 @@
   function setStatus(meta) {
     const s = meta.summary;
     const range = s.firstAt ? `${fmtDay(s.firstAt)} → ${fmtDay(s.lastAt)}` : 'no events yet';
-    const when = REPORT ? `report generated ${fmtTime(REPORT.generatedAt)}${REPORT.range ? ` for ${REPORT.range}` : ''}` : `updated ${new Date().toISOString().slice(11, 19)} UTC`;
+    const when = REPORT ? `report generated ${fmtTime(REPORT.generatedAt)}${REPORT.range ? ` for ${REPORT.range}` : ''}` : `updated ${fmtTime(new Date().toISOString())}`;
     $('status').textContent = `${fmtNum(s.events, 0)} events · ${fmtNum(s.channels, 0)} channels · ${range} · ${when}`;
   }
 
@@ -448,6 +466,7 @@
       if (seq !== state.seq) return;
       if (meta) {
         state.meta = meta;
+        if (meta.display) setZone(meta.display.timezone);
         fillFilters(meta);
       }
       if (state.meta) setStatus(state.meta);

@@ -1,3 +1,4 @@
+import { formatTime } from '../../dates.ts';
 import { isoOf, round2, HOUR_MS } from '../time.ts';
 import type { StatusAlertDoc, StatusAlertKind } from './types.ts';
 
@@ -31,8 +32,10 @@ const END_MESSAGE: Record<NonNullable<StatusAlertDoc['endReason']>, string> = {
   fewer_members: 'too few members expected active to judge the network',
 };
 
-/** The episode closed at `endMs`; `notifyEnd` false when the end is no news (a mute, a takedown). */
-export function closeEpisode(open: StatusAlertDoc, endMs: number, endReason: NonNullable<StatusAlertDoc['endReason']>, notifyEnd: boolean, message?: string): StatusAlertDoc {
-  const end = isoOf(endMs);
-  return { ...open, end, endReason, notifyEnd, message: message ?? `${open.message} — ended ${end}: ${END_MESSAGE[endReason]}` };
+/**
+ * The episode closed at `endMs`; `notifyEnd` false when the end is no news (a mute, a takedown).
+ * The message says when it ended in the display `zone`; the document's `end` stays ISO 8601.
+ */
+export function closeEpisode(open: StatusAlertDoc, endMs: number, endReason: NonNullable<StatusAlertDoc['endReason']>, notifyEnd: boolean, zone: string, message?: string): StatusAlertDoc {
+  return { ...open, end: isoOf(endMs), endReason, notifyEnd, message: message ?? `${open.message} — ended ${formatTime(endMs, zone)}: ${END_MESSAGE[endReason]}` };
 }

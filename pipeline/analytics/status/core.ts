@@ -4,6 +4,7 @@ import type { WatchList } from '../../producers/collector/watch-list.ts';
 import { channelSilence, gapsDetector, type GapsState } from '../gaps.ts';
 import type { AnalyticsOptions } from '../options.ts';
 import { restoreState, snapshotState } from '../state.ts';
+import { DEFAULT_DISPLAY, formatTime, type DisplayOptions } from '../../dates.ts';
 import { isoOf, parseTimeMs } from '../time.ts';
 import { channelKey } from '../types.ts';
 import { closeEpisode, hours, openEpisode } from './alerts.ts';
@@ -77,6 +78,8 @@ interface CollectorInfo {
 
 export interface StatusState {
   options: AnalyticsOptions;
+  /** The zone reasons and alert messages read their times in; the documents' own times stay ISO 8601. */
+  display: DisplayOptions;
   /** The gap detector's own state over the members' activity: the one cadence model. */
   gaps: GapsState;
   members: Map<string, Member>;
@@ -127,6 +130,9 @@ function setNetwork(st: StatusState, m: Member, network: string | null): void {
   if (m.watched && network !== null) st.networks.set(network, [...(st.networks.get(network) ?? []), m.handle]);
 }
 
+/** A time in a reason or message: for people, in the display zone. */
+const when = (st: StatusState, ms: number): string => formatTime(ms, st.display.timezone);
+
 function latenessMs(st: StatusState, m: Member): number {
   const perSource = st.options.status.allowedLatenessSecs;
   const secs = m.source !== null && Object.hasOwn(perSource, m.source) ? perSource[m.source]! : st.options.allowedLatenessSecs;
@@ -137,7 +143,7 @@ function latenessMs(st: StatusState, m: Member): number {
 function judge(st: StatusState, m: Member, nowMs: number): Judged {
   const o = m.override;
   if (overrideInForce(o, nowMs)) {
-    return { status: o.action === 'mute' ? 'muted' : 'retired', sinceMs: Date.parse(o.at), reason: overrideReason(o) };
+    return { status: o.action === 'mute' ? 'muted' : 'retired', sinceMs: Date.parse(o.at), reason: overrideReason(o, st.display.timezone) };
   }
   if (m.gone) return { status: 'gone', sinceMs: m.gone.atMs, reason: m.gone.reason };
   if (m.blind) return { status: 'unknown', sinceMs: m.blind.sinceMs, reason: m.blind.reason };
@@ -147,10 +153,10 @@ function judge(st: StatusState, m: Member, nowMs: number): Judged {
   if (c === null) return { status: 'active', sinceMs: last, reason: 'cadence not learned yet' };
   const watermark = nowMs - latenessMs(st, m);
   if (watermark > last + c.gapMs) {
-    return { status: 'silent', sinceMs: last + c.gapMs, reason: `no activity since ${isoOf(last)}, past its silence threshold of ${hours(c.gapMs)}` };
+    return { status: 'silent', sinceMs: last + c.gapMs, reason: `no activity since ${when(st, last)}, past its silence threshold of ${hours(c.gapMs)}` };
   }
   if (watermark > last + c.unlikelyMs) {
-    return { status: 'quiet', sinceMs: last + c.unlikelyMs, reason: `no activity since ${isoOf(last)}, below its cadence (${hours(c.unlikelyMs)})` };
+    return { status: 'quiet', sinceMs: last + c.unlikelyMs, reason: `no activity since ${when(st, last)}, below its cadence (${hours(c.unlikelyMs)})` };
   }
   return { status: 'active', sinceMs: last, reason: 'activity within its cadence' };
 }
@@ -220,7 +226,7 @@ function settle(st: StatusState, m: Member, nowMs: number, out: StatusOutput, no
   out.changes.push(change);
   silenceEpisode(st, m, nowMs, correction, out);
   if (m.watched && j.status === 'gone' && from !== 'gone') {
-    out.alerts.push(closeEpisode(openEpisode('takedown', m.handle, m.sinceMs, [m.handle], `Takedown: @${m.handle}${m.network ? ` (${m.network})` : ''} is gone: ${j.reason}`), m.sinceMs, 'gone', false));
+    out.alerts.push(closeEpisode(openEpisode('takedown', m.handle, m.sinceMs, [m.handle], `Takedown: @${m.handle}${m.network ? ` (${m.network})` : ''} is gone: ${j.reason}`), m.sinceMs, 'gone', false, st.display.timezone));
   }
 }
 
@@ -249,7 +255,7 @@ function silenceEpisode(st: StatusState, m: Member, nowMs: number, correction: b
   const reason = correction ? 'corrected' : EXPECTED.has(m.status) ? 'activity' : (m.status as 'muted' | 'retired' | 'gone');
   st.episodes.delete(open.id);
   m.silenceAlert = null;
-  out.alerts.push(closeEpisode(open, nowMs, reason, reason === 'activity' || reason === 'corrected'));
+  out.alerts.push(closeEpisode(open, nowMs, reason, reason === 'activity' || reason === 'corrected', st.display.timezone));
 }
 
 /**
@@ -265,7 +271,7 @@ function checkNetworks(st: StatusState, networks: Iterable<string>, nowMs: numbe
       // The network's silence began with the last activity of any of its members.
       const startMs = Math.max(...members.map(lastSeenMs));
       const handles = members.map((m) => m.handle).sort();
-      const episode = openEpisode('network_silence', network, startMs, handles, `Network silence: all ${handles.length} members of ${network} expected active are silent since ${isoOf(startMs)} (${handles.map((h) => `@${h}`).join(', ')})`);
+      const episode = openEpisode('network_silence', network, startMs, handles, `Network silence: all ${handles.length} members of ${network} expected active are silent since ${when(st, startMs)} (${handles.map((h) => `@${h}`).join(', ')})`);
       st.networkAlerts.set(network, episode);
       out.alerts.push(episode);
     } else if (!silent && open !== undefined) {
@@ -273,7 +279,7 @@ function checkNetworks(st: StatusState, networks: Iterable<string>, nowMs: numbe
       // Some member unknown and none active: we cannot tell, so the alert stays open.
       if (!resumed && members.length >= st.options.status.networkMinMembers) continue;
       st.networkAlerts.delete(network);
-      out.alerts.push(closeEpisode(open, nowMs, resumed ? 'activity' : 'fewer_members', resumed));
+      out.alerts.push(closeEpisode(open, nowMs, resumed ? 'activity' : 'fewer_members', resumed, st.display.timezone));
     }
   }
 }
@@ -297,7 +303,7 @@ function checkSources(st: StatusState, nowMs: number, out: StatusOutput): void {
     if (due && c.alert === null) {
       const handles = blind.map((m) => m.handle).sort();
       const what = c.stalled
-        ? `no heartbeat since ${isoOf(c.lastHeartbeatMs)} (stale after ${hours(staleMs)})`
+        ? `no heartbeat since ${when(st, c.lastHeartbeatMs)} (stale after ${hours(staleMs)})`
         : `cannot see ${handles.length} channel(s): ${[...new Set(blind.map((m) => m.blind!.reason))].slice(0, 3).join('; ')}`;
       const startMs = c.stalled ? c.lastHeartbeatMs + staleMs : Math.min(...blind.map((m) => m.blind!.sinceMs));
       const episode = openEpisode('source', name, startMs, handles, `Source stalled: collector ${name} ${what}; ${handles.length} channel(s) unknown, no silence is judged for them`);
@@ -308,7 +314,7 @@ function checkSources(st: StatusState, nowMs: number, out: StatusOutput): void {
       const open = st.episodes.get(c.alert)!;
       st.episodes.delete(c.alert);
       c.alert = null;
-      out.alerts.push(closeEpisode(open, nowMs, 'recovered', true, `Source recovered: collector ${name} sees all its channels again`));
+      out.alerts.push(closeEpisode(open, nowMs, 'recovered', true, st.display.timezone, `Source recovered: collector ${name} sees all its channels again`));
     }
   }
 }
@@ -360,7 +366,7 @@ function applyWatchList(st: StatusState, list: WatchList, nowMs: number, out: St
     if (open) {
       st.episodes.delete(open.id);
       m.silenceAlert = null;
-      out.alerts.push(closeEpisode(open, nowMs, 'unwatched', false));
+      out.alerts.push(closeEpisode(open, nowMs, 'unwatched', false, st.display.timezone));
     }
   }
   for (const entry of list) {
@@ -382,9 +388,9 @@ function applyWatchList(st: StatusState, list: WatchList, nowMs: number, out: St
 }
 
 export const statusCore = {
-  init(options: AnalyticsOptions, watchList: WatchList, nowMs: number): StatusState {
+  init(options: AnalyticsOptions, watchList: WatchList, nowMs: number, display: DisplayOptions = DEFAULT_DISPLAY): StatusState {
     const st: StatusState = {
-      options, gaps: gapsDetector.init(options), members: new Map(), collectors: new Map(), networks: new Map(),
+      options, display, gaps: gapsDetector.init(options), members: new Map(), collectors: new Map(), networks: new Map(),
       networkAlerts: new Map(), episodes: new Map(), nowMs,
     };
     applyWatchList(st, watchList, nowMs, newOutput());
@@ -412,7 +418,7 @@ export const statusCore = {
     gapsDetector.step(st.gaps, event, t);
     const nowMs = Math.max(st.nowMs, t);
     if (takedown) {
-      if (m.gone === null || t < m.gone.atMs) m.gone = { atMs: t, reason: `${action === 'channel_banned' ? 'banned' : 'deleted'} at ${isoOf(t)}` };
+      if (m.gone === null || t < m.gone.atMs) m.gone = { atMs: t, reason: `${action === 'channel_banned' ? 'banned' : 'deleted'} at ${when(st, t)}` };
     } else if (action === 'channel_created' && m.gone !== null && t > m.gone.atMs) {
       // A new channel under the old handle (the collector's next generation).
       m.gone = null;
@@ -506,7 +512,7 @@ export const statusCore = {
       if (c.stalled || c.lastHeartbeatMs < 0 || now - c.lastHeartbeatMs <= staleMs) continue;
       c.stalled = true;
       for (const m of st.members.values()) {
-        if (m.collector === name && m.blind === null) m.blind = { sinceMs: c.lastHeartbeatMs + staleMs, reason: `collector ${name}: no heartbeat since ${isoOf(c.lastHeartbeatMs)}` };
+        if (m.collector === name && m.blind === null) m.blind = { sinceMs: c.lastHeartbeatMs + staleMs, reason: `collector ${name}: no heartbeat since ${when(st, c.lastHeartbeatMs)}` };
       }
     }
     const changed = new Set<string>();

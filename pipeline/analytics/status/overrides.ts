@@ -1,3 +1,4 @@
+import { formatTime } from '../../dates.ts';
 import type { StatusOverrideDoc } from './types.ts';
 
 /**
@@ -11,9 +12,9 @@ export function nextOverride(current: StatusOverrideDoc | null, doc: StatusOverr
   return current?.action === lifts ? null : undefined;
 }
 
-/** How a status says who muted or retired a member and why (the core and the commands alike). */
-export const overrideReason = (o: StatusOverrideDoc): string =>
-  `${o.action === 'mute' ? 'muted' : 'retired'} by ${o.by}: ${o.reason}${o.until === null ? '' : ` (until ${o.until})`}`;
+/** How a status says who muted or retired a member and why (the core and the commands alike); times in the display `zone`. */
+export const overrideReason = (o: StatusOverrideDoc, zone: string): string =>
+  `${o.action === 'mute' ? 'muted' : 'retired'} by ${o.by}: ${o.reason}${o.until === null ? '' : ` (until ${formatTime(o.until, zone)})`}`;
 
 export const overrideInForce = (o: StatusOverrideDoc | null, nowMs: number): o is StatusOverrideDoc =>
   o !== null && (o.until === null || Date.parse(o.until) > nowMs);

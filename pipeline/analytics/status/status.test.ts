@@ -27,12 +27,16 @@ type Input =
 interface Scenario {
   name: string;
   options?: AnalyticsOptionsInput;
+  /** The display zone of reasons and alert messages; UTC when absent. */
+  display?: string;
   watchList: unknown;
   start: string;
   inputs: Input[];
   expect: {
     /** Every alert episode emitted, in order (see alertLine). */
     alerts: string[];
+    /** The messages of those episodes, in the same order, when the scenario checks their text. */
+    messages?: string[];
     /** Every change of these members: "<at> <from>-><to>[ correction]". */
     changes?: Record<string, string[]>;
     /** Changes of all members, counted by "<from>-><to>". */
@@ -127,19 +131,22 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
   test(`status: ${sc.name} (${file})`, () => {
     const watchList = parseWatchList(JSON.stringify(sc.watchList), file);
     const networkOf = new Map(watchList.map((e) => [e.handle, e.network]));
-    let st = statusCore.init(analyticsOptions(sc.options ?? {}), watchList, ms(sc.start));
+    let st = statusCore.init(analyticsOptions(sc.options ?? {}), watchList, ms(sc.start), { timezone: sc.display ?? 'UTC' });
     const alerts: string[] = [];
+    const messages: string[] = [];
     const seen = new Set<string>();
     const changes: StatusChangeDoc[] = [];
     const steps = timeline(sc, networkOf);
     steps.forEach(([, , run], i) => {
       const out = run(st);
       alerts.push(...out.alerts.map((a) => alertLine(a, seen)));
+      messages.push(...out.alerts.map((a) => a.message));
       changes.push(...out.changes);
       // Snapshots halfway through: the state survives a restart as JSON.
       if (i === steps.length >> 1) st = statusCore.restore(statusCore.snapshot(st));
     });
     assert.deepEqual(alerts, sc.expect.alerts, 'alerts');
+    if (sc.expect.messages) assert.deepEqual(messages, sc.expect.messages, 'alert messages');
     for (const [handle, expected] of Object.entries(sc.expect.changes ?? {})) {
       assert.deepEqual(changes.filter((c) => c.subject === handle).map(changeLine), expected, `changes of ${handle}`);
     }
@@ -180,15 +187,15 @@ test('status view: overrides apply the moment they are recorded; unmute never en
     override('beta_two', 'unmute', '2024-03-02T01:00:00.000Z'),
     override('alpha_one', 'mute', '2024-03-02T00:00:00.000Z', '2024-03-03T00:00:00.000Z'),
   ];
-  const rows = statusView(watchList, [doc('alpha_one', 'silent'), doc('stray_four', 'active', false)], log, new Map([['gamma_three', '2024-02-01T00:00:00.000Z']]), ms('2024-03-02T12:00:00Z'));
+  const rows = statusView(watchList, [doc('alpha_one', 'silent'), doc('stray_four', 'active', false)], log, new Map([['gamma_three', '2024-02-01T00:00:00.000Z']]), ms('2024-03-02T12:00:00Z'), 'UTC');
   assert.deepEqual(rows.map((r) => [r.subject, r.status, r.network, r.lastActivityAt]), [
     ['alpha_one', 'muted', 'alpha', '2024-03-01T00:00:00.000Z'],
     ['beta_two', 'retired', null, null],
     ['gamma_three', 'unknown', null, '2024-02-01T00:00:00.000Z'],
     ['stray_four', 'active', null, '2024-03-01T00:00:00.000Z'],
   ]);
-  assert.equal(rows[0]!.reason, 'muted by analyst: test (until 2024-03-03T00:00:00.000Z)');
+  assert.equal(rows[0]!.reason, 'muted by analyst: test (until 3 Mar 2024 00:00 UTC)');
   // The mute lapses by itself: the analyzer's status shows again.
-  const later = statusView(watchList, [doc('alpha_one', 'silent')], log, new Map(), ms('2024-03-03T00:00:00Z'));
+  const later = statusView(watchList, [doc('alpha_one', 'silent')], log, new Map(), ms('2024-03-03T00:00:00Z'), 'UTC');
   assert.equal(later[0]!.status, 'silent');
 });

@@ -25,6 +25,8 @@ export function statusView(
   /** Latest post per subject from the events, for members without a status document. */
   lastPosts: ReadonlyMap<string, string>,
   nowMs: number,
+  /** The display zone of the reasons' times. */
+  zone: string,
 ): StatusRow[] {
   const bySubject = new Map(docs.map((d) => [d.subject, d]));
   const listed = new Map(watchList.map((e) => [e.handle, e]));
@@ -43,7 +45,7 @@ export function statusView(
       lastActivityAt: doc?.lastActivityAt ?? lastPosts.get(subject) ?? null,
       reason: doc?.reason ?? 'no status recorded yet (the analyzer records it)',
     };
-    if (o !== undefined) return { ...base, status: o.action === 'mute' ? 'muted' : 'retired', since: o.at, reason: overrideReason(o) };
+    if (o !== undefined) return { ...base, status: o.action === 'mute' ? 'muted' : 'retired', since: o.at, reason: overrideReason(o, zone) };
     if (base.status === 'muted' || base.status === 'retired') {
       return { ...base, reason: `${base.reason}; lifted since, the analyzer re-judges it at its next tick` };
     }

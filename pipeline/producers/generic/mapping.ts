@@ -1,5 +1,6 @@
 import { EVENT_ACTIONS, MEDIA_KINDS, type EventAction, type EventInput } from '../../events/index.ts';
 import { urlsInText, uniqueLinks } from '../../events/links.ts';
+import type { UserDate } from './date-formats.ts';
 
 /**
  * The column mapping of the generic activity reader (CSV and JSON lines from other collectors:
@@ -8,7 +9,7 @@ import { urlsInText, uniqueLinks } from '../../events/links.ts';
  *
  * | field          | default column   | notes                                                              |
  * |----------------|------------------|--------------------------------------------------------------------|
- * | timestamp      | timestamp        | ISO 8601 with zone; epoch seconds/ms; zone-less local in --timezone |
+ * | timestamp      | timestamp        | ISO 8601 (seconds optional; zone-less = local in --timezone); epoch seconds/ms; or --date-format patterns |
  * | channel        | channel          | channel id (required)                                              |
  * | action         | action           | an event action; empty or absent column = `post`                   |
  * | platform       | platform         | default `telegram`                                                 |
@@ -44,6 +45,10 @@ export interface RecordContext {
   /** Zone-less local time -> epoch ms, in the operator's --timezone. */
   localToEpochMs: (local: string) => number | undefined;
   onLocalDate: () => void;
+  /** The operator's --date-format patterns, tried before the built-in forms. */
+  userDate?: ((text: string) => UserDate | undefined) | undefined;
+  /** Every date form tried, in order, for the rejection of a timestamp none of them reads. */
+  dateFormsTried: readonly string[];
 }
 
 const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
@@ -52,9 +57,14 @@ function timeOf(raw: unknown, ctx: RecordContext): number | string | undefined {
   if (typeof raw === 'number') return raw < 1e11 ? raw * 1000 : raw;
   if (typeof raw !== 'string') return undefined;
   const s = raw.trim();
+  const user = ctx.userDate?.(s);
+  if (user !== undefined) {
+    if (user.local) ctx.onLocalDate();
+    return user.ms;
+  }
   // Epoch seconds up to year 5138; larger numbers are milliseconds.
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s) < 1e11 ? Number(s) * 1000 : Number(s);
-  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(s)) return s;
+  if (/(Z|[+-]\d{2}:?\d{2})$/i.test(s)) return Number.isFinite(Date.parse(s)) ? s : undefined;
   ctx.onLocalDate();
   return ctx.localToEpochMs(s.replace(/\.\d+$/, ''));
 }
@@ -89,7 +99,7 @@ export function mapActivityRecord(record: Record<string, unknown>, map: Activity
   const rawTime = get('timestamp');
   if (!present(rawTime)) return `${map.timestamp}: missing timestamp`;
   const timestamp = timeOf(rawTime, ctx);
-  if (timestamp === undefined) return `${map.timestamp}: ${JSON.stringify(rawTime)} is not a timestamp`;
+  if (timestamp === undefined) return `${map.timestamp}: ${JSON.stringify(rawTime)} matches none of the date formats tried (${ctx.dateFormsTried.join('; ')}); add yours with --date-format`;
   const action = (str('action') ?? 'post') as EventAction;
   if (!EVENT_ACTIONS.includes(action)) return `${map.action}: ${JSON.stringify(action)} is not one of ${EVENT_ACTIONS.join(', ')}`;
   const numbers: Record<'subscribers' | 'count' | 'length' | 'views', number | undefined> = { subscribers: undefined, count: undefined, length: undefined, views: undefined };

@@ -4,6 +4,7 @@ import { ErrorCode, TidewatchError } from '../../errors.ts';
 import { displayName, isBlank, makeEvent, PROGRESS_EVERY, readLines, StatsCounter } from '../common.ts';
 import type { Source, SourceItem, SourceOptions } from '../types.ts';
 import { LocalTimeConverter } from '../zone.ts';
+import { BUILT_IN_DATE_FORMS, userDateParser } from './date-formats.ts';
 import { mapActivityRecord, resolveMapping, type RecordContext } from './mapping.ts';
 
 const MAX_RECORD_BYTES = 1024 * 1024;
@@ -28,10 +29,14 @@ export function openActivitySource(file: string, kind: 'csv' | 'jsonl', opts: So
       const mapping = resolveMapping(opts.mapping);
       if (typeof mapping === 'string') throw new TidewatchError(ErrorCode.CONFIG_INVALID, `${name}: ${mapping}`);
       const converter = new LocalTimeConverter(opts.timezone ?? 'UTC');
+      const userDate = opts.dateFormats?.length ? userDateParser(opts.dateFormats, converter) : undefined;
+      if (typeof userDate === 'string') throw new TidewatchError(ErrorCode.CONFIG_INVALID, `${name}: ${userDate}`);
       const ctx: RecordContext = {
         sourceType: kind,
         storeText: opts.storeText,
         localToEpochMs: (local) => converter.toEpochMs(local),
+        userDate,
+        dateFormsTried: [...(opts.dateFormats ?? []), ...BUILT_IN_DATE_FORMS],
         onLocalDate: () =>
           stats.warn(`${name}: timestamps without a zone read in ${opts.timezone ?? 'UTC'}${opts.timezone ? ' (--timezone)' : '; pass --timezone if they are local times'}`),
       };
