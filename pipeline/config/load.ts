@@ -68,6 +68,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
   set(['serve', 'port'], intEnv(env, 'TIDEWATCH_PORT'));
   set(['serve', 'host'], env.TIDEWATCH_HOST);
   set(['serve', 'token'], env.TIDEWATCH_INGEST_TOKEN);
+  set(['metrics', 'port'], intEnv(env, 'TIDEWATCH_METRICS_PORT'));
+  set(['metrics', 'host'], env.TIDEWATCH_METRICS_HOST);
   return out;
 }
 

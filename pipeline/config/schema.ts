@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { alerterSchema } from '../../consumers/alerter/options.ts';
 import { analyzerSchema } from '../../consumers/analyzer/options.ts';
 import { analyticsSchema } from '../analytics/options.ts';
+import { metricsSchema } from '../metrics/options.ts';
 import { collectorSchema } from '../producers/collector/options.ts';
 import { watchListSchema } from '../producers/collector/watch-list.ts';
 
@@ -94,6 +95,7 @@ export const configSchema = z.strictObject({
   analyzer: analyzerSchema.default(analyzerSchema.parse({})),
   alerter: alerterSchema.default(alerterSchema.parse({})),
   collector: collectorSchema.default(collectorSchema.parse({})),
+  metrics: metricsSchema.default(metricsSchema.parse({})),
   /** Channels `tidewatch collect` watches (see also collector.watchListFile). */
   watchList: watchListSchema.default([]),
 });
