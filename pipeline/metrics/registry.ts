@@ -68,7 +68,7 @@ export class Metrics {
     });
   }
 
-  /** A gauge read at every scrape; undefined leaves it out (not known yet). */
+  /** A gauge read at every scrape; a labelled series not in the reading is left out (not known yet). */
   gaugeOf(name: string, help: string, read: () => Reading, labelNames: readonly string[] = []): void {
     new Gauge({
       name,
