@@ -44,7 +44,7 @@ const MAX_FINDINGS = 10_000;
  */
 export class Alerter {
   readonly stats: AlerterStats = { evaluations: 0, alerts: 0, throttled: 0, delivered: 0, deliveryFailures: 0, errors: 0 };
-  /** Each rule's last evaluation: when, and whether it failed (operators act on a failing one). */
+  /** Each rule's last evaluation: when on the wall clock (also in a replay), and whether it failed (operators act on a failing one). */
   readonly lastRuns = new Map<string, { atMs: number; ok: boolean; error?: string }>();
   private state: AlertState = emptyAlertState();
   private evaluations: Promise<void> = Promise.resolve();
@@ -106,10 +106,10 @@ export class Alerter {
     if (!rule) return Promise.resolve();
     const run = this.evaluations.then(() => this.run(rule));
     this.evaluations = run.then(
-      () => void this.lastRuns.set(rule.name, { atMs: this.now(), ok: true }),
+      () => void this.lastRuns.set(rule.name, { atMs: Date.now(), ok: true }),
       (err) => {
         this.stats.errors++;
-        this.lastRuns.set(rule.name, { atMs: this.now(), ok: false, error: errorMessage(err) });
+        this.lastRuns.set(rule.name, { atMs: Date.now(), ok: false, error: errorMessage(err) });
         this.deps.log.warn({ rule: rule.name, err: errorMessage(err) }, 'alert rule evaluation failed; the next scheduled one tries again');
       },
     );

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/types.ts';
-import { isViewName, metaView, parseViewQuery, VIEWS } from './api.ts';
+import { isViewName, metaView, parseViewQuery, VIEWS, type PipelineStrip } from './api.ts';
 
 /**
  * The built-in dashboard: a static page, its script and style, ECharts from node_modules (the
@@ -52,6 +52,8 @@ export interface DashboardServerOptions {
   log: Logger;
   /** Mounted at /v1/ (the HTTP ingest endpoint of `tidewatch serve`). */
   ingest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The pipeline strip's values (/api/pipeline), where the consumers run in this process. */
+  pipeline?: () => PipelineStrip;
 }
 
 export interface DashboardServer {
@@ -72,6 +74,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
 
   const api = async (path: string, params: URLSearchParams, res: ServerResponse) => {
     if (path === '/api/meta') return sendJson(res, 200, await metaView(store));
+    if (path === '/api/pipeline') return options.pipeline ? sendJson(res, 200, options.pipeline()) : sendJson(res, 404, { error: 'the consumers do not run in this process: see their /metrics' });
     const view = path.slice('/api/view/'.length);
     if (path.startsWith('/api/view/') && isViewName(view)) return sendJson(res, 200, await VIEWS[view](store, parseViewQuery(params)));
     sendJson(res, 404, { error: `no such API: ${path}` });
