@@ -233,3 +233,57 @@ test('`tidewatch run indexer`: /healthz turns unhealthy while Elasticsearch is u
   assert.equal(families.get('tidewatch_indexer_records_indexed_total')?.type, 'COUNTER');
   assert.equal(await cli.stop(), 0);
 });
+
+test('`tidewatch run analyzer` and `run alerter` serve their metrics and health (real Kafka + Elasticsearch)', async () => {
+  const name = uniqueName('it-metrics-run');
+  cleanups.push(() => dropIndices(testElasticsearchUrl(), name));
+  const dir = mkdtempSync(join(tmpdir(), 'tidewatch-metrics-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const rulesFile = join(dir, 'rules.json');
+  writeFileSync(rulesFile, JSON.stringify({ rules: [{ name: 'silence', kind: 'silence', schedule: '* * * * * *' }] }));
+  const [analyzerPort, alerterPort] = [await freePort(), await freePort()];
+  const base = {
+    kafka: { brokers: testKafkaBrokers(), topic: `${name}.activity`, dlqTopic: `${name}.dlq`, partitions: 2 },
+    elasticsearch: { url: testElasticsearchUrl(), indexPrefix: name },
+    analyzer: { groupId: `${name}-analyzer`, networkGroupId: `${name}-network`, networkTopic: `${name}.network`, tickSecs: 1 },
+    alerter: { rulesFile },
+  };
+  const configFile = (port: number) => {
+    const file = join(dir, `config-${port}.json`);
+    writeFileSync(file, JSON.stringify({ ...base, metrics: { port, probeSecs: 0.5 } }));
+    return file;
+  };
+  const env = (port: number) => ({ TIDEWATCH_CONFIG: configFile(port), KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' });
+  const analyzer = startCli(['run', 'analyzer'], env(analyzerPort));
+  cleanups.push(() => analyzer.stop());
+  const alerter = startCli(['run', 'alerter'], env(alerterPort));
+  cleanups.push(() => alerter.stop());
+  const analyzerUrl = `http://127.0.0.1:${analyzerPort}/`;
+  const alerterUrl = `http://127.0.0.1:${alerterPort}/`;
+  for (const [url, cli] of [[analyzerUrl, analyzer], [alerterUrl, alerter]] as const) {
+    await until(async () => (await health(url).catch(() => undefined))?.code === 200, `${url}healthz healthy (stderr: ${cli.stderr().slice(-2000)})`, 90_000);
+  }
+
+  const transport = new KafkaTransport(configSchema.parse(base).kafka!);
+  cleanups.push(() => transport.close());
+  const publisher = await transport.publisher();
+  await publisher.publish(events(name, 120, 0));
+  const m = await until(async () => {
+    const s = await scrape(analyzerUrl);
+    return total(s, 'tidewatch_analyzer_records_analysed_total', { stage: 'channel' }) === 120 && total(s, 'tidewatch_analyzer_records_analysed_total', { stage: 'network' }) === 120 && s;
+  }, 'both analyzer stages to have analysed the 120 events', 90_000);
+  assert.ok(total(m, 'tidewatch_analyzer_snapshot_size_bytes')! >= 2, 'snapshots saved and measured');
+  assert.ok(total(m, 'tidewatch_analyzer_snapshot_save_duration_seconds')! >= 2);
+  assert.notEqual(total(m, 'tidewatch_consumer_lag_records', { group: `${name}-analyzer` }), undefined, 'the analyzer lag is read');
+  assert.ok(m.has('tidewatch_analyzer_findings_written_total'));
+
+  const a = await until(async () => {
+    const s = await scrape(alerterUrl);
+    return (total(s, 'tidewatch_alerter_evaluations_total', { outcome: 'ok' }) ?? 0) >= 2 && s;
+  }, 'the alerter to evaluate its every-second rule', 30_000);
+  assert.ok(Math.abs(total(a, 'tidewatch_alerter_last_evaluation_timestamp_seconds', { rule: 'silence' })! - Date.now() / 1000) < 30);
+  assert.equal(total(a, 'tidewatch_health_check_ok', { check: 'alerter' }), 1);
+  assert.equal(total(a, 'tidewatch_health_check_ok', { check: 'elasticsearch' }), 1);
+  assert.equal(await analyzer.stop(), 0);
+  assert.equal(await alerter.stop(), 0);
+});
