@@ -34,6 +34,8 @@ interface Watched {
   lags: PartitionLag[];
   /** When `lags` was read. */
   atMs: number | null;
+  /** Partitions this process was assigned (null until told): only its own can stall it. */
+  owned: ReadonlySet<number> | null;
 }
 
 /**
@@ -63,7 +65,8 @@ export class ConsumerLag {
     metrics.gaugeOf('tidewatch_consumer_stalled_partitions', `partitions with records waiting and no commit for metrics.stallSecs (${options.stallMs / 1000} s)`, () => this.watched.map((w) => ({ labels: { group: w.group, topic: w.topic }, value: w.lags.filter((l) => l.stalled).length })), ['group', 'topic']);
     metrics.health.define(this.transportName, { graceMs: options.transportGraceMs });
     metrics.health.register('partitions', () => {
-      const stalled = all().filter(({ l }) => l.stalled);
+      // The group's lag is every member's to see; a stall is the business of the partition's owner.
+      const stalled = all().filter(({ w, l }) => l.stalled && (w.owned === null || w.owned.has(l.partition)));
       if (!stalled.length) return { ok: true };
       return { ok: false, reason: `stalled: ${stalled.map(({ w, l }) => `${w.topic}[${l.partition}] (group ${w.group}, ${l.records} records waiting, no commit for ${Math.round(l.stalledMs / 1000)} s)`).join('; ')}` };
     });
@@ -74,11 +77,17 @@ export class ConsumerLag {
    * noted (the event time of its last record) for the lag in seconds. Call before subscribing.
    */
   watch(transport: Transport, group: string, topic: string): Transport {
-    const w: Watched = { group, topic, transport, tracker: newLagTracker(), lags: [], atMs: null };
+    const w: Watched = { group, topic, transport, tracker: newLagTracker(), lags: [], atMs: null, owned: null };
     this.watched.push(w);
     return decorate(transport, {
       subscribe: (options, handler) =>
-        transport.subscribe(options, async (batch: Batch) => {
+        transport.subscribe({
+          ...options,
+          onAssigned: (t, partitions) => {
+            w.owned = new Set(partitions);
+            options.onAssigned?.(t, partitions);
+          },
+        }, async (batch: Batch) => {
           await handler(batch);
           const last = batch.records[batch.records.length - 1];
           const ms = last && eventTimeMs(last.value);
@@ -100,17 +109,18 @@ export class ConsumerLag {
 
   async probe(): Promise<void> {
     const now = this.options.now ?? Date.now;
+    let failure: string | undefined;
     for (const w of this.watched) {
       try {
         const progress = await w.transport.progress(w.group, w.topic);
         w.atMs = now();
         w.lags = observeLag(w.tracker, progress, w.atMs, this.options.stallMs);
-        this.metrics.health.report(this.transportName, { ok: true });
       } catch (err) {
-        this.metrics.health.report(this.transportName, { ok: false, reason: errorMessage(err) });
+        failure ??= errorMessage(err);
         this.options.log.debug({ group: w.group, err: errorMessage(err) }, 'consumer lag not read');
       }
     }
+    this.metrics.health.report(this.transportName, failure === undefined ? { ok: true } : { ok: false, reason: failure });
   }
 }
 

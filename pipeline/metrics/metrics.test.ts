@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { loadConfig } from '../config/index.ts';
 import { retryWindowMs } from '../retry.ts';
-import { finished, Health, Metrics, newLagTracker, observeLag } from './index.ts';
+import { createLogger } from '../log.ts';
+import type { Batch, SubscribeOptions, Transport } from '../transport/types.ts';
+import { ConsumerLag, finished, Health, Metrics, newLagTracker, observeLag } from './index.ts';
 
 const progress = (committed: string | null, end: string) => [{ partition: 0, start: '0', end, committed }];
 
@@ -81,4 +83,55 @@ test('config: metrics.host / metrics.port from the environment; bad values liste
 test('the retry window is the sum of the backoff delays without jitter', () => {
   assert.equal(retryWindowMs({ retries: 3, initialDelayMs: 100, maxDelayMs: 250 }), 100 + 200 + 250);
   assert.equal(retryWindowMs({ retries: 0, initialDelayMs: 100, maxDelayMs: 250 }), 0);
+});
+
+test('consumer lag: per partition from the offsets, stalls only for partitions this process owns, transport check with its grace', async () => {
+  let now = 1_000_000;
+  const ends = ['10', '10'];
+  const committed: (string | null)[] = [null, null];
+  let down = false;
+  let assigned: ((topic: string, partitions: number[]) => void) | undefined;
+  const handlers: ((b: Batch) => Promise<void>)[] = [];
+  const transport = {
+    kind: 'kafka',
+    progress: async () => {
+      if (down) throw new Error('Kafka at k:9092: cannot read the offsets');
+      return ends.map((end, partition) => ({ partition, start: '0', end, committed: committed[partition]! }));
+    },
+    subscribe: async (o: SubscribeOptions, h: (b: Batch) => Promise<void>) => {
+      assigned = o.onAssigned;
+      handlers.push(h);
+      return { stop: async () => {}, crashed: new Promise<Error>(() => {}) };
+    },
+  } as unknown as Transport;
+  const m = new Metrics({ now: () => now, processMetrics: false });
+  const lag = new ConsumerLag(m, { probeMs: 1_000, stallMs: 60_000, transportGraceMs: 30_000, log: createLogger('silent'), now: () => now }, 'kafka');
+  const watched = lag.watch(transport, 'g', 't');
+  await watched.subscribe({ groupId: 'g' }, async () => {});
+  assigned!('t', [1]);
+  const record = (ts: string) => ({ topic: 't', partition: 0, offset: '4', key: null, value: Buffer.from(JSON.stringify({ '@timestamp': ts })) });
+  await handlers[0]!({ topic: 't', partition: 0, records: [record('1970-01-01T00:16:00.000Z')], heartbeat: async () => {}, isStale: () => false });
+  await lag.probe();
+  now += 120_000;
+  await lag.probe();
+  assert.deepEqual(lag.total('g'), { records: 20, atMs: now });
+  const v = m.health.verdict();
+  // Both have waited 120 s without a commit; only partition 1 is ours (partition 0 is another member's to report).
+  assert.equal(v.checks.partitions?.ok, false);
+  assert.match(v.checks.partitions?.reason ?? '', /^stalled: t\[1\] \(group g, 10 records waiting, no commit for 120 s\)$/);
+  const families = new Map((parsePrometheusTextFormat(await m.exposition()) as { name: string; metrics: { value: string; labels: Record<string, string> }[] }[]).map((f) => [f.name, f]));
+  assert.deepEqual(families.get('tidewatch_consumer_lag_records')?.metrics.map((s) => [s.labels.partition, s.value]), [['0', '10'], ['1', '10']]);
+  // Seconds only where this process finished a record: partition 0, event time 960 s after the epoch.
+  assert.deepEqual(families.get('tidewatch_consumer_lag_seconds')?.metrics.map((s) => [s.labels.partition, s.value]), [['0', String((now - 960_000) / 1000)]]);
+
+  down = true;
+  await lag.probe();
+  assert.equal(m.health.verdict().checks.kafka?.fatal, false, 'within kafkajs\' own retries');
+  now += 30_000;
+  await lag.probe();
+  assert.deepEqual(m.health.verdict().checks.kafka, { ok: false, reason: 'Kafka at k:9092: cannot read the offsets', failingSecs: 30, fatal: true });
+  down = false;
+  await lag.probe();
+  assert.equal(m.health.verdict().checks.kafka?.ok, true);
+  m.close();
 });
