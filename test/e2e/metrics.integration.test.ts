@@ -17,7 +17,7 @@ import { installTemplates } from '../../pipeline/store/elasticsearch/templates.t
 import { KafkaTransport } from '../../pipeline/transport/kafka/transport.ts';
 import { testElasticsearchUrl, testKafkaBrokers, uniqueName } from '../engines.ts';
 import { until } from '../live-pipeline.ts';
-import { startCli } from './process.ts';
+import { freePort, startCli } from './process.ts';
 
 const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -169,14 +169,6 @@ async function esProxy(target: URL): Promise<{ port: number; open(): Promise<voi
     });
   await open();
   return { get port() { return port; }, open, close };
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function health(url: string): Promise<{ code: number; body: { status: string; checks: Record<string, { ok: boolean; reason?: string; fatal: boolean }> } }> {
