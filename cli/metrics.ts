@@ -20,8 +20,6 @@ import type { Transport } from '../pipeline/transport/types.ts';
 
 export interface ProcessMetrics {
   metrics: Metrics;
-  /** Where /metrics and /healthz are served; null when metrics.port is 0. */
-  url: string | null;
   /** The process has finished starting (the `started` check passes). */
   started(): void;
   close(): Promise<void>;
@@ -33,12 +31,11 @@ export async function startMetrics(config: Config, log: Logger, process: Metrics
   metrics.health.define('started', { initial: { ok: false, reason: 'starting' }, graceMs: Number.POSITIVE_INFINITY });
   const started = () => metrics.health.report('started', { ok: true });
   const port = config.metrics.port ?? METRICS_PORTS[process];
-  if (port === 0) return { metrics, url: null, started, close: async () => metrics.close() };
+  if (port === 0) return { metrics, started, close: async () => metrics.close() };
   const server = await serveMetrics(metrics, config.metrics.host, port, log.child({ component: 'metrics' }));
   log.info({ metrics: `${server.url}metrics`, health: `${server.url}healthz` }, 'metrics and health endpoint listening');
   return {
     metrics,
-    url: server.url,
     started,
     async close() {
       metrics.close();

@@ -5,17 +5,6 @@ export type Labels = Record<string, string | number>;
 /** Values read at scrape time: one number, or one per label set. */
 export type Reading = number | undefined | readonly { labels: Labels; value: number }[];
 
-/** What a component is handed to time its work (a prom-client histogram fits; nothing else imports prom-client). */
-export interface Timer {
-  startTimer(labels?: Labels): () => number;
-}
-export interface Count {
-  inc(labels?: Labels, value?: number): void;
-}
-export interface Sizes {
-  observe(labels: Labels, value: number): void;
-}
-
 /** Latency buckets from 5 ms to 2 minutes: bulk requests, snapshot saves, webhook calls. */
 export const LATENCY_BUCKETS_SECS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
