@@ -12,6 +12,9 @@ import { createTransport, type Publisher, type Subscription, type Transport } fr
 import { MemoryTransport } from '../pipeline/transport/memory/transport.ts';
 import { watchListOf } from './commands/status.ts';
 import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
+import { decorate, type Metrics } from '../pipeline/metrics/index.ts';
+import type { PipelineStrip } from '../dashboards/web/api.ts';
+import { consumerLag, countingFindings, exposeAlerter, exposeAnalyzer, exposeIndexer, measuredAlertSinks, measuredSnapshots, timedSink } from './metrics.ts';
 
 export interface EmbeddedOptions {
   /** live: detectors and alert rules follow the wall clock; replay: the clock of the events. */
@@ -24,6 +27,8 @@ export interface EmbeddedOptions {
   finishOnStop?: boolean;
   /** The store held events before this input: at the end, findings are recomputed over all of them. */
   storedHistory?: boolean;
+  /** The process's metrics (serve): the consumers are measured, and `pipeline()` gives the dashboard's strip. */
+  metrics?: Metrics;
 }
 
 /**
@@ -32,10 +37,15 @@ export interface EmbeddedOptions {
  */
 export async function startEmbeddedConsumers(config: Config, transport: MemoryTransport, store: Store, log: Logger, options: EmbeddedOptions) {
   const subs: Subscription[] = [];
+  const m = options.metrics;
+  const lag = m && (await consumerLag(m, config, transport.kind, log));
+  const letters = await transport.deadLetters();
+  let lastDeadLetterMs: number | null = null;
   const indexer = new Indexer({
-    transport,
-    sink: store,
-    deadLetters: await transport.deadLetters(),
+    transport: lag ? lag.watch(transport, config.indexer.groupId, transport.options.topic) : transport,
+    sink: m ? timedSink(m, store) : store,
+    // When the last dead letter was, for the dashboard's pipeline strip.
+    deadLetters: decorate(letters, { write: async (l) => { await letters.write(l); lastDeadLetterMs = Date.now(); } }),
     options: { ...config.indexer, storeText: config.storeText },
     log: log.child({ component: 'indexer' }),
   });
@@ -44,12 +54,12 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   const network = new MemoryTransport(memoryTransportSchema.parse({ topic: config.analyzer.networkTopic, partitions: 1 }));
   const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
   const analyzer = new Analyzer({
-    transport,
-    network,
+    transport: lag ? lag.watch(transport, config.analyzer.groupId, transport.options.topic) : transport,
+    network: lag ? lag.watch(network, config.analyzer.networkGroupId, config.analyzer.networkTopic) : network,
     // A replay must not let the network stage run ahead of a partition that starts late.
     sourcePartitions: transport.options.partitions,
-    store,
-    snapshots: new MemorySnapshotStore(),
+    store: m ? countingFindings(m, store) : store,
+    snapshots: m ? measuredSnapshots(m, new MemorySnapshotStore()) : new MemorySnapshotStore(),
     options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
     analytics: config.analytics,
     watchList: watchListOf(config, undefined),
@@ -63,10 +73,29 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));
   for (const w of config.alerter.webhooks) sinks.push(new WebhookSink(w, log.child({ component: 'alerter' })));
   const rules = options.rules ?? loadRules(config.alerter.rulesFile);
-  const alerter = new Alerter({ store, rules, sinks, options: config.alerter, display: config.display, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
+  const alerter = new Alerter({ store, rules, sinks: m ? measuredAlertSinks(m, sinks) : sinks, options: config.alerter, display: config.display, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
+  if (m) {
+    exposeIndexer(m, indexer.stats);
+    exposeAnalyzer(m, analyzer.stats);
+    exposeAlerter(m, alerter);
+  }
   await alerter.start();
+  lag?.start();
   return {
     crashed: Promise.race(subs.map((s) => s.crashed)),
+    /** The dashboard's pipeline strip, from the consumers of this process. */
+    pipeline(): PipelineStrip {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const read = lag?.total(config.indexer.groupId);
+      const last = [...alerter.lastRuns].sort((a, b) => b[1].atMs - a[1].atMs)[0];
+      return {
+        now: iso(Date.now()),
+        lag: read ? { records: read.records, at: iso(read.atMs) } : null,
+        deadLetters: { count: indexer.stats.deadLettered, lastAt: lastDeadLetterMs === null ? null : iso(lastDeadLetterMs) },
+        lastAlertEvaluation: last ? { at: iso(last[1].atMs), rule: last[0], ok: last[1].ok } : null,
+        lastCollectorPoll: null,
+      };
+    },
     /**
      * After the activity transport has drained: the network stage's topic, then one last
      * evaluation of every rule, so findings of the last events still alert before the exit.

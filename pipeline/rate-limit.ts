@@ -70,6 +70,13 @@ export class TokenBucket {
     return this.granted;
   }
 
+  /** Requests that may start now: whole tokens in the bucket, 0 while paused (for the metrics). */
+  get available(): number {
+    const now = this.clock.now();
+    this.refill(now);
+    return this.pausedUntil > now ? 0 : Math.floor(this.tokens);
+  }
+
   private refill(now: number): void {
     const perMs = this.opts.requestsPerMinute / 60_000;
     this.tokens = Math.min(this.opts.burstRequests, this.tokens + (now - this.refilledAt) * perMs);

@@ -52,3 +52,13 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Par
     }
   }
 }
+
+/**
+ * The longest a retry loop with these options waits in total before it gives up (delays without
+ * jitter, which only shortens them): how long an outage is ridden out before it is reported.
+ */
+export function retryWindowMs(options: Pick<RetryOptions, 'retries' | 'initialDelayMs' | 'maxDelayMs'> & { factor?: number }): number {
+  let total = 0;
+  for (let attempt = 1; attempt <= options.retries; attempt++) total += backoffDelayMs(attempt, { ...options, factor: options.factor ?? DEFAULT_RETRY.factor, jitter: 0 });
+  return total;
+}

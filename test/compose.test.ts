@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { configFromEnv, configSchema } from '../pipeline/config/index.ts';
+import { METRICS_PORTS } from '../pipeline/metrics/options.ts';
 
 // Docker cannot run here, so the compose file is checked by reading it: images match the
 // versions the services script runs, env is what the config schema accepts, order is healthy.
@@ -32,11 +33,21 @@ test('every tidewatch service environment is a valid configuration selecting Kaf
   for (const [name, svc] of Object.entries(compose.services)) {
     if (!svc.build) continue;
     const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, String(v)]));
-    const known = new Set(['KAFKA_BROKERS', 'ELASTICSEARCH_URL', 'KIBANA_URL', 'TIDEWATCH_LOG_LEVEL', 'TIDEWATCH_DATA_DIR', 'TIDEWATCH_PORT', 'TIDEWATCH_HOST', 'TIDEWATCH_CONFIG']);
+    const known = new Set(['KAFKA_BROKERS', 'ELASTICSEARCH_URL', 'KIBANA_URL', 'TIDEWATCH_LOG_LEVEL', 'TIDEWATCH_DATA_DIR', 'TIDEWATCH_PORT', 'TIDEWATCH_HOST', 'TIDEWATCH_CONFIG', 'TIDEWATCH_METRICS_HOST', 'TIDEWATCH_METRICS_PORT']);
     for (const k of Object.keys(env)) assert.ok(known.has(k), `${name}: ${k} is not a variable tidewatch reads`);
     const config = configSchema.parse(configFromEnv(env));
     assert.deepEqual(config.kafka?.brokers, ['kafka:9092'], name);
     assert.equal(config.elasticsearch?.url, 'http://elasticsearch:9200', name);
     assert.ok(svc.command?.length, `${name} has a tidewatch command`);
+  }
+});
+
+test('the long-running tidewatch services are health-checked on their own /healthz', () => {
+  for (const [name, svc] of Object.entries(compose.services)) {
+    if (!svc.build || svc.command?.[0] !== 'run') continue;
+    const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, String(v)]));
+    const port = configSchema.parse(configFromEnv(env)).metrics.port ?? METRICS_PORTS[svc.command[1] as keyof typeof METRICS_PORTS];
+    const check = (svc.healthcheck as { test?: string[] } | undefined)?.test?.join(' ') ?? '';
+    assert.ok(check.includes(`http://127.0.0.1:${port}/healthz`), `${name} healthcheck uses its /healthz (port ${port}): ${check}`);
   }
 });

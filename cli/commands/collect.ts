@@ -16,6 +16,7 @@ import { systemClock } from '../../pipeline/clock.ts';
 import { createTransport } from '../../pipeline/transport/index.ts';
 import { ExitCode, action } from '../program.ts';
 import { commandContext, untilSignal } from '../context.ts';
+import type { Metrics } from '../../pipeline/metrics/index.ts';
 
 /** Heartbeats come every tick; the log gets one a minute. */
 const HEARTBEAT_LOG_MS = 60_000;
@@ -35,7 +36,7 @@ export interface CollectProcess {
  * transport and its status stream on the analyzer's network topic. The collector is created, not
  * started. Exported so the end-to-end test runs exactly this wiring (with its own clock).
  */
-export async function openCollect(config: Config, log: Logger, deps: { clock?: Clock; random?: () => number } = {}): Promise<CollectProcess> {
+export async function openCollect(config: Config, log: Logger, deps: { clock?: Clock; random?: () => number; metrics?: Metrics } = {}): Promise<CollectProcess> {
   const options = config.collector;
   const clock = deps.clock ?? systemClock;
   const watchListFile = options.watchListFile ? new WatchListFile(options.watchListFile) : undefined;
@@ -67,6 +68,8 @@ export async function openCollect(config: Config, log: Logger, deps: { clock?: C
     closers.push(() => sending);
     let lastHeartbeatLog = Number.NEGATIVE_INFINITY;
     let lastHeartbeatSent = Number.NEGATIVE_INFINITY;
+    let collector: Collector | undefined;
+    const measure = deps.metrics && (await import('../metrics.ts')).collectorMetrics(deps.metrics, config, { now: () => clock.now(), limiter, channels: () => collector?.channels().map((c) => c.handle) ?? [] });
     const heartbeatEveryMs = Math.min(HEARTBEAT_PUBLISH_MS, (config.analytics.status.heartbeatStaleSecs * 1000) / 5);
     // One at a time, in order: a channel's updates must not overtake each other.
     const send = (update: CollectorStatusUpdate) => {
@@ -76,6 +79,7 @@ export async function openCollect(config: Config, log: Logger, deps: { clock?: C
         .catch((err: unknown) => log.warn({ err: errorMessage(err), update: update.type }, 'collector status not published; the next one follows'));
     };
     const onStatus = (update: CollectorStatusUpdate) => {
+      measure?.(update);
       const now = clock.now();
       if (update.type === 'channel' || now - lastHeartbeatSent >= heartbeatEveryMs) {
         if (update.type === 'heartbeat') lastHeartbeatSent = now;
@@ -88,7 +92,7 @@ export async function openCollect(config: Config, log: Logger, deps: { clock?: C
         log.info({ heartbeat: update }, 'collector heartbeat');
       }
     };
-    const collector = await createCollector({
+    collector = await createCollector({
       options,
       watchList: config.watchList,
       watchListFile,
@@ -126,7 +130,8 @@ export function registerCollect(program: Command): void {
           collector: { ...(opts.source ? { source: opts.source } : {}), ...(opts.watchList ? { watchListFile: opts.watchList } : {}) },
         });
         const name = config.collector.name;
-        const run = await openCollect(config, log);
+        const metrics = opts.once ? undefined : await (await import('../metrics.ts')).startMetrics(config, log, 'collect');
+        const run = await openCollect(config, log, metrics ? { metrics: metrics.metrics } : {});
         const { collector } = run;
         try {
           if (opts.once) {
@@ -137,6 +142,7 @@ export function registerCollect(program: Command): void {
             return summary.eventsRejected > 0 ? ExitCode.REJECTED : ExitCode.OK;
           }
           collector.start();
+          metrics?.started();
           log.info({ collector: name, source: run.source, channels: collector.channels().length, transport: run.transport }, 'collector started');
           const signal = await untilSignal();
           log.info({ signal }, 'collector stopping: finishing polls in flight');
@@ -144,6 +150,7 @@ export function registerCollect(program: Command): void {
           log.info({ heartbeat: collector.heartbeat() }, 'collector stopped');
           return ExitCode.OK;
         } finally {
+          await metrics?.close();
           await run.close();
         }
       }),

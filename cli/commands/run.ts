@@ -27,26 +27,34 @@ export function registerRun(program: Command): void {
           import('../../pipeline/transport/kafka/transport.ts'),
           import('../../consumers/indexer/indexer.ts'),
         ]);
+        const { consumerLag, exposeIndexer, probeElasticsearch, startMetrics, timedSink } = await import('../metrics.ts');
+        const metrics = await startMetrics(config, log, 'indexer');
         const client = createEsClient(config.elasticsearch);
         await checkEsHealth(client, config.elasticsearch.url);
         await installTemplates(client, config.elasticsearch);
         const transport = new KafkaTransport(config.kafka);
         await transport.ensureTopics();
         const sink = new EsEventSink(client, config.elasticsearch, config.indexer);
+        const lag = await consumerLag(metrics.metrics, config, transport.kind, log);
+        probeElasticsearch(metrics.metrics, config, () => checkEsHealth(client, config.elasticsearch.url), config.indexer);
         const indexer = new Indexer({
-          transport,
-          sink,
+          transport: lag.watch(transport, config.indexer.groupId, config.kafka.topic),
+          sink: timedSink(metrics.metrics, sink),
           deadLetters: await transport.deadLetters(),
           options: { ...config.indexer, storeText: config.storeText },
           catalogue: loadCatalogue(config.analytics.migration.catalogueFile),
           log: log.child({ component: 'indexer' }),
         });
+        exposeIndexer(metrics.metrics, indexer.stats);
         const sub = await indexer.start();
+        lag.start();
+        metrics.started();
         log.info({ topic: config.kafka.topic, groupId: config.indexer.groupId }, 'indexer started');
         const every = Math.max(1, Number(opts.statsSecs)) * 1000;
         const timer = setInterval(() => log.info({ stats: indexer.stats }, 'indexer stats'), every);
         const reason = await Promise.race([untilSignal(), sub.crashed]);
         clearInterval(timer);
+        await metrics.close();
         await sub.stop();
         await transport.close();
         await sink.close();
@@ -63,17 +71,19 @@ export function registerRun(program: Command): void {
       action(async (opts: { replay?: boolean; statsSecs: string }, cmd: Command) => {
         const { config, log } = commandContext(cmd, opts.replay ? { analyzer: { mode: 'replay' } } : {});
         requireEngines(config, 'run analyzer');
-        const [{ createStore }, { createTransport }, { createEsClient }, { EsSnapshotStore }, { Analyzer }] = await Promise.all([
+        const [{ createStore }, { createTransport }, { checkEsHealth, createEsClient }, { EsSnapshotStore }, { Analyzer }] = await Promise.all([
           import('../../pipeline/store/index.ts'),
           import('../../pipeline/transport/index.ts'),
           import('../../pipeline/store/elasticsearch/client.ts'),
           import('../../consumers/analyzer/snapshots-es.ts'),
           import('../../consumers/analyzer/analyzer.ts'),
         ]);
+        const { consumerLag, countingFindings, exposeAnalyzer, measuredSnapshots, probeElasticsearch, startMetrics } = await import('../metrics.ts');
+        const metrics = await startMetrics(config, log, 'analyzer');
         const store = await createStore(config);
         await store.setup();
         const client = createEsClient(config.elasticsearch);
-        const snapshots = new EsSnapshotStore(client, config.elasticsearch.indexPrefix);
+        const snapshots = measuredSnapshots(metrics.metrics, new EsSnapshotStore(client, config.elasticsearch.indexPrefix));
         await snapshots.setup();
         const transport = await createTransport(config);
         // The network stage's input: one partition, so one instance owns the network-wide state.
@@ -82,11 +92,13 @@ export function registerRun(program: Command): void {
         await network.ensureTopics();
         // The status core's watch list: the collectors' one (config, then their file, re-read when edited).
         const listFile = config.collector.watchListFile === undefined ? undefined : new WatchListFile(config.collector.watchListFile);
+        const lag = await consumerLag(metrics.metrics, config, transport.kind, log);
+        probeElasticsearch(metrics.metrics, config, () => checkEsHealth(client, config.elasticsearch.url), config.analyzer);
         const analyzer = new Analyzer({
-          transport,
-          network,
+          transport: lag.watch(transport, config.analyzer.groupId, config.kafka.topic),
+          network: lag.watch(network, config.analyzer.networkGroupId, config.analyzer.networkTopic),
           sourcePartitions: config.kafka.partitions,
-          store,
+          store: countingFindings(metrics.metrics, store),
           snapshots,
           options: { ...config.analyzer, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
           analytics: config.analytics,
@@ -97,12 +109,16 @@ export function registerRun(program: Command): void {
           ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
           log: log.child({ component: 'analyzer' }),
         });
+        exposeAnalyzer(metrics.metrics, analyzer.stats);
         const sub = await analyzer.start();
+        lag.start();
+        metrics.started();
         log.info({ mode: config.analyzer.mode, groupId: config.analyzer.groupId, networkTopic: config.analyzer.networkTopic }, 'analyzer started');
         const every = Math.max(1, Number(opts.statsSecs)) * 1000;
         const timer = setInterval(() => log.info({ stats: analyzer.stats }, 'analyzer stats'), every);
         const reason = await Promise.race([untilSignal(), sub.crashed]);
         clearInterval(timer);
+        await metrics.close();
         await sub.stop();
         await Promise.allSettled([transport.close(), network.close()]);
         await store.close();
@@ -119,29 +135,39 @@ export function registerRun(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const { config, log } = commandContext(cmd);
         requireEngines(config, 'run alerter');
-        const [{ loadRules }, { LogSink, WebhookSink }, { Alerter }, { createStore }] = await Promise.all([
+        const [{ loadRules }, { LogSink, WebhookSink }, { Alerter }, { createStore }, { checkEsHealth, createEsClient }] = await Promise.all([
           import('../../consumers/alerter/rules.ts'),
           import('../../consumers/alerter/sinks.ts'),
           import('../../consumers/alerter/alerter.ts'),
           import('../../pipeline/store/index.ts'),
+          import('../../pipeline/store/elasticsearch/client.ts'),
         ]);
         const rules = loadRules(config.alerter.rulesFile);
+        const { exposeAlerter, measuredAlertSinks, probeElasticsearch, startMetrics } = await import('../metrics.ts');
+        const metrics = await startMetrics(config, log, 'alerter');
         const store = await createStore(config);
         await store.setup();
+        // The probe's own client: the store's is not part of the store interface.
+        const probe = createEsClient(config.elasticsearch);
+        probeElasticsearch(metrics.metrics, config, () => checkEsHealth(probe, config.elasticsearch.url), config.alerter);
         const sinkLog = log.child({ component: 'alert' });
         const alerter = new Alerter({
           store,
           rules,
-          sinks: [...(config.alerter.log ? [new LogSink(sinkLog)] : []), ...config.alerter.webhooks.map((w) => new WebhookSink(w, sinkLog))],
+          sinks: measuredAlertSinks(metrics.metrics, [...(config.alerter.log ? [new LogSink(sinkLog)] : []), ...config.alerter.webhooks.map((w) => new WebhookSink(w, sinkLog))]),
           options: config.alerter,
           display: config.display,
           log: log.child({ component: 'alerter' }),
         });
+        exposeAlerter(metrics.metrics, alerter);
         await alerter.start();
+        metrics.started();
         log.info({ rules: rules.filter((r) => r.enabled).map((r) => `${r.name} (${r.schedule})`), webhooks: config.alerter.webhooks.map((w) => w.name) }, 'alerter started');
         const reason = await untilSignal();
+        await metrics.close();
         await alerter.stop();
         await store.close();
+        await probe.close();
         log.info({ stats: alerter.stats, reason }, 'alerter stopped');
         return 0;
       }),

@@ -72,7 +72,7 @@ async function credentialsFor(config: Config, log: Logger, options: ServeOptions
 export async function startServe(config: Config, log: Logger, options: ServeOptions): Promise<Serving> {
   const credentials = await credentialsFor(config, log, options);
   // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
-  const [{ startDashboardServer }, { createIngestHandler }, { createStore }, { createTransport }, { startEmbeddedConsumers }, { MemoryTransport }, { PerClientLimit }] = await Promise.all([
+  const [{ startDashboardServer }, { createIngestHandler }, { createStore }, { createTransport }, { startEmbeddedConsumers }, { MemoryTransport }, { PerClientLimit }, { Metrics }] = await Promise.all([
     import('../../dashboards/web/server.ts'),
     import('../../pipeline/producers/http/handler.ts'),
     import('../../pipeline/store/index.ts'),
@@ -80,7 +80,10 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
     import('../embedded.ts'),
     import('../../pipeline/transport/memory/transport.ts'),
     import('../../pipeline/rate-limit.ts'),
+    import('../../pipeline/metrics/index.ts'),
   ]);
+  // Without a served one (the demo) the consumers are still measured, for the dashboard's pipeline strip.
+  const metrics = options.metrics ?? new Metrics({ processMetrics: false });
   const store = await createStore(config);
   // What is open so far, closed in this order if start-up fails half-way (cron tasks of the alerter would keep the process alive).
   const opened: { close(): Promise<void> }[] = [store];
@@ -89,7 +92,7 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
     opened.unshift(transport);
     await transport.ensureTopics();
     // Consumers subscribe before anything is published: the memory transport keeps records only for groups it knows.
-    const consumers = transport instanceof MemoryTransport ? await startEmbeddedConsumers(config, transport, store, log, options) : undefined;
+    const consumers = transport instanceof MemoryTransport ? await startEmbeddedConsumers(config, transport, store, log, { ...options, metrics }) : undefined;
     if (consumers) opened.splice(1, 0, { close: () => consumers.stop() });
     const publisher = await transport.publisher();
     const { serve } = config;
@@ -102,7 +105,7 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
       trustProxy: serve.trustProxy,
       storeText: config.storeText,
     });
-    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), credentials, display: config.display, ingest });
+    const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), credentials, display: config.display, ingest, ...(consumers ? { pipeline: () => consumers.pipeline() } : {}) });
     return {
       url: dashboard.url,
       store,
@@ -114,6 +117,7 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
         // Closing the memory transport waits until the consumers have handled what was published.
         await transport.close();
         await consumers?.stop();
+        if (!options.metrics) metrics.close();
         await store.close();
       },
     };
@@ -137,11 +141,14 @@ export function registerServe(program: Command): void {
         if (flags.host !== undefined) overrides.host = flags.host;
         if (flags.port !== undefined) overrides.port = Number(flags.port);
         const { config, log } = commandContext(cmd, { serve: overrides });
-        const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, insecure: flags.insecure === true, clock: { mode: 'live' } });
+        const metrics = await (await import('../metrics.ts')).startMetrics(config, log, 'serve');
+        const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, insecure: flags.insecure === true, clock: { mode: 'live' }, metrics: metrics.metrics });
+        metrics.started();
         process.stdout.write(`tidewatch: dashboard at ${serving.url} (store: ${serving.store.kind}); ingest at ${serving.url}v1/events\n`);
         const reason = await Promise.race([untilSignal(), serving.crashed]);
         process.stdout.write('tidewatch: stopping\n');
         await serving.stop();
+        await metrics.close();
         return reason instanceof Error ? 1 : 0;
       }),
     );

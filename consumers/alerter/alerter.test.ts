@@ -187,8 +187,12 @@ test('alert state not saved: nothing is sent, and the next evaluation alerts', a
   await alerter.idle();
   assert.equal(sent.length, 0);
   assert.equal(alerter.stats.errors, 1);
+  // What /healthz reports: the rule's last evaluation failed, and why.
+  assert.equal(alerter.lastRuns.get('silence')?.ok, false);
+  assert.match(alerter.lastRuns.get('silence')?.error ?? '', /saving 1 alert\(s\): down/);
   advance(60_000);
   await alerter.evaluate('silence');
   await alerter.idle();
   assert.equal(sent.length, 1);
+  assert.equal(alerter.lastRuns.get('silence')?.ok, true);
 });

@@ -47,6 +47,8 @@ const MAX_FINDINGS = 10_000;
  */
 export class Alerter {
   readonly stats: AlerterStats = { evaluations: 0, alerts: 0, throttled: 0, delivered: 0, deliveryFailures: 0, errors: 0 };
+  /** Each rule's last evaluation: when on the wall clock (also in a replay), and whether it failed (operators act on a failing one). */
+  readonly lastRuns = new Map<string, { atMs: number; ok: boolean; error?: string }>();
   private state: AlertState = emptyAlertState();
   private evaluations: Promise<void> = Promise.resolve();
   private readonly deliveries = new Map<string, Promise<void>>();
@@ -106,10 +108,14 @@ export class Alerter {
     const rule = this.deps.rules.find((r) => r.name === ruleName);
     if (!rule) return Promise.resolve();
     const run = this.evaluations.then(() => this.run(rule));
-    this.evaluations = run.catch((err) => {
-      this.stats.errors++;
-      this.deps.log.warn({ rule: rule.name, err: errorMessage(err) }, 'alert rule evaluation failed; the next scheduled one tries again');
-    });
+    this.evaluations = run.then(
+      () => void this.lastRuns.set(rule.name, { atMs: Date.now(), ok: true }),
+      (err) => {
+        this.stats.errors++;
+        this.lastRuns.set(rule.name, { atMs: Date.now(), ok: false, error: errorMessage(err) });
+        this.deps.log.warn({ rule: rule.name, err: errorMessage(err) }, 'alert rule evaluation failed; the next scheduled one tries again');
+      },
+    );
     return this.evaluations;
   }
 

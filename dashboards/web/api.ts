@@ -328,3 +328,19 @@ export type ViewName = keyof typeof VIEWS;
 export function isViewName(name: string): name is ViewName {
   return Object.hasOwn(VIEWS, name);
 }
+
+/**
+ * The "pipeline" strip of the embedded deployment (`tidewatch serve` / the demo without Kafka):
+ * values of the consumers running in the dashboard's own process, each with the time it refers
+ * to, so the page shows its age. On Kafka + Elasticsearch each process has its own /metrics.
+ */
+export interface PipelineStrip {
+  now: string;
+  /** Records the indexer has still to read, as read at `at`; null before the first read. */
+  lag: { records: number; at: string } | null;
+  /** Records dead-lettered since start, and when the last one was. */
+  deadLetters: { count: number; lastAt: string | null };
+  lastAlertEvaluation: { at: string; rule: string; ok: boolean } | null;
+  /** Null when no collector runs in this process. */
+  lastCollectorPoll: { at: string } | null;
+}

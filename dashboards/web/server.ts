@@ -7,7 +7,7 @@ import { DEFAULT_DISPLAY, type DisplayOptions } from '../../pipeline/dates.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/types.ts';
-import { isViewName, metaView, parseViewQuery, VIEWS } from './api.ts';
+import { isViewName, metaView, parseViewQuery, VIEWS, type PipelineStrip } from './api.ts';
 
 /**
  * The built-in dashboard: a static page, its script and style, ECharts from node_modules (the
@@ -61,6 +61,8 @@ export interface DashboardServerOptions {
   display?: DisplayOptions;
   /** Mounted at /v1/ (the HTTP ingest endpoint of `tidewatch serve`; it checks the writer token itself). */
   ingest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The pipeline strip's values (/api/pipeline), where the consumers run in this process. */
+  pipeline?: () => PipelineStrip;
 }
 
 export interface DashboardServer {
@@ -81,6 +83,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
 
   const api = async (path: string, params: URLSearchParams, res: ServerResponse) => {
     if (path === '/api/meta') return sendJson(res, 200, { ...(await metaView(store)), display: options.display ?? DEFAULT_DISPLAY });
+    if (path === '/api/pipeline') return options.pipeline ? sendJson(res, 200, options.pipeline()) : sendJson(res, 404, { error: 'the consumers do not run in this process: see their /metrics' });
     const view = path.slice('/api/view/'.length);
     if (path.startsWith('/api/view/') && isViewName(view)) return sendJson(res, 200, await VIEWS[view](store, parseViewQuery(params)));
     sendJson(res, 404, { error: `no such API: ${path}` });

@@ -73,6 +73,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
   // TIDEWATCH_INGEST_TOKEN is the writer token's name from before there were two roles.
   set(['serve', 'writerToken'], env.TIDEWATCH_WRITER_TOKEN || env.TIDEWATCH_INGEST_TOKEN);
   set(['serve', 'writerTokenFile'], env.TIDEWATCH_WRITER_TOKEN_FILE);
+  set(['metrics', 'port'], intEnv(env, 'TIDEWATCH_METRICS_PORT'));
+  set(['metrics', 'host'], env.TIDEWATCH_METRICS_HOST);
   return out;
 }
 

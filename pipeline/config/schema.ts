@@ -4,6 +4,7 @@ import { analyzerSchema } from '../../consumers/analyzer/options.ts';
 import { analyticsSchema } from '../analytics/options.ts';
 import { bearerTokenSchema } from '../auth.ts';
 import { displaySchema } from '../dates.ts';
+import { metricsSchema } from '../metrics/options.ts';
 import { collectorSchema } from '../producers/collector/options.ts';
 import { watchListSchema } from '../producers/collector/watch-list.ts';
 
@@ -115,6 +116,7 @@ export const configSchema = z.strictObject({
   collector: collectorSchema.default(collectorSchema.parse({})),
   /** How times read in alerts, summaries and the report (`timezone`: IANA zone, default UTC). */
   display: displaySchema.default(displaySchema.parse({})),
+  metrics: metricsSchema.default(metricsSchema.parse({})),
   /** Channels `tidewatch collect` watches (see also collector.watchListFile). */
   watchList: watchListSchema.default([]),
 });

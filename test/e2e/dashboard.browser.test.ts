@@ -189,6 +189,16 @@ test('takedowns and spikes & alerts render', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-spikes.png'), fullPage: true });
 });
 
+test('the pipeline strip: lag, dead letters, last alert evaluation and last collector poll, each with its age', async () => {
+  await page.waitForSelector('#pipeline:not([hidden])', { timeout: 30_000 });
+  const items = await page.$$eval('#pipeline > span', (spans) => spans.map((s) => s.textContent ?? ''));
+  assert.equal(items[0], 'Pipeline');
+  assert.match(items[1] ?? '', /^Lag [\d,]+ records · read \d+ (s|min) ago$/);
+  assert.match(items[2] ?? '', /^DLQ [\d,]+/);
+  assert.match(items[3] ?? '', /^Last alert evaluation (\d+ (s|min) ago · \S+: (ok|failed)|– · none yet)$/);
+  assert.equal(items[4], 'Last collector poll – · no collector in this process');
+});
+
 test('nothing was injected: no dialog, no CSP violation, no script error', () => {
   assert.deepEqual(dialogs, []);
   assert.deepEqual(cspViolations, []);

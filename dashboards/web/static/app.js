@@ -446,6 +446,40 @@
     }
   }
 
+  // ---- the pipeline strip (consumers in this process only: the embedded default) -------------
+  function fmtAge(iso, nowIso) {
+    const secs = Math.max(0, (Date.parse(nowIso) - Date.parse(iso)) / 1000);
+    if (secs < 90) return `${Math.round(secs)} s ago`;
+    if (secs < 5400) return `${Math.round(secs / 60)} min ago`;
+    if (secs < 129600) return `${Math.round(secs / 3600)} h ago`;
+    return `${Math.round(secs / 86400)} d ago`;
+  }
+
+  function stripItem(label, value, note, bad) {
+    const item = node('span', null, bad ? 'bad' : '');
+    item.append(`${label} `, node('b', value), note ? ` · ${note}` : '');
+    return item;
+  }
+
+  async function loadPipeline() {
+    const strip = $('pipeline');
+    let p;
+    try {
+      p = await getJson('/api/pipeline');
+    } catch {
+      // Not served here (Kafka + Elasticsearch: each consumer has its own /metrics).
+      strip.hidden = true;
+      return;
+    }
+    const lag = p.lag ? stripItem('Lag', `${fmtNum(p.lag.records, 0)} records`, `read ${fmtAge(p.lag.at, p.now)}`) : stripItem('Lag', '–', 'not read yet');
+    const dlq = stripItem('DLQ', fmtNum(p.deadLetters.count, 0), p.deadLetters.lastAt ? `last ${fmtAge(p.deadLetters.lastAt, p.now)}` : '', p.deadLetters.count > 0);
+    const a = p.lastAlertEvaluation;
+    const alert = a ? stripItem('Last alert evaluation', fmtAge(a.at, p.now), `${a.rule}: ${a.ok ? 'ok' : 'failed'}`, !a.ok) : stripItem('Last alert evaluation', '–', 'none yet');
+    const poll = p.lastCollectorPoll ? stripItem('Last collector poll', fmtAge(p.lastCollectorPoll.at, p.now)) : stripItem('Last collector poll', '–', 'no collector in this process');
+    strip.replaceChildren(node('span', 'Pipeline'), lag, dlq, alert, poll);
+    strip.hidden = false;
+  }
+
   function render(view, data) {
     const section = $(`view-${view}`);
     RENDER[view](data);
@@ -511,8 +545,10 @@
       load(false);
     });
     let ticks = 0;
+    loadPipeline();
     setInterval(() => {
       if (!$('live').checked || document.visibilityState !== 'visible' || !$('login').hidden) return;
+      loadPipeline();
       // The channel list changes slowly: refresh it every sixth tick, or until it first loads.
       load(!state.meta || ++ticks % 6 === 0);
     }, LIVE_MS);

@@ -15,6 +15,9 @@ function logCreator() {
   };
 }
 
+/** kafkajs' own retries of a request (connection, leader moves): ridden out before anything is reported. */
+export const KAFKA_RETRY = { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 } as const;
+
 export function createKafka(config: KafkaConfig): Kafka {
   const options: KafkaJsConfig = {
     clientId: config.clientId,
@@ -24,7 +27,7 @@ export function createKafka(config: KafkaConfig): Kafka {
     requestTimeout: config.requestTimeoutMs,
     logLevel: logLevel.INFO,
     logCreator,
-    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 30_000 },
+    retry: { ...KAFKA_RETRY },
   };
   if (config.sasl) {
     const { mechanism, username, password } = config.sasl;
