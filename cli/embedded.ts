@@ -76,7 +76,7 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   const alerter = new Alerter({ store, rules, sinks: m ? measuredAlertSinks(m, sinks) : sinks, options: config.alerter, display: config.display, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
   if (m) {
     exposeIndexer(m, indexer.stats);
-    exposeAnalyzer(m, analyzer.stats);
+    exposeAnalyzer(m, analyzer.stats, () => analyzer.correctionStatus());
     exposeAlerter(m, alerter);
   }
   await alerter.start();

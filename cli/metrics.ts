@@ -1,6 +1,6 @@
 import type { Alerter } from '../consumers/alerter/alerter.ts';
 import type { AlertSink } from '../consumers/alerter/sinks.ts';
-import type { AnalyzerStats } from '../consumers/analyzer/analyzer.ts';
+import type { AnalyzerStats, CorrectionStats } from '../consumers/analyzer/analyzer.ts';
 import type { SnapshotStore } from '../consumers/analyzer/snapshots.ts';
 import type { IndexerStats } from '../consumers/indexer/indexer.ts';
 import type { Config } from '../pipeline/config/index.ts';
@@ -79,7 +79,7 @@ export function timedSink<S extends EventSink>(m: Metrics, sink: S): S {
   }) as S;
 }
 
-export function exposeAnalyzer(m: Metrics, stats: Record<string, AnalyzerStats>): void {
+export function exposeAnalyzer(m: Metrics, stats: Record<string, AnalyzerStats>, corrections?: () => CorrectionStats & { pending: boolean }): void {
   const perStage = (read: (s: AnalyzerStats) => number) => () => Object.entries(stats).map(([stage, s]) => ({ labels: { stage }, value: read(s) }));
   const count = (what: string, help: string, read: (s: AnalyzerStats) => number) => m.countOf(`tidewatch_analyzer_${what}_total`, help, perStage(read), ['stage']);
   count('records_analysed', 'records analysed by the stage (valid or not)', (s) => s.records);
@@ -88,6 +88,16 @@ export function exposeAnalyzer(m: Metrics, stats: Record<string, AnalyzerStats>)
   count('findings_rejected', 'findings the store refused for good', (s) => s.findingsRejected);
   count('snapshots_restored', 'partition states read back from a snapshot', (s) => s.restored);
   count('ticks', 'wall-clock ticks of held partitions', (s) => s.ticks);
+  if (!corrections) return;
+  // Late data: re-analyses from the store (consumers/analyzer/README.md, "Late data").
+  m.countOf('tidewatch_analyzer_reanalysis_runs_total', 're-analyses run to correct late events', () => corrections().runs);
+  m.countOf('tidewatch_analyzer_reanalysis_events_total', 'events read back from the store by re-analyses', () => corrections().events);
+  m.countOf('tidewatch_analyzer_reanalysis_failures_total', 're-analyses that failed (tried again at the next tick)', () => corrections().failures);
+  m.countOf('tidewatch_analyzer_reanalysis_findings_total', 'findings a re-analysis added, changed or removed', () => {
+    const c = corrections();
+    return [{ labels: { change: 'added' }, value: c.added }, { labels: { change: 'changed' }, value: c.changed }, { labels: { change: 'removed' }, value: c.removed }];
+  }, ['change']);
+  m.gaugeOf('tidewatch_analyzer_reanalysis_pending', '1 while late events wait for a re-analysis (the backlog), else 0', () => (corrections().pending ? 1 : 0));
 }
 
 /** The analyzer's store, counting the findings written per type. */

@@ -109,7 +109,7 @@ export function registerRun(program: Command): void {
           ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
           log: log.child({ component: 'analyzer' }),
         });
-        exposeAnalyzer(metrics.metrics, analyzer.stats);
+        exposeAnalyzer(metrics.metrics, analyzer.stats, () => analyzer.correctionStatus());
         const sub = await analyzer.start();
         lag.start();
         metrics.started();

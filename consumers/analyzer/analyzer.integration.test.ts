@@ -142,7 +142,7 @@ test('SIGKILL mid-stream, restart: the same gaps, none twice, nothing lost', asy
   const r = await open(config);
   const file = join(tmp, 'kill.json');
   const { kafka, elasticsearch, analyzer } = config;
-  writeFileSync(file, JSON.stringify({ kafka, elasticsearch, analyzer, logLevel: 'warn' }));
+  writeFileSync(file, JSON.stringify({ kafka, elasticsearch, analyzer, logLevel: 'warn', metrics: { port: 0 } }));
   const publisher = await r.transport.publisher();
   await publisher.publishRaw(timeline.map((value) => ({ key: keyOf(value), value })));
   const spawnAnalyzer = (): ChildProcess =>

@@ -653,6 +653,11 @@ export class Analyzer {
     await this.correct();
   }
 
+  /** Corrections so far, and whether late events wait for one (the re-analysis backlog). */
+  correctionStatus(): CorrectionStats & { pending: boolean } {
+    return { ...this.corrections, pending: this.lateFrom() !== null };
+  }
+
   /** Late events seen and not yet corrected: the earliest one's time, or null. */
   private lateFrom(): number | null {
     let from: number | null = null;

@@ -37,6 +37,7 @@ for (const mode of ['live', 'replay'] as const) {
       elasticsearch: { url: testElasticsearchUrl(), indexPrefix: name },
       indexer: { groupId: `${name}-indexer` },
       analyzer: { groupId: `${name}-analyzer`, networkGroupId: `${name}-network`, networkTopic: `${name}.network`, tickSecs: 1, idleSecs: 2, correctEverySecs: 5 },
+      metrics: { port: 0 },
     }));
     const env = { TIDEWATCH_CONFIG: config, KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' };
     const es = createEsClient(elasticsearchSchema.parse({ url: testElasticsearchUrl(), indexPrefix: name }));

@@ -269,6 +269,8 @@ export class Scenario {
       ELASTICSEARCH_INDEX_PREFIX: es.prefix ?? this.name,
       TIDEWATCH_CONFIG: file,
       TIDEWATCH_LOG_LEVEL: 'info',
+      // Several consumers of one command run at once here: no fixed metrics port to fight over.
+      TIDEWATCH_METRICS_PORT: '0',
     };
     const p = new ConsumerProcess<Stats>(command, env, join(this.dir, `${command}-${this.consumers.length}.log`));
     this.consumers.push(p);
