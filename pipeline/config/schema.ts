@@ -3,7 +3,7 @@ import { alerterSchema } from '../../consumers/alerter/options.ts';
 import { analyzerSchema } from '../../consumers/analyzer/options.ts';
 import { analyticsSchema } from '../analytics/options.ts';
 import { collectorSchema } from '../producers/collector/options.ts';
-import { watchListSchema } from '../producers/collector/watch-list.ts';
+import { watchListSchema } from '../watch/watch-list.ts';
 
 /**
  * The one configuration schema. Each component's options are a section here; names carry

@@ -19,7 +19,7 @@ import { configSchema } from '../../pipeline/config/index.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { createLogger, setLogger } from '../../pipeline/log.ts';
 import { systemClock, type Clock } from '../../pipeline/producers/collector/clock.ts';
-import { mergeWatchLists, WatchListFile } from '../../pipeline/producers/collector/watch-list.ts';
+import { mergeWatchLists, WatchListFile } from '../../pipeline/watch/watch-list.ts';
 import { startFixtureServer } from '../../pipeline/producers/preview/fixture-server.ts';
 import { checkEsHealth, createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { EsEventSink } from '../../pipeline/store/elasticsearch/sink.ts';

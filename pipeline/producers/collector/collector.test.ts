@@ -9,9 +9,9 @@ import { PreviewSource } from '../preview/source.ts';
 import { createCollector, type Collector } from './collector.ts';
 import { collectorSchema } from './options.ts';
 import { TokenBucket } from './rate-limit.ts';
-import type { CollectorStatusUpdate } from './status.ts';
+import type { CollectorStatusUpdate } from '../../watch/status.ts';
 import { FakeClock, RecordingPublisher } from './testing.ts';
-import { WatchListFile, watchListSchema } from './watch-list.ts';
+import { WatchListFile, watchListSchema } from '../../watch/watch-list.ts';
 
 setLogger(createLogger('silent'));
 

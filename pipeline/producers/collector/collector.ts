@@ -4,14 +4,14 @@ import { errorMessage } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import type { Publisher } from '../../transport/types.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { initialState, reduceObservation, type ChannelHealth, type ChannelState } from './lifecycle.ts';
+import { initialState, reduceObservation, type ChannelState } from './lifecycle.ts';
 import type { CollectorOptions } from './options.ts';
 import type { TokenBucket } from './rate-limit.ts';
 import { nextIntervalSecs } from './schedule.ts';
 import type { ChannelSource } from './source.ts';
 import { StateStore } from './state.ts';
-import type { ChannelStatusUpdate, CollectorHeartbeat, StatusListener } from './status.ts';
-import { mergeWatchLists, type WatchEntry, type WatchList, type WatchListFile } from './watch-list.ts';
+import type { ChannelHealth, ChannelStatusUpdate, CollectorHeartbeat, StatusListener } from '../../watch/status.ts';
+import { mergeWatchLists, type WatchEntry, type WatchList, type WatchListFile } from '../../watch/watch-list.ts';
 
 export interface CollectorParams {
   options: CollectorOptions;

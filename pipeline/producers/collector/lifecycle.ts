@@ -1,9 +1,8 @@
 import { buildEvent, type ActivityEvent, type EventAction, type EventInput } from '../../events/index.ts';
 import type { Gap, Observation } from './source.ts';
-import type { WatchEntry } from './watch-list.ts';
+import type { ChannelHealth } from '../../watch/status.ts';
+import type { WatchEntry } from '../../watch/watch-list.ts';
 
-/** What the watch-list status feature shows per channel. */
-export type ChannelHealth = 'ok' | 'unknown' | 'gone';
 
 /** Persisted per watched handle (collector state file). */
 export interface ChannelState {
