@@ -11,6 +11,7 @@ import { createStore, type Store } from '../pipeline/store/index.ts';
 import { createTransport, type Publisher, type Subscription, type Transport } from '../pipeline/transport/index.ts';
 import { MemoryTransport } from '../pipeline/transport/memory/transport.ts';
 import { watchListOf } from './commands/status.ts';
+import { STATUS_RECORD_KEY, type CollectorStatusUpdate } from '../pipeline/watch/status.ts';
 import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
 
 export interface EmbeddedOptions {
@@ -40,6 +41,9 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   subs.push(await indexer.start());
   // The network stage reads a topic of its own: a second in-process transport.
   const network = new MemoryTransport(memoryTransportSchema.parse({ topic: config.analyzer.networkTopic, partitions: 1 }));
+  // A collector's status stream (serve's own collector, or `collect` through serve's ingest) goes
+  // to the network stage, the one owner of the status core, as `tidewatch collect` sends it on Kafka.
+  const statusPublisher = await network.publisher();
   const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
   const analyzer = new Analyzer({
     transport,
@@ -63,11 +67,13 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   await alerter.start();
   return {
     crashed: Promise.race(subs.map((s) => s.crashed)),
+    publishStatus: (updates: readonly CollectorStatusUpdate[]) => statusPublisher.publishRaw(updates.map((u) => ({ key: STATUS_RECORD_KEY, value: JSON.stringify(u) }))),
     /**
      * After the activity transport has drained: the network stage's topic, then one last
      * evaluation of every rule, so findings of the last events still alert before the exit.
      */
     async stop() {
+      await statusPublisher.close();
       await network.close();
       await Promise.all(subs.map((s) => s.stop()));
       if (options.finishOnStop) await analyzer.finish();

@@ -3,6 +3,8 @@ import type { Config } from '../../pipeline/config/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/index.ts';
 import type { Publisher } from '../../pipeline/transport/index.ts';
+import type { Clock, Collector } from '../../pipeline/producers/collector/index.ts';
+import type { CollectorDelivery } from '../../pipeline/producers/collector/deliver.ts';
 import type { EmbeddedOptions } from '../embedded.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
@@ -11,6 +13,13 @@ import { action } from '../program.ts';
 export interface ServeOptions extends EmbeddedOptions {
   host: string;
   port: number;
+  /**
+   * Run the collector here (`serve --watch-list`, or collector.watchListFile / watchList in the
+   * config): into the in-process pipeline on the embedded default, to Kafka otherwise.
+   */
+  collect?: boolean;
+  /** The collector's clock (tests). */
+  collectorClock?: Clock;
 }
 
 export interface Serving {
@@ -18,6 +27,8 @@ export interface Serving {
   store: Store;
   /** Publishes to the configured transport (the ingest endpoint and the demo's replay use it). */
   publisher: Publisher;
+  /** The in-process collector, when serve collects. */
+  collector?: Collector | undefined;
   /** Resolves with the error that stopped an in-process consumer for good. */
   crashed: Promise<Error>;
   /** In order: stop taking requests, drain the transport into the consumers, close the store. */
@@ -27,13 +38,14 @@ export interface Serving {
 /** The dashboard and the ingest endpoint over the configured store and transport. */
 export async function startServe(config: Config, log: Logger, options: ServeOptions): Promise<Serving> {
   // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
-  const [{ startDashboardServer }, { createIngestHandler }, { createStore }, { createTransport }, { startEmbeddedConsumers }, { MemoryTransport }] = await Promise.all([
+  const [{ startDashboardServer }, { createIngestHandler }, { createStore }, { createTransport }, { startEmbeddedConsumers }, { MemoryTransport }, { openCollect, openKafkaDelivery }] = await Promise.all([
     import('../../dashboards/web/server.ts'),
     import('../../pipeline/producers/http/handler.ts'),
     import('../../pipeline/store/index.ts'),
     import('../../pipeline/transport/index.ts'),
     import('../embedded.ts'),
     import('../../pipeline/transport/memory/transport.ts'),
+    import('./collect.ts'),
   ]);
   const store = await createStore(config);
   // What is open so far, closed in this order if start-up fails half-way (cron tasks of the alerter would keep the process alive).
@@ -46,15 +58,36 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
     const consumers = transport instanceof MemoryTransport ? await startEmbeddedConsumers(config, transport, store, log, options) : undefined;
     if (consumers) opened.splice(1, 0, { close: () => consumers.stop() });
     const publisher = await transport.publisher();
-    const ingest = createIngestHandler({ publish: (events) => publisher.publish(events), maxBodyBytes: config.serve.maxBodyBytes, token: config.serve.token, storeText: config.storeText });
+    opened.unshift(publisher);
+    // Collectors' status records (serve's own, and `tidewatch collect` delivering here) go where the
+    // analyzer's network stage reads them: in this process, or the network topic on Kafka.
+    const delivery: CollectorDelivery = consumers
+      ? { describe: 'in-process', events: publisher, sendStatus: (updates) => consumers.publishStatus(updates), close: async () => {} }
+      : await openKafkaDelivery({ ...config, kafka: config.kafka! });
+    opened.unshift(delivery);
+    const ingest = createIngestHandler({
+      publish: (events) => publisher.publish(events),
+      publishStatus: (updates) => delivery.sendStatus(updates),
+      maxBodyBytes: config.serve.maxBodyBytes,
+      token: config.serve.token,
+      storeText: config.storeText,
+    });
+    const collect = options.collect ? await openCollect(config, log.child({ component: 'collector' }), { delivery, ...(options.collectorClock ? { clock: options.collectorClock } : {}) }) : undefined;
+    if (collect) opened.unshift(collect);
     const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), ingest });
+    collect?.collector.start();
     return {
       url: dashboard.url,
       store,
       publisher,
+      collector: collect?.collector,
       crashed: consumers?.crashed ?? new Promise<Error>(() => {}),
       async stop() {
+        // The collector first: its polls in flight still deliver, and its state is saved.
+        await collect?.collector.stop();
+        await collect?.close();
         await dashboard.close();
+        await delivery.close();
         await publisher.close();
         // Closing the memory transport waits until the consumers have handled what was published.
         await transport.close();
@@ -75,14 +108,17 @@ export function registerServe(program: Command): void {
     .description('serve the web dashboard and the HTTP ingest endpoint (POST /v1/events); on the embedded default also runs the indexer, analyzer and alerter')
     .option('--host <host>', 'address to bind (default serve.host, 127.0.0.1)')
     .option('--port <port>', 'port (default serve.port, 8080)')
+    .option('--watch-list <file>', 'also collect the channels of this JSON watch list live, in this process (see `tidewatch collect`)')
     .action(
-      action(async (flags: { host?: string; port?: string }, cmd: Command) => {
+      action(async (flags: { host?: string; port?: string; watchList?: string }, cmd: Command) => {
         const overrides: Record<string, unknown> = {};
         if (flags.host !== undefined) overrides.host = flags.host;
         if (flags.port !== undefined) overrides.port = Number(flags.port);
-        const { config, log } = commandContext(cmd, { serve: overrides });
-        const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, clock: { mode: 'live' } });
-        process.stdout.write(`tidewatch: dashboard at ${serving.url} (store: ${serving.store.kind}); ingest at ${serving.url}v1/events\n`);
+        const { config, log } = commandContext(cmd, { serve: overrides, ...(flags.watchList ? { collector: { watchListFile: flags.watchList } } : {}) });
+        const collect = config.collector.watchListFile !== undefined || config.watchList.length > 0;
+        const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, clock: { mode: 'live' }, collect });
+        const collecting = serving.collector ? `; collecting ${serving.collector.channels().length} channel(s)` : '';
+        process.stdout.write(`tidewatch: dashboard at ${serving.url} (store: ${serving.store.kind}); ingest at ${serving.url}v1/events${collecting}\n`);
         const reason = await Promise.race([untilSignal(), serving.crashed]);
         process.stdout.write('tidewatch: stopping\n');
         await serving.stop();

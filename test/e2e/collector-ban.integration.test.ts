@@ -20,7 +20,7 @@ import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { createLogger, setLogger } from '../../pipeline/log.ts';
 import { systemClock, type Clock } from '../../pipeline/producers/collector/clock.ts';
 import { mergeWatchLists, WatchListFile } from '../../pipeline/watch/watch-list.ts';
-import { startFixtureServer } from '../../pipeline/producers/preview/fixture-server.ts';
+import { previewChannelPage, startFixtureServer } from '../../pipeline/producers/preview/fixture-server.ts';
 import { checkEsHealth, createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { EsEventSink } from '../../pipeline/store/elasticsearch/sink.ts';
 import { installTemplates } from '../../pipeline/store/elasticsearch/templates.ts';
@@ -64,33 +64,9 @@ const CHANNELS = [
 const BANNED = ['wave_alpha', 'wave_bravo', 'wave_charlie', 'wave_delta'];
 const KEPT = 'wave_echo';
 
-// Channel pages cut from the fixture of a channel before its ban: the header, then one message
-// block repeated per post with its id and time changed.
 const testdata = new URL('../../pipeline/producers/preview/testdata/', import.meta.url);
 const fixture = (file: string) => readFileSync(new URL(file, testdata), 'utf8');
-const before = fixture('banned_before.html');
-const postsAt = before.indexOf('          <div class="tgme_widget_message_wrap');
-const postsEnd = before.indexOf('        </section>', postsAt);
-const postBlock = before.slice(postsAt, before.indexOf('          <div class="tgme_widget_message_wrap', postsAt + 1));
-assert.ok(postsAt > 0 && postsEnd > postsAt && postBlock.includes('data-post="banned_channel/56"'), 'banned_before.html changed shape');
-
-function channelPage(handle: string, title: string, posts: { id: number; at: number }[]): string {
-  const lowest = Math.min(...posts.map((p) => p.id));
-  const head = before
-    .slice(0, postsAt)
-    .replace('?before=56', `?before=${lowest}`)
-    .replace('data-before="56"', `data-before="${lowest}"`)
-    .replaceAll('banned_channel', handle)
-    .replaceAll('Soon Banned', title);
-  const body = posts.map((p) =>
-    postBlock
-      .replaceAll('banned_channel/56', `${handle}/${p.id}`)
-      .replaceAll('banned_channel', handle)
-      .replace('2024-08-01T10:00:00Z', iso(p.at))
-      .replace('>first<', `>post ${p.id}<`),
-  );
-  return head + body.join('') + before.slice(postsEnd);
-}
+const channelPage = previewChannelPage;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {

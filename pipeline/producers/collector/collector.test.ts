@@ -83,7 +83,7 @@ test('a normal channel: channel_created, a subscriber snapshot and every post, w
   assert.equal(first!.event.ingested, '2024-10-01T12:00:00.000Z');
   assert.equal(s.publisher.events[3]!.message?.media, 'photo');
   assert.equal(s.publisher.events[5]!.message?.media, 'video');
-  assert.deepEqual(summary, { polled: 1, health: { ok: 1, unknown: 0, gone: 0 }, eventsPublished: 7, eventsRejected: 0, pollErrors: 0, requests: 1 });
+  assert.deepEqual(summary, { polled: 1, health: { ok: 1, unknown: 0, gone: 0 }, eventsPublished: 7, eventsRejected: 0, pollErrors: 0, failures: {}, requests: 1 });
   const status = channelStatus(s, 'example_news');
   assert.equal(status.health, 'ok');
   assert.equal(status.lastPostAt, '2024-05-01T05:05:00.000Z');
@@ -296,9 +296,35 @@ test('a failed publish leaves the state alone: the same events come again on the
   s.publisher.failNext = true;
   const summary = await s.collector.runOnce();
   assert.equal(summary.pollErrors, 1);
+  assert.deepEqual(summary.failures, { 'delivery: error': 1 });
   assert.deepEqual(s.publisher.drain(), []);
+  // Saved as it was before the poll: a restart now would fetch the same posts again.
+  const saved = JSON.parse(readFileSync(s.stateFile, 'utf8')) as { channels: Record<string, { seen: boolean; lastMessageId?: number }> };
+  assert.equal(saved.channels.example_news?.seen, false);
+  assert.equal(saved.channels.example_news?.lastMessageId, undefined);
   await s.collector.runOnce();
   assert.equal(s.publisher.drain().length, 7);
+  const after = JSON.parse(readFileSync(s.stateFile, 'utf8')) as { channels: Record<string, { lastMessageId?: number }> };
+  assert.equal(after.channels.example_news?.lastMessageId, 125);
+});
+
+test('failed polls are counted by what failed: HTTP status, connection refused (not "fetch failed"), with the reason on the channel', async () => {
+  server.routes.set('/s/down_channel', { status: 503, body: 'busy' });
+  const s = await setup(['down_channel'], { preview: { retries: 0 } });
+  const summary = await s.collector.runOnce();
+  assert.deepEqual(summary.failures, { 'HTTP 503': 1 });
+  assert.equal(summary.pollErrors, summary.polled);
+  assert.match(channelStatus(s, 'down_channel').reason, /answered 503/);
+
+  const closed = await startFixtureServer();
+  await closed.close();
+  const refused = await setup(['down_channel', 'example_news'], { preview: { retries: 0, baseUrl: closed.baseUrl } });
+  const r = await refused.collector.runOnce();
+  assert.deepEqual(r.failures, { 'connection refused': 2 });
+  const status = channelStatus(refused, 'example_news');
+  assert.equal(status.health, 'unknown');
+  assert.match(status.reason, /connection refused/);
+  assert.doesNotMatch(status.reason, /fetch failed/);
 });
 
 test('the scheduler: due channels polled on ticks, quiet ones later, the watch list picked up without a restart', async () => {
