@@ -249,7 +249,9 @@ test('a ban page becomes channel_banned, a takedown wave and one alert; the hand
     servePosts(c.handle);
   }
   await until(async () => (await byAction('post')).filter((e) => e.message?.id === '113').length === CHANNELS.length, 'the live post of every channel');
-  assert.equal((await byAction('channel_created')).length, CHANNELS.length);
+  // Seen mid-life (post 1 never on a page): first sight, not creation.
+  assert.equal((await byAction('channel_first_seen')).length, CHANNELS.length);
+  assert.equal((await byAction('channel_created')).length, 0);
 
   // 2. The ban: /s/<handle> no longer shows a preview and the post embed says Terms of Service.
   const banFrom = clock.now();

@@ -64,14 +64,16 @@ function requestsSince(mark: number): string[] {
   return server.requests.slice(mark);
 }
 
-test('a normal channel: channel_created, a subscriber snapshot and every post, with exact fields', async () => {
+test('a normal channel first seen mid-life: every post, then a first-seen marker (not a creation) and a subscriber snapshot, in event-time order', async () => {
   server.serve('/s/example_news', 'channel_first.html');
   const s = await setup([{ handle: '@Example_News', network: 'test-net', language: 'en', labels: ['watch'] }]);
   const summary = await s.collector.runOnce();
   assert.deepEqual(s.publisher.events.map((e) => [e.event.action, e.message?.id ?? null]), [
-    ['channel_created', null], ['subscribers', null], ['post', '121'], ['post', '122'], ['post', '123'], ['post', '124'], ['post', '125'],
+    ['post', '121'], ['post', '122'], ['post', '123'], ['post', '124'], ['post', '125'], ['channel_first_seen', null], ['subscribers', null],
   ]);
-  const [created, subs, first] = s.publisher.events;
+  const times = s.publisher.events.map((e) => Date.parse(e['@timestamp']));
+  assert.deepEqual(times, [...times].sort((a, b) => a - b));
+  const [first, , , , , created, subs] = s.publisher.events;
   assert.deepEqual(created!.channel, { id: 'tg:example_news', handle: 'example_news', title: 'Example News', language: 'en', network: 'test-net' });
   assert.equal(created!['@timestamp'], '2024-10-01T12:00:00.000Z');
   assert.equal(created!.subscribers, 12_300);
@@ -81,8 +83,8 @@ test('a normal channel: channel_created, a subscriber snapshot and every post, w
   assert.deepEqual(first!.message, { id: '121', media: 'text', length: 27, views: 1200 });
   assert.equal(first!['@timestamp'], '2024-05-01T01:01:00.000Z');
   assert.equal(first!.event.ingested, '2024-10-01T12:00:00.000Z');
-  assert.equal(s.publisher.events[3]!.message?.media, 'photo');
-  assert.equal(s.publisher.events[5]!.message?.media, 'video');
+  assert.equal(s.publisher.events[1]!.message?.media, 'photo');
+  assert.equal(s.publisher.events[3]!.message?.media, 'video');
   assert.deepEqual(summary, { polled: 1, health: { ok: 1, unknown: 0, gone: 0 }, eventsPublished: 7, eventsRejected: 0, pollErrors: 0, failures: {}, requests: 1 });
   const status = channelStatus(s, 'example_news');
   assert.equal(status.health, 'ok');
@@ -96,8 +98,8 @@ test('paging back to the last seen post, gaps kept across a restart, no re-emit 
   const first = await setup(['example_news'], { preview: { maxPagesPerPoll: 1 } });
   await first.collector.runOnce();
   assert.deepEqual(first.publisher.drain(), [
-    'channel_created tg:example_news 12400', 'subscribers tg:example_news 12400',
     ...[116, 117, 118, 119, 120].map((id) => `post tg:example_news ${id}`),
+    'channel_first_seen tg:example_news 12400', 'subscribers tg:example_news 12400',
   ]);
 
   // 131..135 are new; 121..130 are older than the newest page and the page budget is spent.
@@ -138,7 +140,7 @@ test('Arabic / RTL channel: titles kept as written, forwards named by handle, se
   server.serve('/s/amaq_agency', 'arabic.html');
   const s = await setup([{ handle: 'amaq_agency', language: 'ar' }]);
   await s.collector.runOnce();
-  assert.deepEqual(s.publisher.drain(), ['channel_created tg:amaq_agency 5234', 'subscribers tg:amaq_agency 5234', 'post tg:amaq_agency 7', 'post tg:amaq_agency 8']);
+  assert.deepEqual(s.publisher.drain(), ['post tg:amaq_agency 7', 'post tg:amaq_agency 8', 'channel_first_seen tg:amaq_agency 5234', 'subscribers tg:amaq_agency 5234']);
   await s.collector.runOnce();
   const status = channelStatus(s, 'amaq_agency');
   assert.equal(status.title, 'وكالة أعماق الإخبارية');
@@ -179,9 +181,12 @@ test('terms-of-service ban: confirmed by the post embed, emitted once; the handl
   await s.collector.runOnce();
   assert.deepEqual(s.publisher.drain(), []);
 
+  // The new channel's first message is on its page: that dates its creation (not the poll).
   server.serve('/s/banned_channel', 'banned_after.html');
   await s.collector.runOnce();
-  assert.deepEqual(s.publisher.drain(), ['channel_created tg:banned_channel~2 150', 'subscribers tg:banned_channel~2 150', 'post tg:banned_channel~2 1']);
+  const reborn = s.publisher.events;
+  assert.deepEqual(s.publisher.drain(), ['channel_created tg:banned_channel~2 150', 'post tg:banned_channel~2 1', 'subscribers tg:banned_channel~2 150']);
+  assert.equal(reborn[0]!['@timestamp'], reborn[1]!['@timestamp']);
 });
 
 test('ban-stub texts never overwrite what was stored: the post list of stubs is a ban, no posts emitted', async () => {

@@ -126,7 +126,11 @@ export function reduceObservation(prev: ChannelState, watch: WatchEntry, obs: Ob
         gaps: reborn ? [] : obs.gaps,
       };
       if (fresh) {
-        emit(state, 'channel_created', obs.subscribers === undefined ? {} : { subscribers: obs.subscribers });
+        // Creation only with evidence of it (the channel's first message); otherwise a marker of
+        // first sight, so a collector starting on old channels makes no lifespans of 0 days.
+        const subs = obs.subscribers === undefined ? {} : { subscribers: obs.subscribers };
+        if (obs.createdAt !== undefined) emit(state, 'channel_created', { timestamp: obs.createdAt, ...subs });
+        else emit(state, 'channel_first_seen', subs);
       } else if (base.title !== undefined && base.title !== obs.title) {
         emit(state, 'title_changed');
       }
@@ -167,7 +171,9 @@ export function reduceObservation(prev: ChannelState, watch: WatchEntry, obs: Ob
           state.lastPostAt = p.at;
         }
       }
-      return { state, events };
+      // In event-time order: a snapshot dated now must not go out before the older posts, which
+      // would then count as late.
+      return { state, events: events.sort((a, b) => Date.parse(a['@timestamp']) - Date.parse(b['@timestamp'])) };
     }
   }
 }

@@ -12,6 +12,11 @@ export type Observation =
       subscribers?: number | undefined;
       /** The platform's own id of the channel (MTProto); a change means the handle now names another channel. */
       platformId?: string | undefined;
+      /**
+       * When the channel's first message (id 1: a post, or its own "channel created" service
+       * message) was on the pages read: the evidence of its creation. Absent, first sight is not creation.
+       */
+      createdAt?: string | undefined;
       /** Posts not emitted before (above the last seen id, or inside a known gap), any order. */
       posts: ObservedPost[];
       /** Ranges still to fetch because the page budget ran out (preview paging). */

@@ -74,10 +74,12 @@ export class PreviewSource implements ChannelSource {
       const dropped = gaps.splice(MAX_GAPS);
       logger().warn({ handle, dropped }, 'preview: too many unfetched ranges; the oldest are given up');
     }
+    const message1 = collected.get(1);
     return {
       kind: 'visible',
       title: page.title,
       subscribers: page.subscribers,
+      ...(message1 ? { createdAt: message1.at } : {}),
       posts: [...collected.values()].filter((p) => !p.service && p.stub === undefined).map(({ stub: _stub, service: _service, ...post }) => post),
       gaps,
     };
