@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setLogger, createLogger } from '../../log.ts';
-import { startFixtureServer, type FixtureServer } from '../preview/fixture-server.ts';
+import { previewChannelPage, startFixtureServer, type FixtureServer } from '../preview/fixture-server.ts';
 import { PreviewSource } from '../preview/source.ts';
 import { createCollector, type Collector } from './collector.ts';
 import { collectorSchema } from './options.ts';
@@ -223,15 +223,38 @@ test('a missing handle: channel_deleted when it was known, an error (not an even
 test('no preview (302) and "No posts found" are unknown status, never a ban or silence', async () => {
   server.routes.set('/s/adult_channel', { status: 302, headers: { location: '/adult_channel' } });
   server.serve('/adult_channel', 'contact_exists.html');
+  for (const id of [1, 2, 3]) server.serve(`/adult_channel/${id}?embed=1&mode=tme`, 'embed_not_found.html');
   server.serve('/s/quiet_channel', 'no_posts.html');
   const s = await setup(['adult_channel', 'quiet_channel']);
   await s.collector.runOnce();
   assert.deepEqual(s.publisher.drain(), []);
   assert.equal(channelStatus(s, 'adult_channel').health, 'unknown');
-  assert.match(channelStatus(s, 'adult_channel').reason, /no preview.*not proof of a ban/);
+  assert.match(channelStatus(s, 'adult_channel').reason, /no preview.*decide nothing.*cannot tell a ban from 18\+/);
   assert.equal(channelStatus(s, 'quiet_channel').health, 'unknown');
   assert.match(channelStatus(s, 'quiet_channel').reason, /No posts found/);
   assert.equal(channelStatus(s, 'quiet_channel').errors, 0);
+});
+
+test('banned before first sight: the first posts\' embeds tell a terms-of-service ban (gone, no takedown event) from an 18+ channel (unknown)', async () => {
+  for (const handle of ['early_ban', 'adult_only']) {
+    server.routes.set(`/s/${handle}`, { status: 302, headers: { location: `/${handle}` } });
+    server.serve(`/${handle}`, 'contact_exists.html');
+  }
+  server.serve('/early_ban/1?embed=1&mode=tme', 'embed_not_found.html');
+  server.serve('/early_ban/2?embed=1&mode=tme', 'embed_tos.html');
+  server.routes.set('/adult_only/1?embed=1&mode=tme', { body: previewChannelPage('adult_only', 'Adults Only', [{ id: 1, at: NOW - 3_600_000 }]) });
+  const s = await setup(['early_ban', 'adult_only']);
+  const mark = server.requests.length;
+  const summary = await s.collector.runOnce();
+  assert.deepEqual(s.publisher.drain(), [], 'when the ban happened is unknown: no takedown event');
+  assert.equal(summary.pollErrors, 0);
+  const banned = channelStatus(s, 'early_ban');
+  assert.equal(banned.health, 'gone');
+  assert.match(banned.reason, /Terms of Service \(post 2\); banned before it was first seen/);
+  const adult = channelStatus(s, 'adult_only');
+  assert.equal(adult.health, 'unknown');
+  assert.match(adult.reason, /post 1 shows in its embed: 18\+.*not a ban/);
+  assert.deepEqual(requestsSince(mark).filter((r) => r.includes('early_ban')), ['/s/early_ban', '/early_ban', '/early_ban/1?embed=1&mode=tme', '/early_ban/2?embed=1&mode=tme']);
 });
 
 test('truncated and unknown-shape pages: unknown status with a clear reason and an error count, nothing emitted', async () => {

@@ -92,6 +92,10 @@ export function reduceObservation(prev: ChannelState, watch: WatchEntry, obs: Ob
     case 'banned':
     case 'deleted':
     case 'access_lost': {
+      if (!prev.seen && obs.kind === 'banned') {
+        // Banned before we looked: gone, but with no takedown event, since when it happened is unknown.
+        return { state: { ...polled, health: 'gone', reason: `${obs.reason}; banned before it was first seen`, gone: 'banned' }, events };
+      }
       if (!prev.seen) {
         // Nothing to take down: a handle never seen is a typo or a channel gone before we looked.
         const reason = obs.kind === 'deleted' ? `handle @${prev.handle} does not exist` : `${obs.reason} (never seen before)`;
