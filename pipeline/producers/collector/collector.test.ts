@@ -85,7 +85,7 @@ test('a normal channel first seen mid-life: every post, then a first-seen marker
   assert.equal(first!.event.ingested, '2024-10-01T12:00:00.000Z');
   assert.equal(s.publisher.events[1]!.message?.media, 'photo');
   assert.equal(s.publisher.events[3]!.message?.media, 'video');
-  assert.deepEqual(summary, { polled: 1, health: { ok: 1, unknown: 0, gone: 0 }, eventsPublished: 7, eventsRejected: 0, pollErrors: 0, failures: {}, requests: 1 });
+  assert.deepEqual(summary, { polled: 1, health: { ok: 1, unknown: 0, gone: 0 }, eventsPublished: 7, eventsRejected: 0, pollErrors: 0, failures: {}, requests: 2 });
   const status = channelStatus(s, 'example_news');
   assert.equal(status.health, 'ok');
   assert.equal(status.lastPostAt, '2024-05-01T05:05:00.000Z');
@@ -134,6 +134,32 @@ test('paging back to the last seen post, gaps kept across a restart, no re-emit 
   const third = await setup(['example_news'], { stateFile: first.stateFile });
   await third.collector.runOnce();
   assert.deepEqual(third.publisher.drain(), ['title_changed tg:example_news Example News', 'subscribers tg:example_news 12300']);
+});
+
+test('exact subscribers from t.me/<handle> every subscribersRefreshMins; the rounded counter in between changes nothing while it agrees', async () => {
+  server.serve('/s/example_news', 'channel_first.html');
+  // "12 345 subscribers" on the channel page; the preview's counter says "12.3K".
+  server.routes.set('/example_news', { body: readFileSync(new URL('../preview/testdata/contact_exists.html', import.meta.url), 'utf8').replaceAll('Adults Only', 'Example News') });
+  const clock = new FakeClock(NOW);
+  const s = await setup(['example_news'], { clock, collector: { subscribersRefreshMins: 60 } });
+  const mark = server.requests.length;
+  await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark), ['/s/example_news', '/example_news']);
+  const counts = () => s.publisher.events.filter((e) => e.event.action === 'subscribers' || e.event.action === 'channel_first_seen').map((e) => e.subscribers);
+  assert.deepEqual(counts(), [12_345, 12_345]);
+  s.publisher.drain();
+
+  clock.ms += 30 * 60_000;
+  const mark2 = server.requests.length;
+  await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark2), ['/s/example_news'], 'not due: the counter only');
+  assert.deepEqual(counts(), [], '12.3K agrees with 12,345: no snapshot');
+
+  clock.ms += 31 * 60_000;
+  const mark3 = server.requests.length;
+  await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark3), ['/s/example_news', '/example_news']);
+  assert.deepEqual(counts(), [12_345], 'due again: read exactly, and the flat line recorded');
 });
 
 test('Arabic / RTL channel: titles kept as written, forwards named by handle, service messages skipped', async () => {
@@ -312,7 +338,7 @@ test('429 with Retry-After and a 503 are retried (pausing the whole bucket), the
   const s = await setup(['busy_channel'], { clock });
   const mark = server.requests.length;
   await s.collector.runOnce();
-  assert.deepEqual(requestsSince(mark), ['/s/busy_channel', '/s/busy_channel', '/s/busy_channel']);
+  assert.deepEqual(requestsSince(mark), ['/s/busy_channel', '/s/busy_channel', '/s/busy_channel', '/busy_channel']);
   assert.equal(s.publisher.events.filter((e) => e.event.action === 'post').length, 5);
   // The 429 paused the bucket for the Retry-After second: the next request started after it.
   assert.ok(clock.now() >= NOW + 1000);

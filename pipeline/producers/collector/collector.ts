@@ -8,7 +8,7 @@ import { initialState, reduceObservation, type ChannelState } from './lifecycle.
 import type { CollectorOptions } from './options.ts';
 import type { TokenBucket } from './rate-limit.ts';
 import { nextIntervalSecs } from './schedule.ts';
-import type { ChannelSource } from './source.ts';
+import type { ChannelSource, PollTarget } from './source.ts';
 import { StateStore } from './state.ts';
 import type { ChannelHealth, ChannelStatusUpdate, CollectorHeartbeat, StatusListener } from '../../watch/status.ts';
 import { mergeWatchLists, type WatchEntry, type WatchList, type WatchListFile } from '../../watch/watch-list.ts';
@@ -144,13 +144,20 @@ export async function createCollector(params: CollectorParams): Promise<Collecto
     let events: ActivityEvent[] = [];
     totals.polls++;
     try {
-      const observation = await source.poll(
-        { handle, lastMessageId: prev.lastMessageId, gaps: prev.gaps, known: prev.seen, platformId: prev.platformId },
-        abort.signal,
-      );
+      const target: PollTarget = {
+        handle,
+        lastMessageId: prev.lastMessageId,
+        gaps: prev.gaps,
+        known: prev.seen,
+        platformId: prev.platformId,
+        exactSubscribersDue: prev.exactSubscribersAt === undefined || ctx.nowMs - Date.parse(prev.exactSubscribersAt) >= ctx.subscribersRefreshMs,
+      };
+      const observation = await source.poll(target, abort.signal);
       ctx.nowMs = clock.now();
       const reduced = reduceObservation(prev, entry, observation, ctx);
       next = reduced.state;
+      // Asked for once per refresh, whether or not the source could read it (a failure is not retried every poll).
+      if (target.exactSubscribersDue && observation.kind === 'visible') next = { ...next, exactSubscribersAt: new Date(ctx.nowMs).toISOString() };
       events = reduced.events;
       if (reduced.problem !== undefined) {
         failed('handle problem');

@@ -22,6 +22,8 @@ export interface ChannelState {
   title?: string | undefined;
   subscribers?: number | undefined;
   subscribersAt?: string | undefined;
+  /** When the exact count was last asked for (the preview's counter rounds it); asked again after subscribersRefreshMins. */
+  exactSubscribersAt?: string | undefined;
   platformId?: string | undefined;
   lastMessageId?: number | undefined;
   lastPostAt?: string | undefined;
@@ -140,7 +142,10 @@ export function reduceObservation(prev: ChannelState, watch: WatchEntry, obs: Ob
       }
       if (obs.subscribers !== undefined) {
         const stale = base.subscribersAt === undefined || ctx.nowMs - Date.parse(base.subscribersAt) >= ctx.subscribersRefreshMs;
-        if (obs.subscribers !== base.subscribers || stale) {
+        const step = obs.subscribersStep ?? 1;
+        // A rounded counter that still agrees with the exact count known is no change.
+        const changed = base.subscribers === undefined || Math.abs(obs.subscribers - base.subscribers) > (step > 1 ? step / 2 : 0);
+        if (changed || stale) {
           emit(state, 'subscribers', { subscribers: obs.subscribers });
           state.subscribers = obs.subscribers;
           state.subscribersAt = now;

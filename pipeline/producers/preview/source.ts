@@ -78,10 +78,12 @@ export class PreviewSource implements ChannelSource {
       logger().warn({ handle, dropped }, 'preview: too many unfetched ranges; the oldest are given up');
     }
     const message1 = collected.get(1);
+    const audience = target.exactSubscribersDue ? await this.exactSubscribers(handle, signal) : undefined;
     return {
       kind: 'visible',
       title: page.title,
-      subscribers: page.subscribers,
+      subscribers: audience?.subscribers ?? page.subscribers,
+      subscribersStep: audience?.subscribersStep ?? page.subscribersStep,
       ...(message1 ? { createdAt: message1.at } : {}),
       posts: [...collected.values()].filter((p) => !p.service && p.stub === undefined).map(({ stub: _stub, service: _service, ...post }) => post),
       gaps,
@@ -89,6 +91,23 @@ export class PreviewSource implements ChannelSource {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * `t.me/<handle>` prints the count in full ("12 345 subscribers") where the preview rounds it
+   * ("12.3K"). One more request, so only when due; when it fails, the rounded counter stands in.
+   */
+  private async exactSubscribers(handle: string, signal: AbortSignal): Promise<{ subscribers: number; subscribersStep: number } | undefined> {
+    try {
+      const res = await this.http.get(`/${handle}`, handle, signal);
+      if (res.kind !== 'page') return undefined;
+      const page = parseContactPage(res.body, handle);
+      return page.kind === 'exists' && page.subscribers !== undefined ? { subscribers: page.subscribers, subscribersStep: page.subscribersStep ?? 1 } : undefined;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      logger().debug({ handle, err: (err as Error).message }, 'preview: exact subscriber count not read; the rounded counter stands in');
+      return undefined;
+    }
+  }
 
   /**
    * Fetch `?before=` pages until one reaches `stopAfter + 1` or the page budget runs out. `spend`
