@@ -7,7 +7,7 @@ import { configFromEnv, configSchema } from '../pipeline/config/index.ts';
 // Docker cannot run here, so the compose file is checked by reading it: images match the
 // versions the services script runs, env is what the config schema accepts, order is healthy.
 const root = new URL('..', import.meta.url);
-const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as {
+const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
   services: Record<string, { image?: string; build?: unknown; environment?: Record<string, unknown>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; command?: string[] }>;
 };
 const engines = JSON.parse(readFileSync(new URL('engines.json', root), 'utf8')) as Record<string, { image: string }>;
@@ -39,4 +39,15 @@ test('every tidewatch service environment is a valid configuration selecting Kaf
     assert.equal(config.elasticsearch?.url, 'http://elasticsearch:9200', name);
     assert.ok(svc.command?.length, `${name} has a tidewatch command`);
   }
+});
+
+test('the dashboard/ingest and the live collector are services: serve reachable from the host, the collector with a watch list and a kept state', () => {
+  const serve = compose.services.serve as { command?: string[]; ports?: string[] } | undefined;
+  assert.deepEqual(serve?.command, ['serve', '--host', '0.0.0.0']);
+  assert.deepEqual(serve?.ports, ['127.0.0.1:8080:8080']);
+  const collector = compose.services.collector as { command?: string[]; volumes?: string[]; environment?: Record<string, unknown> } | undefined;
+  assert.deepEqual(collector?.command, ['collect', '--watch-list', '/config/watch.json']);
+  assert.equal(collector?.environment?.TIDEWATCH_DATA_DIR, '/data');
+  assert.ok(collector?.volumes?.includes('collector-data:/data'), 'the collector state is on a volume');
+  assert.ok(collector?.volumes?.some((v) => v.endsWith(':/config/watch.json:ro')), 'the watch list is mounted');
 });
