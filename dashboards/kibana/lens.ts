@@ -27,14 +27,16 @@ export interface RuntimeField {
   script: { source: string };
 }
 
-export function dataView(id: string, name: string, pattern: string, runtimeFields: Record<string, RuntimeField> = {}): SavedObject {
+/** `timeField: null`: a data view of current state (one document per subject), not filtered by the time picker. */
+export function dataView(id: string, name: string, pattern: string, runtimeFields: Record<string, RuntimeField> = {}, opts: { timeField?: string | null } = {}): SavedObject {
+  const timeField = opts.timeField === undefined ? '@timestamp' : opts.timeField;
   return {
     type: 'index-pattern',
     id,
     attributes: {
       title: pattern,
       name,
-      timeFieldName: '@timestamp',
+      ...(timeField === null ? {} : { timeFieldName: timeField }),
       // Kibana reads the field list from the mapping itself when it is empty.
       fields: '[]',
       runtimeFieldMap: JSON.stringify(runtimeFields),
