@@ -12,6 +12,7 @@ import { createTransport, type Publisher, type Subscription, type Transport } fr
 import { MemoryTransport } from '../pipeline/transport/memory/transport.ts';
 import { watchListOf } from './commands/status.ts';
 import { STATUS_RECORD_KEY, type CollectorStatusUpdate } from '../pipeline/watch/status.ts';
+import { mergeWatchLists, WatchListFile } from '../pipeline/watch/watch-list.ts';
 import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
 
 export interface EmbeddedOptions {
@@ -45,6 +46,7 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   // to the network stage, the one owner of the status core, as `tidewatch collect` sends it on Kafka.
   const statusPublisher = await network.publisher();
   const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
+  const listFile = config.collector.watchListFile === undefined ? undefined : new WatchListFile(config.collector.watchListFile);
   const analyzer = new Analyzer({
     transport,
     network,
@@ -55,6 +57,8 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     options: { ...config.analyzer, mode: options.clock.mode, instanceId: config.analyzer.instanceId ?? hostname(), storeText: config.storeText },
     analytics: config.analytics,
     watchList: watchListOf(config, undefined),
+    // Edits of the watch list file reach the status core without a restart, as with `run analyzer`.
+    ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
   });

@@ -14,8 +14,8 @@ export interface ServeOptions extends EmbeddedOptions {
   host: string;
   port: number;
   /**
-   * Run the collector here (`serve --watch-list`, or collector.watchListFile / watchList in the
-   * config): into the in-process pipeline on the embedded default, to Kafka otherwise.
+   * Run the collector here (`serve --watch-list`) over the configured watch list: into the
+   * in-process pipeline on the embedded default, to Kafka otherwise.
    */
   collect?: boolean;
   /** The collector's clock (tests). */
@@ -108,14 +108,16 @@ export function registerServe(program: Command): void {
     .description('serve the web dashboard and the HTTP ingest endpoint (POST /v1/events); on the embedded default also runs the indexer, analyzer and alerter')
     .option('--host <host>', 'address to bind (default serve.host, 127.0.0.1)')
     .option('--port <port>', 'port (default serve.port, 8080)')
-    .option('--watch-list <file>', 'also collect the channels of this JSON watch list live, in this process (see `tidewatch collect`)')
+    .option('--watch-list <file>', 'also collect the channels of this JSON watch list live, in this process (see `tidewatch collect`); without it a watch list of the config only names what is watched')
     .action(
       action(async (flags: { host?: string; port?: string; watchList?: string }, cmd: Command) => {
         const overrides: Record<string, unknown> = {};
         if (flags.host !== undefined) overrides.host = flags.host;
         if (flags.port !== undefined) overrides.port = Number(flags.port);
         const { config, log } = commandContext(cmd, { serve: overrides, ...(flags.watchList ? { collector: { watchListFile: flags.watchList } } : {}) });
-        const collect = config.collector.watchListFile !== undefined || config.watchList.length > 0;
+        // Only when asked on the command line: a watch list in the config tells the analyzer what is
+        // watched, and may be shared with a separate `tidewatch collect` (two collectors on one state would clash).
+        const collect = flags.watchList !== undefined;
         const serving = await startServe(config, log, { host: config.serve.host, port: config.serve.port, clock: { mode: 'live' }, collect });
         const collecting = serving.collector ? `; collecting ${serving.collector.channels().length} channel(s)` : '';
         process.stdout.write(`tidewatch: dashboard at ${serving.url} (store: ${serving.store.kind}); ingest at ${serving.url}v1/events${collecting}\n`);

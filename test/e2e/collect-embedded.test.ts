@@ -1,4 +1,7 @@
 import { after, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -189,7 +192,7 @@ test('a separate collect delivers to serve over its ingest endpoint, with the sa
   await scenario(site, serving, sink, () => run.collector.heartbeat().eventsPublished, () => run.collector.heartbeat().polls);
 });
 
-test('collect with no Kafka and no serve to deliver to refuses to start, saying what to do; its state stays untouched', async () => {
+test('collect with no Kafka and no serve to deliver to refuses to start, saying what to do, before polling anything', async () => {
   const site = await startFixtureServer();
   cleanups.push(() => site.close());
   const dataDir = mkdtempSync(join(tmpdir(), 'tw-collect-nowhere-'));
@@ -207,4 +210,56 @@ test('collect with no Kafka and no serve to deliver to refuses to start, saying 
     return true;
   });
   assert.equal(site.requests.length, 0, 'no channel polled');
+});
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `node bin/tidewatch.js collect --once` as a user runs it; resolves with its exit code and output. */
+async function collectOnce(configFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['bin/tidewatch.js', 'collect', '--once'], {
+      cwd: root,
+      env: { ...process.env, TIDEWATCH_CONFIG: configFile, TIDEWATCH_LOG_LEVEL: 'error', KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test('collect --once: exit 2 with nowhere to deliver; exit 1 when every poll failed, failures counted by reason', async () => {
+  const site = await startFixtureServer();
+  cleanups.push(() => site.close());
+  const dataDir = mkdtempSync(join(tmpdir(), 'tw-collect-once-'));
+  cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+  const watchFile = join(dataDir, 'watch.json');
+  writeFileSync(watchFile, JSON.stringify(['down_one', 'down_two']));
+  const configFile = join(dataDir, 'config.json');
+  const write = (serveUrl: string) =>
+    writeFileSync(configFile, JSON.stringify({ dataDir: join(dataDir, 'collect'), collector: { watchListFile: watchFile, serveUrl, preview: { baseUrl: site.baseUrl, retries: 0 } } }));
+
+  const closed = await startFixtureServer();
+  await closed.close();
+  write(closed.baseUrl);
+  const nowhere = await collectOnce(configFile);
+  assert.equal(nowhere.code, 2, nowhere.stderr);
+  assert.match(nowhere.stderr, /nowhere to deliver the collected events: serve at .*: connection refused.*tidewatch serve --watch-list/s);
+  assert.equal(site.requests.length, 0, 'nothing polled');
+
+  const sink = new RecordingSink();
+  const serving = await serveFor(configFor(site, join(dataDir, 'serve')), sink, false);
+  for (const h of ['down_one', 'down_two']) site.routes.set(`/s/${h}`, { status: 503, body: 'busy' });
+  write(serving.url);
+  const failed = await collectOnce(configFile);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /every poll failed \(2 HTTP 503\)/);
+  const summary = JSON.parse(failed.stdout) as { polled: number; pollErrors: number; failures: Record<string, number>; delivery: string };
+  assert.deepEqual([summary.polled, summary.pollErrors, summary.failures], [2, 2, { 'HTTP 503': 2 }]);
+  assert.match(summary.delivery, /^serve at http:\/\/127\.0\.0\.1:\d+$/);
+  // The reason reached serve's status core: `tidewatch status` says why, and since when.
+  await until(async () => {
+    const s = await statuses(serving);
+    return ['down_one', 'down_two'].every((h) => s.get(h)?.status === 'unknown' && /answered 503/.test(s.get(h)!.reason) && s.get(h)!.since !== null);
+  }, () => 'the 503 reason in the status documents');
 });
