@@ -3,7 +3,7 @@ import type { Config } from '../../pipeline/config/index.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import type { Store } from '../../pipeline/store/index.ts';
 import type { Publisher } from '../../pipeline/transport/index.ts';
-import type { Clock, Collector } from '../../pipeline/producers/collector/index.ts';
+import type { Collector } from '../../pipeline/producers/collector/index.ts';
 import type { CollectorDelivery } from '../../pipeline/producers/collector/deliver.ts';
 import type { EmbeddedOptions } from '../embedded.ts';
 import { commandContext, untilSignal } from '../context.ts';
@@ -18,8 +18,6 @@ export interface ServeOptions extends EmbeddedOptions {
    * in-process pipeline on the embedded default, to Kafka otherwise.
    */
   collect?: boolean;
-  /** The collector's clock (tests). */
-  collectorClock?: Clock;
 }
 
 export interface Serving {
@@ -72,7 +70,7 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
       token: config.serve.token,
       storeText: config.storeText,
     });
-    const collect = options.collect ? await openCollect(config, log.child({ component: 'collector' }), { delivery, ...(options.collectorClock ? { clock: options.collectorClock } : {}) }) : undefined;
+    const collect = options.collect ? await openCollect(config, log.child({ component: 'collector' }), { delivery }) : undefined;
     if (collect) opened.unshift(collect);
     const dashboard = await startDashboardServer({ store, host: options.host, port: options.port, log: log.child({ component: 'dashboard' }), ingest });
     collect?.collector.start();

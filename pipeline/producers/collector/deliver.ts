@@ -84,7 +84,7 @@ export async function connectServe(options: ServeDeliveryOptions): Promise<Colle
   try {
     await post(SERVE_STATUS_PATH, []);
   } catch (err) {
-    throw new TidewatchError(ErrorCode.NOT_CONFIGURED, `${errorMessage(err)}`, { cause: err });
+    throw new TidewatchError(ErrorCode.NOT_CONFIGURED, errorMessage(err), { cause: err });
   }
 
   const events: Publisher = {
