@@ -9,6 +9,9 @@ import type { EmbeddedOptions } from '../embedded.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
 
+/** How long an ingest request or a collector's delivery waits for the embedded indexer to store its events. */
+const STORED_TIMEOUT_MS = 20_000;
+
 /** Where to listen, plus how the embedded consumers run (clock, the demo's rules and sinks). */
 export interface ServeOptions extends EmbeddedOptions {
   host: string;
@@ -57,14 +60,19 @@ export async function startServe(config: Config, log: Logger, options: ServeOpti
     if (consumers) opened.splice(1, 0, { close: () => consumers.stop() });
     const publisher = await transport.publisher();
     opened.unshift(publisher);
+    // In memory, accepted is not kept: the ingest endpoint and the collectors get their answer once
+    // the indexer has the events in the store (a producer moves its own state on after it).
+    const stored: Publisher = transport instanceof MemoryTransport
+      ? { ...publisher, publish: async (events) => { await publisher.publish(events); await transport.handled(config.indexer.groupId, STORED_TIMEOUT_MS); } }
+      : publisher;
     // Collectors' status records (serve's own, and `tidewatch collect` delivering here) go where the
     // analyzer's network stage reads them: in this process, or the network topic on Kafka.
     const delivery: CollectorDelivery = consumers
-      ? { describe: 'in-process', events: publisher, sendStatus: (updates) => consumers.publishStatus(updates), close: async () => {} }
+      ? { describe: 'in-process', events: stored, sendStatus: (updates) => consumers.publishStatus(updates), close: async () => {} }
       : await openKafkaDelivery({ ...config, kafka: config.kafka! });
     opened.unshift(delivery);
     const ingest = createIngestHandler({
-      publish: (events) => publisher.publish(events),
+      publish: (events) => stored.publish(events),
       publishStatus: (updates) => delivery.sendStatus(updates),
       maxBodyBytes: config.serve.maxBodyBytes,
       token: config.serve.token,
