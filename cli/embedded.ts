@@ -11,6 +11,8 @@ import { createStore, type Store } from '../pipeline/store/index.ts';
 import { createTransport, type Publisher, type Subscription, type Transport } from '../pipeline/transport/index.ts';
 import { MemoryTransport } from '../pipeline/transport/memory/transport.ts';
 import { watchListOf } from './commands/status.ts';
+import { STATUS_RECORD_KEY, type CollectorStatusUpdate } from '../pipeline/watch/status.ts';
+import { mergeWatchLists, WatchListFile } from '../pipeline/watch/watch-list.ts';
 import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
 import { decorate, type Metrics } from '../pipeline/metrics/index.ts';
 import type { PipelineStrip } from '../dashboards/web/api.ts';
@@ -52,7 +54,11 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   subs.push(await indexer.start());
   // The network stage reads a topic of its own: a second in-process transport.
   const network = new MemoryTransport(memoryTransportSchema.parse({ topic: config.analyzer.networkTopic, partitions: 1 }));
+  // A collector's status stream (serve's own collector, or `collect` through serve's ingest) goes
+  // to the network stage, the one owner of the status core, as `tidewatch collect` sends it on Kafka.
+  const statusPublisher = await network.publisher();
   const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
+  const listFile = config.collector.watchListFile === undefined ? undefined : new WatchListFile(config.collector.watchListFile);
   const analyzer = new Analyzer({
     transport: lag ? lag.watch(transport, config.analyzer.groupId, transport.options.topic) : transport,
     network: lag ? lag.watch(network, config.analyzer.networkGroupId, config.analyzer.networkTopic) : network,
@@ -65,6 +71,8 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     watchList: watchListOf(config, undefined),
     indexerGroupId: config.indexer.groupId,
     display: config.display,
+    // Edits of the watch list file reach the status core without a restart, as with `run analyzer`.
+    ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
   });
@@ -96,11 +104,13 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
         lastCollectorPoll: null,
       };
     },
+    publishStatus: (updates: readonly CollectorStatusUpdate[]) => statusPublisher.publishRaw(updates.map((u) => ({ key: STATUS_RECORD_KEY, value: JSON.stringify(u) }))),
     /**
      * After the activity transport has drained: the network stage's topic, then one last
      * evaluation of every rule, so findings of the last events still alert before the exit.
      */
     async stop() {
+      await statusPublisher.close();
       await network.close();
       await Promise.all(subs.map((s) => s.stop()));
       if (options.finishOnStop) await analyzer.finish({ history: options.storedHistory ?? false });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { configSchema } from '../pipeline/config/index.ts';
 import { Metrics } from '../pipeline/metrics/index.ts';
-import type { CollectorHeartbeat, ChannelStatusUpdate } from '../pipeline/producers/collector/status.ts';
+import type { CollectorHeartbeat, ChannelStatusUpdate } from '../pipeline/watch/status.ts';
 import { TokenBucket } from '../pipeline/rate-limit.ts';
 import type { AlertSink } from '../consumers/alerter/sinks.ts';
 import type { AlertRecord } from '../pipeline/store/types.ts';

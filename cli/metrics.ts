@@ -6,7 +6,7 @@ import type { IndexerStats } from '../consumers/indexer/indexer.ts';
 import type { Config } from '../pipeline/config/index.ts';
 import type { Logger } from '../pipeline/log.ts';
 import { ConsumerLag, decorate, Metrics, METRICS_PORTS, probeEngine, serveMetrics, type MetricsProcess } from '../pipeline/metrics/index.ts';
-import type { CollectorStatusUpdate, CollectorHeartbeat } from '../pipeline/producers/collector/status.ts';
+import type { CollectorStatusUpdate, CollectorHeartbeat } from '../pipeline/watch/status.ts';
 import type { TokenBucket } from '../pipeline/rate-limit.ts';
 import { retryWindowMs } from '../pipeline/retry.ts';
 import type { EventSink, Store } from '../pipeline/store/types.ts';

@@ -8,7 +8,7 @@ import { METRICS_PORTS } from '../pipeline/metrics/options.ts';
 // Docker cannot run here, so the compose file is checked by reading it: images match the
 // versions the services script runs, env is what the config schema accepts, order is healthy.
 const root = new URL('..', import.meta.url);
-const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as {
+const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }) as {
   services: Record<string, { image?: string; build?: unknown; environment?: Record<string, unknown>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; command?: string[] }>;
 };
 const engines = JSON.parse(readFileSync(new URL('engines.json', root), 'utf8')) as Record<string, { image: string }>;
@@ -50,4 +50,15 @@ test('the long-running tidewatch services are health-checked on their own /healt
     const check = (svc.healthcheck as { test?: string[] } | undefined)?.test?.join(' ') ?? '';
     assert.ok(check.includes(`http://127.0.0.1:${port}/healthz`), `${name} healthcheck uses its /healthz (port ${port}): ${check}`);
   }
+});
+
+test('the dashboard/ingest and the live collector are services: serve reachable from the host, the collector with a watch list and a kept state', () => {
+  const serve = compose.services.serve as { command?: string[]; ports?: string[] } | undefined;
+  assert.deepEqual(serve?.command, ['serve', '--host', '0.0.0.0']);
+  assert.deepEqual(serve?.ports, ['127.0.0.1:8080:8080']);
+  const collector = compose.services.collector as { command?: string[]; volumes?: string[]; environment?: Record<string, unknown> } | undefined;
+  assert.deepEqual(collector?.command, ['collect', '--watch-list', '/config/watch.json']);
+  assert.equal(collector?.environment?.TIDEWATCH_DATA_DIR, '/data');
+  assert.ok(collector?.volumes?.includes('collector-data:/data'), 'the collector state is on a volume');
+  assert.ok(collector?.volumes?.some((v) => v.endsWith(':/config/watch.json:ro')), 'the watch list is mounted');
 });

@@ -12,6 +12,7 @@ import { FACTS } from '../../pipeline/producers/replay/facts.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
 import { startServe } from './serve.ts';
+import { mergeWatchLists } from '../../pipeline/watch/watch-list.ts';
 
 interface DemoFlags {
   host?: string;
@@ -133,7 +134,15 @@ export function registerDemo(program: Command): void {
         if (flags.port !== undefined) serve.port = Number(flags.port);
         const context = commandContext(cmd, { dataDir, serve });
         // Alerts go to the console sink below; the JSON log line of each would repeat it on stderr.
-        const config = { ...context.config, kafka: undefined, elasticsearch: undefined, alerter: { ...context.config.alerter, log: false } };
+        const { buildWorld, officialWatchList } = await import('../../pipeline/producers/replay/world.ts');
+        const config = {
+          ...context.config,
+          kafka: undefined,
+          elasticsearch: undefined,
+          alerter: { ...context.config.alerter, log: false },
+          // The replay's official channels are watched (a configured watch list is added to them).
+          watchList: mergeWatchLists(officialWatchList(buildWorld(seed, scale)), context.config.watchList),
+        };
         const { log } = context;
 
         let simulatedMs = windows[0]!.fromMs;

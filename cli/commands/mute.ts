@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { nextOverride, overridesInForce, type OverrideAction, type StatusOverrideDoc } from '../../pipeline/analytics/status/index.ts';
 import { formatTime } from '../../pipeline/dates.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
-import { watchEntrySchema } from '../../pipeline/producers/collector/watch-list.ts';
+import { watchEntrySchema } from '../../pipeline/watch/watch-list.ts';
 import { createStore } from '../../pipeline/store/index.ts';
 import { commandContext } from '../context.ts';
 import { action } from '../program.ts';

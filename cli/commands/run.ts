@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { mergeWatchLists, WatchListFile } from '../../pipeline/producers/collector/watch-list.ts';
+import { mergeWatchLists, WatchListFile } from '../../pipeline/watch/watch-list.ts';
 import { action } from '../program.ts';
 import { commandContext, loadCatalogue, requireEngines, untilSignal } from '../context.ts';
 import { watchListOf } from './status.ts';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { statusView, type StatusRow } from '../../pipeline/analytics/status/index.ts';
 import type { Config } from '../../pipeline/config/index.ts';
 import { formatTime } from '../../pipeline/dates.ts';
-import { mergeWatchLists, readWatchListFile, type WatchList } from '../../pipeline/producers/collector/watch-list.ts';
+import { mergeWatchLists, readWatchListFile, type WatchList } from '../../pipeline/watch/watch-list.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import { createStore } from '../../pipeline/store/index.ts';
 import type { Store } from '../../pipeline/store/types.ts';

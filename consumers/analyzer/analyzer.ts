@@ -4,8 +4,8 @@ import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analyt
 import type { AnalyticsOptions } from '../../pipeline/analytics/options.ts';
 import type { Finding } from '../../pipeline/analytics/types.ts';
 import { statusCore, type StatusOutput, type StatusState } from '../../pipeline/analytics/status/index.ts';
-import { parseStatusRecord, STATUS_RECORD_KEY } from '../../pipeline/producers/collector/status.ts';
-import type { WatchList } from '../../pipeline/producers/collector/watch-list.ts';
+import { parseStatusRecord, STATUS_RECORD_KEY } from '../../pipeline/watch/status.ts';
+import type { WatchList } from '../../pipeline/watch/watch-list.ts';
 import { DEFAULT_DISPLAY, type DisplayOptions } from '../../pipeline/dates.ts';
 import { ErrorCode, errorMessage, TidewatchError } from '../../pipeline/errors.ts';
 import { decodeEvent, eventKey } from '../../pipeline/events/index.ts';

@@ -24,14 +24,16 @@ export interface SavedObject {
 const CORE_VERSION = '8.8.0';
 const TYPE_VERSION = { 'index-pattern': '8.0.0', lens: '8.9.0', dashboard: '8.9.0' } as const;
 
-export function dataView(id: string, name: string, pattern: string): SavedObject {
+/** `timeField: null`: a data view of current state (one document per subject), not filtered by the time picker. */
+export function dataView(id: string, name: string, pattern: string, opts: { timeField?: string | null } = {}): SavedObject {
+  const timeField = opts.timeField === undefined ? '@timestamp' : opts.timeField;
   return {
     type: 'index-pattern',
     id,
     attributes: {
       title: pattern,
       name,
-      timeFieldName: '@timestamp',
+      ...(timeField === null ? {} : { timeFieldName: timeField }),
       // Kibana reads the field list from the mapping itself when it is empty.
       fields: '[]',
       runtimeFieldMap: '{}',

@@ -35,6 +35,8 @@ export function savedObjects(prefix: string, options: SavedObjectsOptions = {}):
     migrations: dataView(id('migrations'), 'tidewatch migrations and link days', `${prefix}-migrations`),
     lifecycle: dataView(id('lifecycle'), 'tidewatch takedowns, resurrections, lifespans', `${prefix}-lifecycle`),
     alerts: dataView(id('alerts'), 'tidewatch alerts', `${prefix}-alerts`),
+    // One document per channel, its current status: whatever the time picker says, it is "now".
+    status: dataView(id('status'), 'tidewatch watch-list status', `${prefix}-status`, { timeField: null }),
   };
 
   // Overview
@@ -52,10 +54,22 @@ export function savedObjects(prefix: string, options: SavedObjectsOptions = {}):
     id: id('channels-seen'), title: 'Channels seen', description: 'Distinct channels with events in the time range',
     dataViewId: dv.activity.id, value: 'v', columns: { v: col.metric('unique_count', 'channel.id', 'Channels seen') },
   });
-  const channelsActive = metric({
-    id: id('channels-active'), title: 'Channels active now', description: 'Distinct channels that posted in the last 24 hours of the range; the rest are silent',
-    dataViewId: dv.activity.id, value: 'v',
-    columns: { v: col.metric('unique_count', 'channel.id', 'Posted in the last 24 h', { filter: kql('event.action : "post"'), reducedTimeRange: '24h' }) },
+  // The one status model (the analyzer's watch-list status), as on the built-in dashboard and in `tidewatch status`.
+  const channelsNow = table({
+    id: id('channels-now'), title: 'Channels now', description: 'Channels by their current status: active, quiet, silent, gone, unknown, muted, retired',
+    dataViewId: dv.status.id, sortBy: 'n',
+    columns: { s: col.terms('status', 'Status', 7, 'n'), n: col.count('Channels') },
+  });
+  const watchListStatus = table({
+    id: id('watch-list-status'), title: 'Watch-list status', description: 'Each watched channel: its status, since when, and why',
+    dataViewId: dv.status.id, sortBy: 'h', direction: 'asc', query: kql('watched : true'),
+    columns: {
+      h: col.terms('subject', 'Channel', 500),
+      net: col.lastValue('network', 'Network'),
+      st: col.lastValue('status', 'Status'),
+      since: col.metric('max', 'since', 'Since', { date: true }),
+      why: col.lastValue('reason.keyword', 'Reason'),
+    },
   });
   const channelsTable = table({
     id: id('channels'), title: 'Channels', description: 'Channels by events, with their latest title and last post',
@@ -241,10 +255,11 @@ export function savedObjects(prefix: string, options: SavedObjectsOptions = {}):
   const full = 48;
   const half = 24;
   const dashboards = [
-    dashboard(id('overview'), 'tidewatch: Overview', 'Activity over time per network and language, active vs silent channels, latest alerts', [
-      [{ panel: activityByNetwork, w: 32, h: 14 }, { panel: channelsSeen, w: 8, h: 7 }, { panel: channelsActive, w: 8, h: 7 }],
+    dashboard(id('overview'), 'tidewatch: Overview', 'Activity over time per network and language, channels by watch-list status, latest alerts', [
+      [{ panel: activityByNetwork, w: 32, h: 14 }, { panel: channelsSeen, w: 8, h: 7 }, { panel: channelsNow, w: 8, h: 14 }],
       [{ panel: activityByLanguage, w: half, h: 14 }, { panel: latestAlerts, w: half, h: 14 }],
       [{ panel: channelsTable, w: full, h: 16 }],
+      [{ panel: watchListStatus, w: full, h: 16 }],
     ], time),
     dashboard(id('silence-gaps'), 'tidewatch: Silence gaps', 'Activity with gaps marked, gaps by duration with the unprecedented ones first, open gaps', [
       [{ panel: activityWithGaps, w: full, h: 14 }],
@@ -268,7 +283,7 @@ export function savedObjects(prefix: string, options: SavedObjectsOptions = {}):
   ];
 
   const visualizations = [
-    activityByNetwork, activityByLanguage, channelsSeen, channelsActive, channelsTable, latestAlerts,
+    activityByNetwork, activityByLanguage, channelsSeen, channelsNow, channelsTable, latestAlerts, watchListStatus,
     activityWithGaps, unprecedentedGaps, gapsByDuration, openGaps,
     offPlatformShare, linksByPlatform, firstAppearances, migrationSurges, topDomains,
     bansPerDay, bansReported, takedownWaves, resurrections, lifespans,

@@ -50,7 +50,8 @@ export function usedFields(objects: readonly SavedObject[]): UsedField[] {
   const out: UsedField[] = [];
   for (const o of objects) {
     if (o.type === 'index-pattern') {
-      out.push({ object: o.id, dataViewId: o.id, field: String(o.attributes.timeFieldName), use: 'time' });
+      // A data view of current state has no time field.
+      if (o.attributes.timeFieldName !== undefined) out.push({ object: o.id, dataViewId: o.id, field: String(o.attributes.timeFieldName), use: 'time' });
       continue;
     }
     if (o.type !== 'lens') continue;

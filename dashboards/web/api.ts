@@ -1,4 +1,5 @@
 import { classifyLink } from '../../pipeline/analytics/links.ts';
+import { STATUSES, type Status } from '../../pipeline/analytics/status/types.ts';
 import { statusView, type StatusRow } from '../../pipeline/analytics/status/view.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import { parseInstant } from '../../pipeline/dates.ts';
@@ -21,8 +22,6 @@ export interface ViewQuery {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-/** A channel without a post for this long before "now" counts as silent. */
-const SILENT_AFTER_MS = DAY;
 /** Bucket sizes a timeline may use, smallest first; the first that keeps the chart readable wins. */
 const BUCKETS_SECS = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400, 30 * 86_400];
 const MAX_POINTS = 2_000;
@@ -146,16 +145,18 @@ async function findingsOf<T extends FindingType>(store: Store, type: T, q: ViewQ
   });
 }
 
+/** A channel with its status in the one status model (`tidewatch status`, the watch-list panel, Kibana). */
 export interface ChannelRow extends ChannelInfo {
-  status: 'active' | 'silent';
+  status: Status;
+  statusReason: string;
 }
 
 export interface OverviewView {
   now: string | null;
   byNetwork: Timeline | null;
   byLanguage: Timeline | null;
-  active: number;
-  silent: number;
+  /** "Channels now": the channels of the table by status. */
+  statuses: Record<Status, number>;
   channels: ChannelRow[];
   alerts: AlertRecord[];
   /** The watch list with each member's status (`tidewatch status`), filtered like the rest. */
@@ -167,7 +168,7 @@ export interface OverviewView {
  * analysts' overrides laid over them (a mute shows at once). The watch list is the one the
  * analyzer keeps (its documents say which members are watched), so the page needs no config.
  */
-async function watchListStatus(store: Store, q: ViewQuery, subjects: Set<string> | null, channels: readonly ChannelInfo[]): Promise<StatusRow[]> {
+async function statusRows(store: Store, channels: readonly ChannelInfo[]): Promise<StatusRow[]> {
   const [docs, overrides] = await Promise.all([
     store.findings('status', { limit: MAX_FINDINGS }),
     store.findings('status_override', { limit: MAX_FINDINGS, sort: { by: 'time', order: 'asc' } }),
@@ -175,31 +176,45 @@ async function watchListStatus(store: Store, q: ViewQuery, subjects: Set<string>
   const watched = docs.filter((d) => d.watched).map((d) => ({ handle: d.subject, ...(d.network === null ? {} : { network: d.network }) }));
   const lastPosts = new Map<string, string>();
   for (const c of channels) if (c.handle !== null && c.lastPostAt !== null) lastPosts.set(c.handle.toLowerCase(), c.lastPostAt);
+  // The API's text is UTC (it serves whoever asks); the page shows the instants in the display zone.
+  return statusView(watched, docs, overrides, lastPosts, Date.now(), 'UTC');
+}
+
+/** The watch-list panel: watched members only, filtered like the rest of the page. */
+function watchListStatus(rows: readonly StatusRow[], q: ViewQuery, subjects: Set<string> | null): StatusRow[] {
   // A network filter keeps its members (with or without events); a channel filter those channels.
   const names = q.channels.length && subjects ? new Set([...subjects].map((n) => n.toLowerCase())) : null;
-  // The API's text is UTC (it serves whoever asks); the page shows the instants in the display zone.
-  return statusView(watched, docs, overrides, lastPosts, Date.now(), 'UTC')
+  return rows
     .filter((r) => r.watched && (q.networks.length === 0 || (r.network !== null && q.networks.includes(r.network))) && (names === null || names.has(r.subject)))
     .slice(0, CHANNEL_ROWS);
 }
+
+const noStatuses = (): Record<Status, number> => Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
 
 export async function overviewView(store: Store, q: ViewQuery): Promise<OverviewView> {
   const w = await resolveWindow(store, q);
   const subjects = await subjectsOf(store, q);
   const alerts = (await findingsOf(store, 'alert', q, subjects, { limit: 1_000 })).slice(0, 20);
-  if (!w) return { now: null, byNetwork: null, byLanguage: null, active: 0, silent: 0, channels: [], alerts, watchList: await watchListStatus(store, q, subjects, []) };
+  if (!w) return { now: null, byNetwork: null, byLanguage: null, statuses: noStatuses(), channels: [], alerts, watchList: watchListStatus(await statusRows(store, []), q, subjects) };
   const [byNetwork, byLanguage, channels] = await Promise.all([
     timeline(store, q, w, { groupBy: 'network' }),
     timeline(store, q, w, { groupBy: 'language' }),
     store.channels({ filters: eventFilters(q) }),
   ]);
-  const watchList = await watchListStatus(store, q, subjects, channels);
+  const status = await statusRows(store, channels);
+  // The analyzer keeps a status for every channel it has seen (watched or discovered), under its
+  // handle, or its id when it has none: the same status as the watch-list panel and `tidewatch status`.
+  const bySubject = new Map(status.map((r) => [r.subject, r]));
   const rows = channels
     .filter((c) => Date.parse(c.firstSeenAt) < w.toMs)
-    .map((c): ChannelRow => ({ ...c, status: c.lastPostAt !== null && w.nowMs - Date.parse(c.lastPostAt) <= SILENT_AFTER_MS && Date.parse(c.lastPostAt) <= w.nowMs ? 'active' : 'silent' }));
-  const active = rows.filter((r) => r.status === 'active').length;
+    .map((c): ChannelRow => {
+      const r = bySubject.get(c.handle?.toLowerCase() ?? c.id);
+      return { ...c, status: r?.status ?? 'unknown', statusReason: r?.reason ?? 'no status recorded yet (the analyzer records it)' };
+    });
+  const statuses = noStatuses();
+  for (const r of rows) statuses[r.status]++;
   rows.sort((a, b) => b.events - a.events || (a.id < b.id ? -1 : 1));
-  return { now: new Date(w.nowMs).toISOString(), byNetwork, byLanguage, active, silent: rows.length - active, channels: rows.slice(0, CHANNEL_ROWS), alerts, watchList };
+  return { now: new Date(w.nowMs).toISOString(), byNetwork, byLanguage, statuses, channels: rows.slice(0, CHANNEL_ROWS), alerts, watchList: watchListStatus(status, q, subjects) };
 }
 
 export interface GapsView {

@@ -6,7 +6,7 @@ import { bearerTokenSchema } from '../auth.ts';
 import { displaySchema } from '../dates.ts';
 import { metricsSchema } from '../metrics/options.ts';
 import { collectorSchema } from '../producers/collector/options.ts';
-import { watchListSchema } from '../producers/collector/watch-list.ts';
+import { watchListSchema } from '../watch/watch-list.ts';
 
 /**
  * The one configuration schema. Each component's options are a section here; names carry

@@ -9,6 +9,11 @@ export const EVENT_ACTIONS = [
   'edit',
   'delete',
   'channel_created',
+  /**
+   * A live collector saw the channel for the first time, without evidence of when it was created:
+   * not a creation (lifespans, resurrections and creation spikes ignore it).
+   */
+  'channel_first_seen',
   'channel_banned',
   'channel_deleted',
   'channel_restricted',
@@ -21,7 +26,7 @@ export const EVENT_ACTIONS = [
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
 export const LIFECYCLE_ACTIONS: ReadonlySet<EventAction> = new Set([
-  'channel_created', 'channel_banned', 'channel_deleted', 'channel_restricted', 'title_changed', 'access_lost',
+  'channel_created', 'channel_first_seen', 'channel_banned', 'channel_deleted', 'channel_restricted', 'title_changed', 'access_lost',
 ]);
 
 export const SOURCE_TYPES = [

@@ -11,6 +11,7 @@ import { createStore } from '../../pipeline/store/index.ts';
 import { createTransport } from '../../pipeline/transport/index.ts';
 import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
 import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
+import { TidewatchError } from '../../pipeline/errors.ts';
 
 /** The embedded path without any engine: memory transport -> Indexer -> DuckDB file. */
 setLogger(createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
@@ -106,4 +107,23 @@ test('memory transport back-pressure: publish waits while a lagging group holds 
   await transport.close();
   assert.equal(handled, 100);
   await assert.rejects(publisher.publishRaw([{ key: 'k', value: 'late' }]), /transport is closing/);
+});
+
+test('memory transport handled(): resolves once the group committed what was published, and times out (retriable) while it has not', async () => {
+  const transport = new MemoryTransport(memoryTransportSchema.parse({ topic: 'acked', dlqTopic: 'acked.dlq', partitions: 2 }));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let handled = 0;
+  await transport.subscribe({ groupId: 'indexer', maxBatchRecords: 3 }, async (b) => {
+    await gate;
+    handled += b.records.length;
+  });
+  const publisher = await transport.publisher();
+  await publisher.publishRaw(Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(i) })));
+  await assert.rejects(transport.handled('indexer', 50), (err: unknown) => err instanceof TidewatchError && err.retriable && /did not handle/.test(err.message));
+  assert.equal(handled, 0);
+  release();
+  await transport.handled('indexer', 10_000);
+  assert.equal(handled, 10, 'every published record handled and committed when it resolves');
+  await transport.close();
 });

@@ -19,8 +19,8 @@ import { configSchema } from '../../pipeline/config/index.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { createLogger, setLogger } from '../../pipeline/log.ts';
 import { systemClock, type Clock } from '../../pipeline/clock.ts';
-import { mergeWatchLists, WatchListFile } from '../../pipeline/producers/collector/watch-list.ts';
-import { startFixtureServer } from '../../pipeline/producers/preview/fixture-server.ts';
+import { mergeWatchLists, WatchListFile } from '../../pipeline/watch/watch-list.ts';
+import { previewChannelPage, startFixtureServer } from '../../pipeline/producers/preview/fixture-server.ts';
 import { checkEsHealth, createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { EsEventSink } from '../../pipeline/store/elasticsearch/sink.ts';
 import { installTemplates } from '../../pipeline/store/elasticsearch/templates.ts';
@@ -64,33 +64,9 @@ const CHANNELS = [
 const BANNED = ['wave_alpha', 'wave_bravo', 'wave_charlie', 'wave_delta'];
 const KEPT = 'wave_echo';
 
-// Channel pages cut from the fixture of a channel before its ban: the header, then one message
-// block repeated per post with its id and time changed.
 const testdata = new URL('../../pipeline/producers/preview/testdata/', import.meta.url);
 const fixture = (file: string) => readFileSync(new URL(file, testdata), 'utf8');
-const before = fixture('banned_before.html');
-const postsAt = before.indexOf('          <div class="tgme_widget_message_wrap');
-const postsEnd = before.indexOf('        </section>', postsAt);
-const postBlock = before.slice(postsAt, before.indexOf('          <div class="tgme_widget_message_wrap', postsAt + 1));
-assert.ok(postsAt > 0 && postsEnd > postsAt && postBlock.includes('data-post="banned_channel/56"'), 'banned_before.html changed shape');
-
-function channelPage(handle: string, title: string, posts: { id: number; at: number }[]): string {
-  const lowest = Math.min(...posts.map((p) => p.id));
-  const head = before
-    .slice(0, postsAt)
-    .replace('?before=56', `?before=${lowest}`)
-    .replace('data-before="56"', `data-before="${lowest}"`)
-    .replaceAll('banned_channel', handle)
-    .replaceAll('Soon Banned', title);
-  const body = posts.map((p) =>
-    postBlock
-      .replaceAll('banned_channel/56', `${handle}/${p.id}`)
-      .replaceAll('banned_channel', handle)
-      .replace('2024-08-01T10:00:00Z', iso(p.at))
-      .replace('>first<', `>post ${p.id}<`),
-  );
-  return head + body.join('') + before.slice(postsEnd);
-}
+const channelPage = previewChannelPage;
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -273,7 +249,9 @@ test('a ban page becomes channel_banned, a takedown wave and one alert; the hand
     servePosts(c.handle);
   }
   await until(async () => (await byAction('post')).filter((e) => e.message?.id === '113').length === CHANNELS.length, 'the live post of every channel');
-  assert.equal((await byAction('channel_created')).length, CHANNELS.length);
+  // Seen mid-life (post 1 never on a page): first sight, not creation.
+  assert.equal((await byAction('channel_first_seen')).length, CHANNELS.length);
+  assert.equal((await byAction('channel_created')).length, 0);
 
   // 2. The ban: /s/<handle> no longer shows a preview and the post embed says Terms of Service.
   const banFrom = clock.now();
@@ -301,15 +279,15 @@ test('a ban page becomes channel_banned, a takedown wave and one alert; the hand
   }
   assert.equal(health(KEPT)?.health, 'ok');
 
-  // A takedown finding for the day: the four channels of the network, and a lifespan naming each.
+  // A takedown finding for the day: the four channels of the network. No lifespans: the collector
+  // first saw them mid-life, and first sight is not creation.
   const wave = await until(async () => {
     await store.refresh();
     const f = (await store.findings('takedown')).find((x) => x.day === DAY);
     return f?.channels === BANNED.length && f;
   }, 'the takedown wave with every banned channel');
   assert.deepEqual(wave, { type: 'takedown', id: `takedown:${DAY}`, day: DAY, channels: 4, languages: 3, networks: [NETWORK], subjects: BANNED, reported: null });
-  const lifespans = await store.findings('lifespan');
-  assert.deepEqual(lifespans.map((l) => [l.subject, l.reason]).sort(), BANNED.map((h) => [h, 'channel_banned']));
+  assert.deepEqual(await store.findings('lifespan'), []);
 
   // One alert, delivered to the webhook and recorded as delivered in the alerts index.
   const alert = await until(() => received.find((a) => a.rule === 'takedown-wave'), 'the takedown-wave alert at the webhook');

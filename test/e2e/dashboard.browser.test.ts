@@ -84,8 +84,15 @@ before(async () => {
     links: ['https://tamtam.chat/"><script>alert(2)</script>'],
     source: { type: 'http' },
   });
-  const res = await fetch(new URL('v1/events', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+  // A channel that posts, then is banned: the channel table must call it gone, not silent.
+  const banProbe = { id: '990002', handle: 'ban_probe', title: 'Ban Probe', language: 'en', network: 'supporters' };
+  const banned = [
+    buildEvent({ timestamp: '2018-12-20T13:00:00Z', action: 'post', channel: banProbe, message: { id: '1', media: 'text' }, source: { type: 'http' } }),
+    buildEvent({ timestamp: '2018-12-21T09:00:00Z', action: 'channel_banned', channel: banProbe, source: { type: 'http' } }),
+  ];
+  const res = await fetch(new URL('v1/events', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([event, ...banned]) });
   assert.equal(res.status, 200, await res.text());
+  await waitForJson<{ channels: { id: string; status: string }[] }>('api/view/overview?channel=990002', (o) => o.channels.some((c) => c.id === '990002' && c.status === 'gone'), 60_000);
   // Indexed, and the analyzer has caught up with the replay (the December 2018 platforms are findings).
   await waitForJson<{ channels: { id: string }[] }>('api/meta', (m) => m.channels.some((c) => c.id === '990001'), 60_000);
   await waitForJson<{ firstSeen: unknown[] }>('api/view/migration?from=2018-12-01&to=2019-01-05', (m) => m.firstSeen.length > 0, 60_000);
@@ -149,6 +156,22 @@ test('filters: a network narrows the charts and the channel table; a channel nar
   assert.equal(rows, 1);
   assert.ok((await cellTexts('#ov-channels')).includes(XSS_TITLE));
   await refilter('overview', () => page.click('#clear-filters'));
+});
+
+test('one status model: a banned channel is gone in the channel table and the "Channels now" chart; the demo\'s watch list has statuses', async () => {
+  await refilter('overview', () => page.selectOption('#channel', '990002'));
+  const status = await page.$$eval('#ov-channels tbody tr td:last-child', (tds) => tds.map((td) => td.textContent ?? ''));
+  assert.deepEqual(status, ['gone']);
+  const reason = await page.$eval('#ov-channels tbody tr td:last-child', (td) => td.getAttribute('title') ?? '');
+  assert.match(reason, /banned at 2018-12-21T09:00/);
+  const pie = await chartOption('ov-status');
+  assert.deepEqual(pie.series[0]!.data, [{ name: 'gone', value: 1 }]);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-status-gone.png'), fullPage: true });
+  await refilter('overview', () => page.click('#clear-filters'));
+  // The replay's official channels are the demo's watch list: the panel shows their statuses.
+  const watched = await page.$$eval('#ov-watchlist tbody tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent ?? ''));
+  assert.ok(watched.length > 0, 'the watch-list panel has rows');
+  assert.ok(watched.some((s) => s === 'active' || s === 'silent' || s === 'quiet'), `watch-list statuses: ${[...new Set(watched)].join(', ')}`);
 });
 
 test('silence gaps: the 25-hour network silence of 2017-11-22/23 is marked and ranked unprecedented', async () => {

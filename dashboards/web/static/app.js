@@ -140,19 +140,25 @@
 
   // ---- views ------------------------------------------------------------------------------
   const channelName = (c) => c.handle || c.id;
+  /** One colour per watch-list status, in the order the chart lists them. */
+  const STATUS_COLORS = {
+    active: '#1f8a4c', quiet: '#8fbf6a', silent: '#d6bf57', gone: '#8a2a22', unknown: '#9aa0a6', muted: '#6b7bb0', retired: '#4a4a4a',
+  };
 
   const RENDER = {
     overview(d) {
       $('ov-now').textContent = d.now ? `as of ${fmtTime(d.now)}` : '';
       timeAxisChart('ov-network', d.byNetwork, 'bar');
       timeAxisChart('ov-language', d.byLanguage, 'area');
+      // The watch-list statuses (the same as the channel table, the watch-list panel and `tidewatch status`).
+      const statuses = Object.entries(STATUS_COLORS).filter(([s]) => d.statuses && d.statuses[s] > 0);
       chart('ov-status', {
         tooltip: { trigger: 'item', renderMode: 'richText' },
         legend: { bottom: 0 },
-        color: ['#1f8a4c', '#d6bf57'],
+        color: statuses.map(([, color]) => color),
         series: [{
           type: 'pie', radius: ['45%', '70%'], label: { formatter: '{c}' },
-          data: [{ name: 'active (posted in 24 h)', value: d.active }, { name: 'silent', value: d.silent }],
+          data: statuses.map(([s]) => ({ name: s, value: d.statuses[s] })),
         }],
       });
       renderTable('ov-alerts', [
@@ -169,7 +175,7 @@
         { title: 'Subscribers', value: (c) => fmtNum(c.subscribers, 0), kind: 'num' },
         { title: 'Events', value: (c) => fmtNum(c.events, 0), kind: 'num' },
         { title: 'Last post', value: (c) => fmtTime(c.lastPostAt) },
-        { title: 'Status', value: (c) => c.status, kind: 'badge' },
+        { title: 'Status', value: (c) => c.status, kind: 'badge', hint: (c) => c.statusReason },
       ], d.channels, 'No channels in this range.');
       renderTable('ov-watchlist', [
         { title: 'Channel', value: (r) => r.subject, kind: 'text' },

@@ -1,6 +1,6 @@
 import type { ActivityEvent } from '../../events/index.ts';
-import type { ChannelStatusUpdate, CollectorStatusUpdate } from '../../producers/collector/status.ts';
-import type { WatchList } from '../../producers/collector/watch-list.ts';
+import type { ChannelStatusUpdate, CollectorStatusUpdate } from '../../watch/status.ts';
+import type { WatchList } from '../../watch/watch-list.ts';
 import { channelSilence, gapsDetector, type GapsState } from '../gaps.ts';
 import type { AnalyticsOptions } from '../options.ts';
 import { restoreState, snapshotState } from '../state.ts';

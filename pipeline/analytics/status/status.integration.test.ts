@@ -7,7 +7,7 @@ import { elasticsearchSchema, kafkaSchema } from '../../config/index.ts';
 import type { ActivityEvent } from '../../events/index.ts';
 import { createLogger, setLogger } from '../../log.ts';
 import { collectorSchema, createCollector, TokenBucket, watchListSchema } from '../../producers/collector/index.ts';
-import type { CollectorStatusUpdate } from '../../producers/collector/status.ts';
+import type { CollectorStatusUpdate } from '../../watch/status.ts';
 import { FakeClock } from '../../producers/collector/testing.ts';
 import { startFixtureServer } from '../../producers/preview/fixture-server.ts';
 import { PreviewSource } from '../../producers/preview/source.ts';

@@ -1,4 +1,4 @@
-import type { WatchList } from '../../producers/collector/watch-list.ts';
+import type { WatchList } from '../../watch/watch-list.ts';
 import { overrideReason, overridesInForce } from './overrides.ts';
 import type { Status, StatusDoc, StatusOverrideDoc } from './types.ts';
 

@@ -4,14 +4,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setLogger, createLogger } from '../../log.ts';
-import { startFixtureServer, type FixtureServer } from '../preview/fixture-server.ts';
+import { previewChannelPage, startFixtureServer, type FixtureServer } from '../preview/fixture-server.ts';
 import { PreviewSource } from '../preview/source.ts';
 import { createCollector, type Collector } from './collector.ts';
 import { collectorSchema } from './options.ts';
 import { TokenBucket } from '../../rate-limit.ts';
-import type { CollectorStatusUpdate } from './status.ts';
+import type { CollectorStatusUpdate } from '../../watch/status.ts';
 import { FakeClock, RecordingPublisher } from './testing.ts';
-import { WatchListFile, watchListSchema } from './watch-list.ts';
+import { WatchListFile, watchListSchema } from '../../watch/watch-list.ts';
 
 setLogger(createLogger('silent'));
 
@@ -64,14 +64,16 @@ function requestsSince(mark: number): string[] {
   return server.requests.slice(mark);
 }
 
-test('a normal channel: channel_created, a subscriber snapshot and every post, with exact fields', async () => {
+test('a normal channel first seen mid-life: every post, then a first-seen marker (not a creation) and a subscriber snapshot, in event-time order', async () => {
   server.serve('/s/example_news', 'channel_first.html');
   const s = await setup([{ handle: '@Example_News', network: 'test-net', language: 'en', labels: ['watch'] }]);
   const summary = await s.collector.runOnce();
   assert.deepEqual(s.publisher.events.map((e) => [e.event.action, e.message?.id ?? null]), [
-    ['channel_created', null], ['subscribers', null], ['post', '121'], ['post', '122'], ['post', '123'], ['post', '124'], ['post', '125'],
+    ['post', '121'], ['post', '122'], ['post', '123'], ['post', '124'], ['post', '125'], ['channel_first_seen', null], ['subscribers', null],
   ]);
-  const [created, subs, first] = s.publisher.events;
+  const times = s.publisher.events.map((e) => Date.parse(e['@timestamp']));
+  assert.deepEqual(times, [...times].sort((a, b) => a - b));
+  const [first, , , , , created, subs] = s.publisher.events;
   assert.deepEqual(created!.channel, { id: 'tg:example_news', handle: 'example_news', title: 'Example News', language: 'en', network: 'test-net' });
   assert.equal(created!['@timestamp'], '2024-10-01T12:00:00.000Z');
   assert.equal(created!.subscribers, 12_300);
@@ -81,9 +83,9 @@ test('a normal channel: channel_created, a subscriber snapshot and every post, w
   assert.deepEqual(first!.message, { id: '121', media: 'text', length: 27, views: 1200 });
   assert.equal(first!['@timestamp'], '2024-05-01T01:01:00.000Z');
   assert.equal(first!.event.ingested, '2024-10-01T12:00:00.000Z');
-  assert.equal(s.publisher.events[3]!.message?.media, 'photo');
-  assert.equal(s.publisher.events[5]!.message?.media, 'video');
-  assert.deepEqual(summary, { polled: 1, health: { ok: 1, unknown: 0, gone: 0 }, eventsPublished: 7, eventsRejected: 0, pollErrors: 0, requests: 1 });
+  assert.equal(s.publisher.events[1]!.message?.media, 'photo');
+  assert.equal(s.publisher.events[3]!.message?.media, 'video');
+  assert.deepEqual(summary, { polled: 1, health: { ok: 1, unknown: 0, gone: 0 }, eventsPublished: 7, eventsRejected: 0, pollErrors: 0, failures: {}, requests: 2 });
   const status = channelStatus(s, 'example_news');
   assert.equal(status.health, 'ok');
   assert.equal(status.lastPostAt, '2024-05-01T05:05:00.000Z');
@@ -96,8 +98,8 @@ test('paging back to the last seen post, gaps kept across a restart, no re-emit 
   const first = await setup(['example_news'], { preview: { maxPagesPerPoll: 1 } });
   await first.collector.runOnce();
   assert.deepEqual(first.publisher.drain(), [
-    'channel_created tg:example_news 12400', 'subscribers tg:example_news 12400',
     ...[116, 117, 118, 119, 120].map((id) => `post tg:example_news ${id}`),
+    'channel_first_seen tg:example_news 12400', 'subscribers tg:example_news 12400',
   ]);
 
   // 131..135 are new; 121..130 are older than the newest page and the page budget is spent.
@@ -134,11 +136,37 @@ test('paging back to the last seen post, gaps kept across a restart, no re-emit 
   assert.deepEqual(third.publisher.drain(), ['title_changed tg:example_news Example News', 'subscribers tg:example_news 12300']);
 });
 
+test('exact subscribers from t.me/<handle> every subscribersRefreshMins; the rounded counter in between changes nothing while it agrees', async () => {
+  server.serve('/s/example_news', 'channel_first.html');
+  // "12 345 subscribers" on the channel page; the preview's counter says "12.3K".
+  server.routes.set('/example_news', { body: readFileSync(new URL('../preview/testdata/contact_exists.html', import.meta.url), 'utf8').replaceAll('Adults Only', 'Example News') });
+  const clock = new FakeClock(NOW);
+  const s = await setup(['example_news'], { clock, collector: { subscribersRefreshMins: 60 } });
+  const mark = server.requests.length;
+  await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark), ['/s/example_news', '/example_news']);
+  const counts = () => s.publisher.events.filter((e) => e.event.action === 'subscribers' || e.event.action === 'channel_first_seen').map((e) => e.subscribers);
+  assert.deepEqual(counts(), [12_345, 12_345]);
+  s.publisher.drain();
+
+  clock.ms += 30 * 60_000;
+  const mark2 = server.requests.length;
+  await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark2), ['/s/example_news'], 'not due: the counter only');
+  assert.deepEqual(counts(), [], '12.3K agrees with 12,345: no snapshot');
+
+  clock.ms += 31 * 60_000;
+  const mark3 = server.requests.length;
+  await s.collector.runOnce();
+  assert.deepEqual(requestsSince(mark3), ['/s/example_news', '/example_news']);
+  assert.deepEqual(counts(), [12_345], 'due again: read exactly, and the flat line recorded');
+});
+
 test('Arabic / RTL channel: titles kept as written, forwards named by handle, service messages skipped', async () => {
   server.serve('/s/amaq_agency', 'arabic.html');
   const s = await setup([{ handle: 'amaq_agency', language: 'ar' }]);
   await s.collector.runOnce();
-  assert.deepEqual(s.publisher.drain(), ['channel_created tg:amaq_agency 5234', 'subscribers tg:amaq_agency 5234', 'post tg:amaq_agency 7', 'post tg:amaq_agency 8']);
+  assert.deepEqual(s.publisher.drain(), ['post tg:amaq_agency 7', 'post tg:amaq_agency 8', 'channel_first_seen tg:amaq_agency 5234', 'subscribers tg:amaq_agency 5234']);
   await s.collector.runOnce();
   const status = channelStatus(s, 'amaq_agency');
   assert.equal(status.title, 'وكالة أعماق الإخبارية');
@@ -179,9 +207,12 @@ test('terms-of-service ban: confirmed by the post embed, emitted once; the handl
   await s.collector.runOnce();
   assert.deepEqual(s.publisher.drain(), []);
 
+  // The new channel's first message is on its page: that dates its creation (not the poll).
   server.serve('/s/banned_channel', 'banned_after.html');
   await s.collector.runOnce();
-  assert.deepEqual(s.publisher.drain(), ['channel_created tg:banned_channel~2 150', 'subscribers tg:banned_channel~2 150', 'post tg:banned_channel~2 1']);
+  const reborn = s.publisher.events;
+  assert.deepEqual(s.publisher.drain(), ['channel_created tg:banned_channel~2 150', 'post tg:banned_channel~2 1', 'subscribers tg:banned_channel~2 150']);
+  assert.equal(reborn[0]!['@timestamp'], reborn[1]!['@timestamp']);
 });
 
 test('ban-stub texts never overwrite what was stored: the post list of stubs is a ban, no posts emitted', async () => {
@@ -218,15 +249,38 @@ test('a missing handle: channel_deleted when it was known, an error (not an even
 test('no preview (302) and "No posts found" are unknown status, never a ban or silence', async () => {
   server.routes.set('/s/adult_channel', { status: 302, headers: { location: '/adult_channel' } });
   server.serve('/adult_channel', 'contact_exists.html');
+  for (const id of [1, 2, 3]) server.serve(`/adult_channel/${id}?embed=1&mode=tme`, 'embed_not_found.html');
   server.serve('/s/quiet_channel', 'no_posts.html');
   const s = await setup(['adult_channel', 'quiet_channel']);
   await s.collector.runOnce();
   assert.deepEqual(s.publisher.drain(), []);
   assert.equal(channelStatus(s, 'adult_channel').health, 'unknown');
-  assert.match(channelStatus(s, 'adult_channel').reason, /no preview.*not proof of a ban/);
+  assert.match(channelStatus(s, 'adult_channel').reason, /no preview.*decide nothing.*cannot tell a ban from 18\+/);
   assert.equal(channelStatus(s, 'quiet_channel').health, 'unknown');
   assert.match(channelStatus(s, 'quiet_channel').reason, /No posts found/);
   assert.equal(channelStatus(s, 'quiet_channel').errors, 0);
+});
+
+test('banned before first sight: the first posts\' embeds tell a terms-of-service ban (gone, no takedown event) from an 18+ channel (unknown)', async () => {
+  for (const handle of ['early_ban', 'adult_only']) {
+    server.routes.set(`/s/${handle}`, { status: 302, headers: { location: `/${handle}` } });
+    server.serve(`/${handle}`, 'contact_exists.html');
+  }
+  server.serve('/early_ban/1?embed=1&mode=tme', 'embed_not_found.html');
+  server.serve('/early_ban/2?embed=1&mode=tme', 'embed_tos.html');
+  server.routes.set('/adult_only/1?embed=1&mode=tme', { body: previewChannelPage('adult_only', 'Adults Only', [{ id: 1, at: NOW - 3_600_000 }]) });
+  const s = await setup(['early_ban', 'adult_only']);
+  const mark = server.requests.length;
+  const summary = await s.collector.runOnce();
+  assert.deepEqual(s.publisher.drain(), [], 'when the ban happened is unknown: no takedown event');
+  assert.equal(summary.pollErrors, 0);
+  const banned = channelStatus(s, 'early_ban');
+  assert.equal(banned.health, 'gone');
+  assert.match(banned.reason, /Terms of Service \(post 2\); banned before it was first seen/);
+  const adult = channelStatus(s, 'adult_only');
+  assert.equal(adult.health, 'unknown');
+  assert.match(adult.reason, /post 1 shows in its embed: 18\+.*not a ban/);
+  assert.deepEqual(requestsSince(mark).filter((r) => r.includes('early_ban')), ['/s/early_ban', '/early_ban', '/early_ban/1?embed=1&mode=tme', '/early_ban/2?embed=1&mode=tme']);
 });
 
 test('truncated and unknown-shape pages: unknown status with a clear reason and an error count, nothing emitted', async () => {
@@ -284,7 +338,7 @@ test('429 with Retry-After and a 503 are retried (pausing the whole bucket), the
   const s = await setup(['busy_channel'], { clock });
   const mark = server.requests.length;
   await s.collector.runOnce();
-  assert.deepEqual(requestsSince(mark), ['/s/busy_channel', '/s/busy_channel', '/s/busy_channel']);
+  assert.deepEqual(requestsSince(mark), ['/s/busy_channel', '/s/busy_channel', '/s/busy_channel', '/busy_channel']);
   assert.equal(s.publisher.events.filter((e) => e.event.action === 'post').length, 5);
   // The 429 paused the bucket for the Retry-After second: the next request started after it.
   assert.ok(clock.now() >= NOW + 1000);
@@ -296,9 +350,35 @@ test('a failed publish leaves the state alone: the same events come again on the
   s.publisher.failNext = true;
   const summary = await s.collector.runOnce();
   assert.equal(summary.pollErrors, 1);
+  assert.deepEqual(summary.failures, { 'delivery: error': 1 });
   assert.deepEqual(s.publisher.drain(), []);
+  // Saved as it was before the poll: a restart now would fetch the same posts again.
+  const saved = JSON.parse(readFileSync(s.stateFile, 'utf8')) as { channels: Record<string, { seen: boolean; lastMessageId?: number }> };
+  assert.equal(saved.channels.example_news?.seen, false);
+  assert.equal(saved.channels.example_news?.lastMessageId, undefined);
   await s.collector.runOnce();
   assert.equal(s.publisher.drain().length, 7);
+  const after = JSON.parse(readFileSync(s.stateFile, 'utf8')) as { channels: Record<string, { lastMessageId?: number }> };
+  assert.equal(after.channels.example_news?.lastMessageId, 125);
+});
+
+test('failed polls are counted by what failed: HTTP status, connection refused (not "fetch failed"), with the reason on the channel', async () => {
+  server.routes.set('/s/down_channel', { status: 503, body: 'busy' });
+  const s = await setup(['down_channel'], { preview: { retries: 0 } });
+  const summary = await s.collector.runOnce();
+  assert.deepEqual(summary.failures, { 'HTTP 503': 1 });
+  assert.equal(summary.pollErrors, summary.polled);
+  assert.match(channelStatus(s, 'down_channel').reason, /answered 503/);
+
+  const closed = await startFixtureServer();
+  await closed.close();
+  const refused = await setup(['down_channel', 'example_news'], { preview: { retries: 0, baseUrl: closed.baseUrl } });
+  const r = await refused.collector.runOnce();
+  assert.deepEqual(r.failures, { 'connection refused': 2 });
+  const status = channelStatus(refused, 'example_news');
+  assert.equal(status.health, 'unknown');
+  assert.match(status.reason, /connection refused/);
+  assert.doesNotMatch(status.reason, /fetch failed/);
 });
 
 test('the scheduler: due channels polled on ticks, quiet ones later, the watch list picked up without a restart', async () => {

@@ -1,17 +1,17 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { validateEvent, type ActivityEvent } from '../../events/index.ts';
-import { errorMessage } from '../../errors.ts';
+import { errorMessage, TidewatchError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import type { Publisher } from '../../transport/types.ts';
 import { systemClock, type Clock } from '../../clock.ts';
-import { initialState, reduceObservation, type ChannelHealth, type ChannelState } from './lifecycle.ts';
+import { initialState, reduceObservation, type ChannelState } from './lifecycle.ts';
 import type { CollectorOptions } from './options.ts';
 import type { TokenBucket } from '../../rate-limit.ts';
 import { nextIntervalSecs } from './schedule.ts';
-import type { ChannelSource } from './source.ts';
+import type { ChannelSource, PollTarget } from './source.ts';
 import { StateStore } from './state.ts';
-import type { ChannelStatusUpdate, CollectorHeartbeat, StatusListener } from './status.ts';
-import { mergeWatchLists, type WatchEntry, type WatchList, type WatchListFile } from './watch-list.ts';
+import type { ChannelHealth, ChannelStatusUpdate, CollectorHeartbeat, StatusListener } from '../../watch/status.ts';
+import { mergeWatchLists, type WatchEntry, type WatchList, type WatchListFile } from '../../watch/watch-list.ts';
 
 export interface CollectorParams {
   options: CollectorOptions;
@@ -35,7 +35,19 @@ export interface OnceSummary {
   eventsPublished: number;
   eventsRejected: number;
   pollErrors: number;
+  /** Failed polls by what failed: "connection refused", "timeout", "HTTP 503", "delivery: ...". */
+  failures: Record<string, number>;
   requests: number;
+}
+
+/** What made a poll fail, in a few words: summaries count failed polls by it. */
+export function failureKind(err: unknown): string {
+  if (err instanceof TidewatchError) {
+    const failure = err.details?.failure;
+    if (typeof failure === 'string') return failure;
+    return err.code === 'INPUT_PARSE' ? 'unreadable page' : err.code.toLowerCase().replace(/_/g, ' ');
+  }
+  return 'error';
 }
 
 export interface Collector {
@@ -69,6 +81,11 @@ export async function createCollector(params: CollectorParams): Promise<Collecto
   const inFlight = new Map<string, Promise<void>>();
   const abort = new AbortController();
   const totals = { polls: 0, pollErrors: 0, eventsPublished: 0, eventsRejected: 0 };
+  const failures = new Map<string, number>();
+  const failed = (kind: string) => {
+    totals.pollErrors++;
+    failures.set(kind, (failures.get(kind) ?? 0) + 1);
+  };
   let task: ScheduledTask | undefined;
   let stopping = false;
 
@@ -127,23 +144,30 @@ export async function createCollector(params: CollectorParams): Promise<Collecto
     let events: ActivityEvent[] = [];
     totals.polls++;
     try {
-      const observation = await source.poll(
-        { handle, lastMessageId: prev.lastMessageId, gaps: prev.gaps, known: prev.seen, platformId: prev.platformId },
-        abort.signal,
-      );
+      const target: PollTarget = {
+        handle,
+        lastMessageId: prev.lastMessageId,
+        gaps: prev.gaps,
+        known: prev.seen,
+        platformId: prev.platformId,
+        exactSubscribersDue: prev.exactSubscribersAt === undefined || ctx.nowMs - Date.parse(prev.exactSubscribersAt) >= ctx.subscribersRefreshMs,
+      };
+      const observation = await source.poll(target, abort.signal);
       ctx.nowMs = clock.now();
       const reduced = reduceObservation(prev, entry, observation, ctx);
       next = reduced.state;
+      // Asked for once per refresh, whether or not the source could read it (a failure is not retried every poll).
+      if (target.exactSubscribersDue && observation.kind === 'visible') next = { ...next, exactSubscribersAt: new Date(ctx.nowMs).toISOString() };
       events = reduced.events;
       if (reduced.problem !== undefined) {
-        totals.pollErrors++;
+        failed('handle problem');
         next = { ...next, errors: prev.errors + 1, consecutiveErrors: prev.consecutiveErrors + 1 };
         log.warn({ handle, problem: reduced.problem }, 'watched handle problem');
       }
     } catch (err) {
       // Shutting down: leave the state as it was; the next run polls this channel again.
       if (abort.signal.aborted) return;
-      totals.pollErrors++;
+      failed(failureKind(err));
       const reason = errorMessage(err);
       next = { ...prev, health: 'unknown', reason, errors: prev.errors + 1, consecutiveErrors: prev.consecutiveErrors + 1, lastPollAt: new Date(ctx.nowMs).toISOString() };
       log.warn({ handle, err: reason }, 'poll failed; status unknown');
@@ -152,7 +176,7 @@ export async function createCollector(params: CollectorParams): Promise<Collecto
       events = await publish(events, ctx.nowMs);
     } catch (err) {
       // Not the channel's fault: keep its previous state so the same events are produced again.
-      totals.pollErrors++;
+      failed(`delivery: ${failureKind(err)}`);
       log.error({ handle, err: errorMessage(err), events: events.length }, 'publish failed; the channel is polled again');
       states.set(handle, { ...prev, nextPollAt: new Date(clock.now() + options.minIntervalSecs * 1000).toISOString() });
       return;
@@ -232,6 +256,7 @@ export async function createCollector(params: CollectorParams): Promise<Collecto
     tick,
     async runOnce() {
       const before = { ...totals };
+      const failuresBefore = new Map(failures);
       const requestsBefore = limiter.grantedCount;
       const queue = [...watchList];
       const worker = async () => {
@@ -247,6 +272,7 @@ export async function createCollector(params: CollectorParams): Promise<Collecto
         eventsPublished: totals.eventsPublished - before.eventsPublished,
         eventsRejected: totals.eventsRejected - before.eventsRejected,
         pollErrors: totals.pollErrors - before.pollErrors,
+        failures: Object.fromEntries([...failures].map(([k, n]) => [k, n - (failuresBefore.get(k) ?? 0)]).filter(([, n]) => (n as number) > 0)),
         requests: limiter.grantedCount - requestsBefore,
       };
     },

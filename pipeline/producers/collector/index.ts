@@ -5,10 +5,10 @@ import type { ChannelSource } from './source.ts';
 
 export * from './collector.ts';
 export * from './options.ts';
-export * from './watch-list.ts';
-export * from './status.ts';
+export * from '../../watch/watch-list.ts';
+export * from '../../watch/status.ts';
 export { stateFilePath } from './state.ts';
-export { channelIdFor, type ChannelHealth, type ChannelState } from './lifecycle.ts';
+export { channelIdFor, type ChannelState } from './lifecycle.ts';
 export type { ChannelSource, Observation, ObservedPost, PollTarget, Gap } from './source.ts';
 export { TokenBucket } from '../../rate-limit.ts';
 export type { Clock } from '../../clock.ts';

@@ -1,9 +1,8 @@
 import { buildEvent, type ActivityEvent, type EventAction, type EventInput } from '../../events/index.ts';
 import type { Gap, Observation } from './source.ts';
-import type { WatchEntry } from './watch-list.ts';
+import type { ChannelHealth } from '../../watch/status.ts';
+import type { WatchEntry } from '../../watch/watch-list.ts';
 
-/** What the watch-list status feature shows per channel. */
-export type ChannelHealth = 'ok' | 'unknown' | 'gone';
 
 /** Persisted per watched handle (collector state file). */
 export interface ChannelState {
@@ -23,6 +22,8 @@ export interface ChannelState {
   title?: string | undefined;
   subscribers?: number | undefined;
   subscribersAt?: string | undefined;
+  /** When the exact count was last asked for (the preview's counter rounds it); asked again after subscribersRefreshMins. */
+  exactSubscribersAt?: string | undefined;
   platformId?: string | undefined;
   lastMessageId?: number | undefined;
   lastPostAt?: string | undefined;
@@ -93,6 +94,10 @@ export function reduceObservation(prev: ChannelState, watch: WatchEntry, obs: Ob
     case 'banned':
     case 'deleted':
     case 'access_lost': {
+      if (!prev.seen && obs.kind === 'banned') {
+        // Banned before we looked: gone, but with no takedown event, since when it happened is unknown.
+        return { state: { ...polled, health: 'gone', reason: `${obs.reason}; banned before it was first seen`, gone: 'banned' }, events };
+      }
       if (!prev.seen) {
         // Nothing to take down: a handle never seen is a typo or a channel gone before we looked.
         const reason = obs.kind === 'deleted' ? `handle @${prev.handle} does not exist` : `${obs.reason} (never seen before)`;
@@ -127,13 +132,20 @@ export function reduceObservation(prev: ChannelState, watch: WatchEntry, obs: Ob
         gaps: reborn ? [] : obs.gaps,
       };
       if (fresh) {
-        emit(state, 'channel_created', obs.subscribers === undefined ? {} : { subscribers: obs.subscribers });
+        // Creation only with evidence of it (the channel's first message); otherwise a marker of
+        // first sight, so a collector starting on old channels makes no lifespans of 0 days.
+        const subs = obs.subscribers === undefined ? {} : { subscribers: obs.subscribers };
+        if (obs.createdAt !== undefined) emit(state, 'channel_created', { timestamp: obs.createdAt, ...subs });
+        else emit(state, 'channel_first_seen', subs);
       } else if (base.title !== undefined && base.title !== obs.title) {
         emit(state, 'title_changed');
       }
       if (obs.subscribers !== undefined) {
         const stale = base.subscribersAt === undefined || ctx.nowMs - Date.parse(base.subscribersAt) >= ctx.subscribersRefreshMs;
-        if (obs.subscribers !== base.subscribers || stale) {
+        const step = obs.subscribersStep ?? 1;
+        // A rounded counter that still agrees with the exact count known is no change.
+        const changed = base.subscribers === undefined || Math.abs(obs.subscribers - base.subscribers) > (step > 1 ? step / 2 : 0);
+        if (changed || stale) {
           emit(state, 'subscribers', { subscribers: obs.subscribers });
           state.subscribers = obs.subscribers;
           state.subscribersAt = now;
@@ -168,7 +180,9 @@ export function reduceObservation(prev: ChannelState, watch: WatchEntry, obs: Ob
           state.lastPostAt = p.at;
         }
       }
-      return { state, events };
+      // In event-time order: a snapshot dated now must not go out before the older posts, which
+      // would then count as late.
+      return { state, events: events.sort((a, b) => Date.parse(a['@timestamp']) - Date.parse(b['@timestamp'])) };
     }
   }
 }

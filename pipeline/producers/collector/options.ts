@@ -10,6 +10,11 @@ export const collectorSchema = z
     source: z.enum(['preview', 'mtproto']).default('preview'),
     /** A JSON watch list re-read when it changes, merged over `watchList` (same handle: the file wins). */
     watchListFile: z.string().min(1).optional(),
+    /**
+     * Without Kafka, `tidewatch collect` delivers to a running `tidewatch serve` here (default:
+     * http://<serve.host>:<serve.port>); `serve --watch-list` collects in its own process instead.
+     */
+    serveUrl: z.url('must be a URL like http://127.0.0.1:8080').optional(),
     /** How often the scheduler looks for due channels (and re-checks the watch list file). */
     tickSecs: z.number().int().min(1).max(59).default(5),
     /** Polls in flight at once; the request budget is enforced separately by the rate limit. */

@@ -10,8 +10,18 @@ export type Observation =
       kind: 'visible';
       title: string;
       subscribers?: number | undefined;
+      /**
+       * How far `subscribers` may be from the exact count: the preview's counter rounds ("12.3K":
+       * 100). Absent or 1: exact.
+       */
+      subscribersStep?: number | undefined;
       /** The platform's own id of the channel (MTProto); a change means the handle now names another channel. */
       platformId?: string | undefined;
+      /**
+       * When the channel's first message (id 1: a post, or its own "channel created" service
+       * message) was on the pages read: the evidence of its creation. Absent, first sight is not creation.
+       */
+      createdAt?: string | undefined;
       /** Posts not emitted before (above the last seen id, or inside a known gap), any order. */
       posts: ObservedPost[];
       /** Ranges still to fetch because the page budget ran out (preview paging). */
@@ -52,6 +62,8 @@ export interface PollTarget {
   /** Whether this generation was ever seen visible: a missing handle is then a deletion, not a typo. */
   known: boolean;
   platformId?: string | undefined;
+  /** The exact subscriber count is due (subscribersRefreshMins): a source that pays for it fetches it now. */
+  exactSubscribersDue: boolean;
 }
 
 export interface ChannelSource {

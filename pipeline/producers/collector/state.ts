@@ -17,6 +17,7 @@ const channelStateSchema = z.strictObject({
   title: z.string().optional(),
   subscribers: z.number().int().nonnegative().optional(),
   subscribersAt: z.string().optional(),
+  exactSubscribersAt: z.string().optional(),
   platformId: z.string().optional(),
   lastMessageId: z.number().int().nonnegative().optional(),
   lastPostAt: z.string().optional(),

@@ -145,3 +145,33 @@ test('rate limit behind a proxy: clients are told apart by the address the proxy
     assert.equal((await post('203.0.113.8')).status, 429, 'without trustProxy the header is ignored');
   });
 });
+
+const channelUpdate = (handle: string, health: 'ok' | 'unknown') => ({
+  type: 'channel', collector: 'c1', at: '2024-10-01T12:00:00.000Z', handle, channelId: `tg:${handle}`, health, reason: health === 'ok' ? 'visible' : 'HTTP 503',
+  errors: 0, consecutiveErrors: 0, events: 0,
+});
+
+test('POST /v1/collector/status: a collector\'s status records published all or nothing, behind the token; absent unless wired', async () => {
+  const got: unknown[][] = [];
+  await withServer({ credentials: { writer: TOKEN }, publishStatus: async (updates) => void got.push([...updates]) }, async (url) => {
+    const post = (body: unknown, token = TOKEN) => fetch(`${url}/v1/collector/status`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    assert.equal((await post([channelUpdate('a_chan', 'ok')], 'wrong-token-0123456789')).status, 401);
+    const ok = await post([channelUpdate('a_chan', 'ok'), channelUpdate('b_chan', 'unknown')]);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { accepted: 2 });
+    assert.deepEqual(got.flat().map((u) => (u as { handle: string }).handle), ['a_chan', 'b_chan']);
+    // The connectivity check of a collector: an empty batch, accepted, nothing published.
+    assert.equal((await post([])).status, 200);
+    const bad = await post([channelUpdate('c_chan', 'ok'), { type: 'channel' }]);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /item 1/);
+    assert.equal(got.length, 1, 'nothing of a bad batch published');
+  });
+  await withServer({ publishStatus: async () => { throw new Error('transport closing'); } }, async (url) => {
+    const res = await fetch(`${url}/v1/collector/status`, { method: 'POST', body: JSON.stringify([channelUpdate('a_chan', 'ok')]) });
+    assert.equal(res.status, 503);
+  });
+  await withServer({}, async (url) => {
+    assert.equal((await fetch(`${url}/v1/collector/status`, { method: 'POST', body: '[]' })).status, 404);
+  });
+});

@@ -6,6 +6,7 @@ import type { PerClientLimit } from '../../rate-limit.ts';
 import { mapBotUpdate } from '../bot-api/update.ts';
 import { checkEvent } from '../common.ts';
 import type { SourceItem, SourceOptions } from '../types.ts';
+import { parseStatusRecord, type CollectorStatusUpdate } from '../../watch/status.ts';
 
 export interface IngestHandlerOptions {
   /** Hand accepted events to the transport; the response waits for it (webhook semantics). */
@@ -23,6 +24,11 @@ export interface IngestHandlerOptions {
   /** Behind a reverse proxy: the client is the last X-Forwarded-For address (the proxy's own entry). */
   trustProxy?: boolean;
   storeText: boolean;
+  /**
+   * Takes a collector's status records (`POST /v1/collector/status`) to the status core; the
+   * endpoint exists only when set.
+   */
+  publishStatus?: ((updates: readonly CollectorStatusUpdate[]) => Promise<void>) | undefined;
   /** Injected clock for validation. */
   nowMs?: (() => number) | undefined;
 }
@@ -101,6 +107,9 @@ function clientOf(req: IncomingMessage, trustProxy: boolean): string {
  * - `POST /v1/telegram/updates`: a Bot API webhook. A rejected or irrelevant update is answered
  *   200 (Telegram would otherwise resend it forever); a transport failure is 503 so it resends.
  *
+ * - `POST /v1/collector/status`: a JSON array of a collector's status records (`tidewatch collect`
+ *   delivering to serve); all or nothing: 400 names the first bad one, 503 if not published.
+ *
  * In this order: 429 + Retry-After over the client's rate limit (before the token is checked, so
  * guessing tokens is throttled too), 401 without the writer token when one is configured (403 with
  * the reader's), 413 over `maxBodyBytes` or `maxEventsPerRequest`. Every refusal is a JSON
@@ -125,9 +134,32 @@ export function createIngestHandler(options: IngestHandlerOptions): (req: Incomi
     send(res, 200, { accepted: events.length, rejected: items.length - events.length, ...extra, results });
   };
 
+  const publishStatus = async (res: ServerResponse, text: string) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return send(res, 400, { error: `not valid JSON: ${errorMessage(err)}` });
+    }
+    if (!Array.isArray(value)) return send(res, 400, { error: 'the body must be a JSON array of collector status records' });
+    const updates: CollectorStatusUpdate[] = [];
+    for (const [index, item] of value.entries()) {
+      const u = parseStatusRecord(JSON.stringify(item));
+      if (u === null) return send(res, 400, { error: `item ${index} is not a collector status record (type "channel" or "heartbeat" with collector, at, ...)` });
+      updates.push(u);
+    }
+    try {
+      if (updates.length) await options.publishStatus!(updates);
+    } catch (err) {
+      return send(res, 503, { error: `the status records were not published: ${errorMessage(err)}`, retriable: isRetriable(err) }, { 'retry-after': '5' });
+    }
+    send(res, 200, { accepted: updates.length });
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/v1/events' && path !== '/v1/telegram/updates') return send(res, 404, { error: `no such endpoint: ${path}` });
+    const statusPath = path === '/v1/collector/status' && options.publishStatus !== undefined;
+    if (path !== '/v1/events' && path !== '/v1/telegram/updates' && !statusPath) return send(res, 404, { error: `no such endpoint: ${path}` });
     if (req.method !== 'POST') return send(res, 405, { error: `${path} takes POST` }, { allow: 'POST' });
     const waitMs = options.limit?.take(clientOf(req, options.trustProxy ?? false)) ?? 0;
     if (waitMs > 0) {
@@ -143,6 +175,7 @@ export function createIngestHandler(options: IngestHandlerOptions): (req: Incomi
       if (err instanceof BodyTooLarge) return send(res, 413, { error: `body over the ${options.maxBodyBytes}-byte limit` }, { connection: 'close' });
       throw err;
     }
+    if (statusPath) return publishStatus(res, body.toString('utf8'));
     const ndjson = /ndjson|jsonl|json-seq/i.test(req.headers['content-type'] ?? '');
     const parts = splitItems(body.toString('utf8'), ndjson);
     if (parts.length > options.maxEventsPerRequest) {

@@ -92,15 +92,15 @@ test('through the collector lifecycle: same events as the preview, and a handle 
   const ctx = { nowMs: Date.parse('2024-06-03T00:00:00Z'), source: 'mtproto' as const, subscribersRefreshMs: 3_600_000 };
   const watch = { handle: 'nashir_news' };
   const first = reduceObservation(initialState('nashir_news'), watch, observeChannel(channel(), [message(7, { message: 'hi' })]), ctx);
-  assert.deepEqual(first.events.map((e) => `${e.event.action} ${e.channel.id}`), ['channel_created tg:nashir_news', 'subscribers tg:nashir_news', 'post tg:nashir_news']);
-  assert.deepEqual(first.events[2]!.source, { type: 'mtproto', name: 'nashir_news' });
+  assert.deepEqual(first.events.map((e) => `${e.event.action} ${e.channel.id}`), ['post tg:nashir_news', 'channel_first_seen tg:nashir_news', 'subscribers tg:nashir_news']);
+  assert.deepEqual(first.events[0]!.source, { type: 'mtproto', name: 'nashir_news' });
 
   const banned = reduceObservation(first.state, watch, lifecycleOf(channel({ restricted: true, restrictionReason: [new Api.RestrictionReason({ platform: 'all', reason: 'terms', text: 'ToS' })] }))!, ctx);
   assert.deepEqual(banned.events.map((e) => e.event.action), ['channel_banned']);
 
   const impostor = reduceObservation(first.state, watch, observeChannel(channel({ id: id(2_002_000), title: 'Nashir News (official)' }), [message(1, { message: 'new' })]), ctx);
   assert.deepEqual(impostor.events.map((e) => `${e.event.action} ${e.channel.id} ${e.message?.id ?? ''}`), [
-    'channel_created tg:nashir_news~2 ', 'subscribers tg:nashir_news~2 ', 'post tg:nashir_news~2 1',
+    'channel_created tg:nashir_news~2 ', 'post tg:nashir_news~2 1', 'subscribers tg:nashir_news~2 ',
   ]);
   assert.equal(impostor.state.platformId, '2002000');
 

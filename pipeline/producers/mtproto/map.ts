@@ -90,9 +90,12 @@ export function lifecycleOf(chat: Api.TypeChat): Observation | undefined {
 /** A readable channel and its new messages as a visible observation. */
 export function observeChannel(channel: Api.Channel, messages: readonly Api.TypeMessage[], opts: { subscribers?: number | undefined; names?: ChatNames } = {}): Observation {
   const posts = messages.map((m) => postFromMessage(m, opts.names)).filter((p): p is ObservedPost => p !== undefined);
+  // Message 1 (a post or the "channel created" service message) dates the channel's creation.
+  const first = messages.find((m) => m.id === 1 && !(m instanceof Api.MessageEmpty)) as Api.Message | Api.MessageService | undefined;
   return {
     kind: 'visible',
     title: channel.title,
+    ...(first ? { createdAt: new Date(first.date * 1000).toISOString() } : {}),
     subscribers: opts.subscribers ?? channel.participantsCount,
     platformId: channel.id.toString(),
     posts,

@@ -79,3 +79,31 @@ function streamBody(res: ServerResponse, chunk: string, times: number): void {
   };
   pump();
 }
+
+/**
+ * A `t.me/s/<handle>` page with the given posts (newest last, as the preview lists them), cut from
+ * the fixture of a real channel page: its header, then its first message block repeated per post
+ * with the id, time and text changed.
+ */
+export function previewChannelPage(handle: string, title: string, posts: readonly { id: number; at: number }[]): string {
+  const page = readFileSync(new URL('banned_before.html', testdata), 'utf8');
+  const postsAt = page.indexOf('          <div class="tgme_widget_message_wrap');
+  const postsEnd = page.indexOf('        </section>', postsAt);
+  const block = page.slice(postsAt, page.indexOf('          <div class="tgme_widget_message_wrap', postsAt + 1));
+  if (postsAt < 0 || postsEnd < postsAt || !block.includes('data-post="banned_channel/56"')) throw new Error('banned_before.html changed shape');
+  const lowest = Math.min(...posts.map((p) => p.id));
+  const head = page
+    .slice(0, postsAt)
+    .replace('?before=56', `?before=${lowest}`)
+    .replace('data-before="56"', `data-before="${lowest}"`)
+    .replaceAll('banned_channel', handle)
+    .replaceAll('Soon Banned', title);
+  const body = posts.map((p) =>
+    block
+      .replaceAll('banned_channel/56', `${handle}/${p.id}`)
+      .replaceAll('banned_channel', handle)
+      .replace('2024-08-01T10:00:00Z', new Date(p.at).toISOString())
+      .replace('>first<', `>post ${p.id}<`),
+  );
+  return head + body.join('') + page.slice(postsEnd);
+}

@@ -42,7 +42,7 @@ async function tooLarge(path: string, handle: string): Promise<TidewatchError> {
   assert.ok(err.message.includes(`@${handle}`), err.message);
   assert.ok(err.message.includes(`${server.baseUrl}${path}`), err.message);
   assert.ok(err.message.includes(`${LIMIT} bytes`), err.message);
-  assert.deepEqual(err.details, { handle, url: `${server.baseUrl}${path}`, maxResponseBytes: LIMIT });
+  assert.deepEqual(err.details, { handle, url: `${server.baseUrl}${path}`, maxResponseBytes: LIMIT, failure: 'response too large' });
   // The same URL would send the same answer: not retried.
   assert.deepEqual(server.requests.slice(mark), [path]);
   return err;

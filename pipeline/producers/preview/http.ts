@@ -1,4 +1,4 @@
-import { ErrorCode, isRetriable, TidewatchError } from '../../errors.ts';
+import { ErrorCode, isRetriable, networkFailure, TidewatchError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import { retry } from '../../retry.ts';
 import { systemClock, type Clock } from '../../clock.ts';
@@ -86,11 +86,13 @@ export class PreviewHttp {
       this.limiter.pauseFor(wait ?? this.opts.retryInitialDelayMs);
       throw new TidewatchError(ErrorCode.RATE_LIMITED, `preview of @${handle}: ${url} answered 429 Too Many Requests${wait === undefined ? '' : ` (Retry-After ${Math.round(wait / 1000)} s)`}`, {
         retriable: true,
+        details: { handle, url, failure: 'HTTP 429' },
         ...(wait === undefined ? {} : { retryAfterMs: wait }),
       });
     }
     throw new TidewatchError(ErrorCode.HTTP_UPSTREAM, `preview of @${handle}: ${url} answered ${res.status} ${res.statusText}`, {
       retriable: res.status >= 500 || res.status === 408,
+      details: { handle, url, failure: `HTTP ${res.status}` },
       ...(wait === undefined ? {} : { retryAfterMs: wait }),
     });
   }
@@ -104,7 +106,7 @@ export class PreviewHttp {
     const limit = this.opts.maxResponseBytes;
     const tooLarge = (size: string) =>
       new TidewatchError(ErrorCode.HTTP_UPSTREAM, `preview of @${handle}: ${url} sent ${size}, over the limit of ${limit} bytes (collector.preview.maxResponseBytes); not read as a page`, {
-        details: { handle, url, maxResponseBytes: limit },
+        details: { handle, url, maxResponseBytes: limit, failure: 'response too large' },
       });
     // Content-Length counts encoded bytes: only without a content coding does it bound the text in advance.
     const declared = Number(res.headers.get('content-length') ?? Number.NaN);
@@ -132,12 +134,16 @@ export class PreviewHttp {
 
   private failed(err: unknown, url: string, handle: string, signal: AbortSignal): unknown {
     if (signal.aborted) return err;
-    // fetch reports resets, refusals and cut bodies as TypeError, which retry() would treat as a bug.
+    // fetch reports resets, refusals and cut bodies as TypeError "fetch failed", which retry()
+    // would treat as a bug and which names nothing: the cause says what happened.
     const timedOut = (err as Error).name === 'TimeoutError';
+    const failure = timedOut ? 'timeout' : (networkFailure(err) ?? 'network error');
     return new TidewatchError(
       timedOut ? ErrorCode.TIMEOUT : ErrorCode.HTTP_UPSTREAM,
-      timedOut ? `preview of @${handle}: no answer from ${url} within ${this.opts.requestTimeoutMs} ms` : `preview of @${handle}: ${url} failed (${(err as Error).message})`,
-      { retriable: true, cause: err },
+      timedOut
+        ? `preview of @${handle}: no answer from ${url} within ${this.opts.requestTimeoutMs} ms`
+        : `preview of @${handle}: ${url} failed: ${failure === 'network error' ? (err as Error).message : failure}`,
+      { retriable: true, cause: err, details: { handle, url, failure } },
     );
   }
 }

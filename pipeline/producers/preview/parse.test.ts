@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { TidewatchError } from '../../errors.ts';
-import { parseChannelPage, parseContactPage, parseCounter, parseEmbed } from './parse.ts';
+import { counterStep, parseChannelPage, parseContactPage, parseCounter, parseEmbed } from './parse.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 
@@ -84,9 +84,18 @@ test('a truncated page and a page of unknown shape are errors naming the handle 
   assert.throws(() => parseChannelPage(fixture('unknown_shape.html'), 'example'), /@example is not in a recognised shape: no div\.tgme_channel_info and no div\.tgme_widget_message\[data-post\]/);
 });
 
+test('how far a counter rounds: 12.3K to the hundred, 1M to the million, digits exactly', () => {
+  assert.equal(counterStep('12.3K'), 100);
+  assert.equal(counterStep('1.25M'), 10_000);
+  assert.equal(counterStep('1M'), 1_000_000);
+  assert.equal(counterStep('12\u00a0345'), 1);
+  assert.equal(counterStep('987'), 1);
+  assert.equal(counterStep('many'), undefined);
+});
+
 test('t.me/<handle>: missing handle vs existing channel without preview', () => {
   assert.deepEqual(parseContactPage(fixture('contact_missing.html'), 'no_such_handle'), { kind: 'missing' });
-  assert.deepEqual(parseContactPage(fixture('contact_exists.html'), 'adult_channel'), { kind: 'exists', title: 'Adults Only', subscribers: 12_345 });
+  assert.deepEqual(parseContactPage(fixture('contact_exists.html'), 'adult_channel'), { kind: 'exists', title: 'Adults Only', subscribers: 12_345, subscribersStep: 1 });
   assert.throws(() => parseContactPage(fixture('unknown_shape.html'), 'example'), /channel page of @example/);
 });
 

@@ -20,11 +20,19 @@ export interface PreviewPost extends ObservedPost {
 }
 
 export type ChannelPage =
-  | { kind: 'posts'; title: string; subscribers?: number | undefined; posts: PreviewPost[]; before?: number | undefined }
+  | {
+      kind: 'posts';
+      title: string;
+      subscribers?: number | undefined;
+      /** How far the counter rounds: "12.3K" is 100, "987" is 1. */
+      subscribersStep?: number | undefined;
+      posts: PreviewPost[];
+      before?: number | undefined;
+    }
   /** `.tme_no_messages_found` or a header with no posts: also what throttled requests get. */
   | { kind: 'empty'; reason: string };
 
-export type ContactPage = { kind: 'missing' } | { kind: 'exists'; title: string; subscribers?: number | undefined };
+export type ContactPage = { kind: 'missing' } | { kind: 'exists'; title: string; subscribers?: number | undefined; subscribersStep?: number | undefined };
 
 export type EmbedPage = { kind: 'banned'; reason: string } | { kind: 'not_found' } | { kind: 'error'; text: string } | { kind: 'visible' };
 
@@ -61,6 +69,14 @@ export function parseCounter(text: string): number | undefined {
   if (!m) return undefined;
   const scale = { '': 1, K: 1e3, M: 1e6, B: 1e9 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'B'];
   return Math.round(Number(m[1]) * scale);
+}
+
+/** The rounding of a counter parseCounter reads: "12.3K" -> 100, "1M" -> 1,000,000, "5 234" -> 1. */
+export function counterStep(text: string): number | undefined {
+  const m = /^\d+(?:\.(\d+))?([KMB]?)$/i.exec(text.replace(/[\s\u00a0\u202f,]/g, ''));
+  if (!m) return undefined;
+  const scale = { '': 1, K: 1e3, M: 1e6, B: 1e9 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'B'];
+  return Math.max(1, scale / 10 ** (m[1]?.length ?? 0));
 }
 
 /** Text with line breaks kept (the preview renders them as <br>). */
@@ -125,9 +141,13 @@ export function parseChannelPage(html: string, handle: string): ChannelPage {
   if (!messages.length) return { kind: 'empty', reason: 'the preview lists no posts' };
 
   let subscribers: number | undefined;
+  let subscribersStep: number | undefined;
   info.find('.tgme_channel_info_counter').each((_, counter) => {
     const type = clean($(counter).find('.counter_type').text()).toLowerCase();
-    if (type.startsWith('subscriber')) subscribers = parseCounter($(counter).find('.counter_value').text());
+    if (!type.startsWith('subscriber')) return;
+    const text = $(counter).find('.counter_value').text();
+    subscribers = parseCounter(text);
+    subscribersStep = counterStep(text);
   });
 
   const posts: PreviewPost[] = [];
@@ -162,7 +182,7 @@ export function parseChannelPage(html: string, handle: string): ChannelPage {
     });
   });
   const beforeAttr = Number($('a.tme_messages_more[data-before]').first().attr('data-before'));
-  return { kind: 'posts', title, subscribers, posts, before: Number.isSafeInteger(beforeAttr) && beforeAttr > 0 ? beforeAttr : undefined };
+  return { kind: 'posts', title, subscribers, subscribersStep, posts, before: Number.isSafeInteger(beforeAttr) && beforeAttr > 0 ? beforeAttr : undefined };
 }
 
 /** Parse `t.me/<handle>`: whether the handle exists at all, and if so its title and exact count. */
@@ -177,7 +197,7 @@ export function parseContactPage(html: string, handle: string): ContactPage {
   if (!title) throw shapeError(handle, 'channel page', 'no div.tgme_page_title and no "Telegram: Contact" og:title');
   const extra = clean($('.tgme_page_extra').first().text());
   const count = /^([\d\s\u00a0\u202f,.]+[KMB]?)\s+subscribers?/i.exec(extra)?.[1];
-  return { kind: 'exists', title, subscribers: count === undefined ? undefined : parseCounter(count) };
+  return { kind: 'exists', title, subscribers: count === undefined ? undefined : parseCounter(count), subscribersStep: count === undefined ? undefined : counterStep(count) };
 }
 
 /** Parse a post embed (`t.me/<handle>/<id>?embed=1&mode=tme`): the confirmation of a takedown. */

@@ -6,6 +6,9 @@ import { PreviewHttp } from './http.ts';
 import type { PreviewOptions } from './options.ts';
 import { parseChannelPage, parseContactPage, parseEmbed, type PreviewPost } from './parse.ts';
 
+/** Post embeds tried for a channel without a preview that was never seen (1 is often its creation notice). */
+const FIRST_POST_IDS = [1, 2, 3];
+
 /** Gaps kept per channel; beyond this the oldest is given up (and logged), so state stays bounded. */
 const MAX_GAPS = 20;
 
@@ -74,16 +77,37 @@ export class PreviewSource implements ChannelSource {
       const dropped = gaps.splice(MAX_GAPS);
       logger().warn({ handle, dropped }, 'preview: too many unfetched ranges; the oldest are given up');
     }
+    const message1 = collected.get(1);
+    const audience = target.exactSubscribersDue ? await this.exactSubscribers(handle, signal) : undefined;
     return {
       kind: 'visible',
       title: page.title,
-      subscribers: page.subscribers,
+      subscribers: audience?.subscribers ?? page.subscribers,
+      subscribersStep: audience?.subscribersStep ?? page.subscribersStep,
+      ...(message1 ? { createdAt: message1.at } : {}),
       posts: [...collected.values()].filter((p) => !p.service && p.stub === undefined).map(({ stub: _stub, service: _service, ...post }) => post),
       gaps,
     };
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * `t.me/<handle>` prints the count in full ("12 345 subscribers") where the preview rounds it
+   * ("12.3K"). One more request, so only when due; when it fails, the rounded counter stands in.
+   */
+  private async exactSubscribers(handle: string, signal: AbortSignal): Promise<{ subscribers: number; subscribersStep: number } | undefined> {
+    try {
+      const res = await this.http.get(`/${handle}`, handle, signal);
+      if (res.kind !== 'page') return undefined;
+      const page = parseContactPage(res.body, handle);
+      return page.kind === 'exists' && page.subscribers !== undefined ? { subscribers: page.subscribers, subscribersStep: page.subscribersStep ?? 1 } : undefined;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      logger().debug({ handle, err: (err as Error).message }, 'preview: exact subscriber count not read; the rounded counter stands in');
+      return undefined;
+    }
+  }
 
   /**
    * Fetch `?before=` pages until one reaches `stopAfter + 1` or the page budget runs out. `spend`
@@ -132,9 +156,32 @@ export class PreviewSource implements ChannelSource {
     if (parseContactPage(page.body, handle).kind === 'missing') {
       return { kind: 'deleted', reason: `t.me/${handle} says the username does not exist ("Telegram: Contact")` };
     }
-    return {
-      kind: 'unknown',
-      reason: `no preview: /s/${handle} redirects to ${location} (18+, restricted in this country or content protection; not proof of a ban)`,
-    };
+    const noPreview = `no preview: /s/${handle} redirects to ${location}`;
+    if (target.lastMessageId === undefined) {
+      // Never seen: no post id of its own to check, so its first posts' embeds tell a ban from a
+      // channel that only hides its preview (18+, restricted here, content protection).
+      const probe = await this.probeFirstPosts(handle, signal);
+      if (probe.kind === 'banned') return { kind: 'banned', reason: `${probe.reason} (post ${probe.id})` };
+      if (probe.kind === 'visible') return { kind: 'unknown', reason: `${noPreview}, but post ${probe.id} shows in its embed: 18+, restricted in this country or content protection, not a ban` };
+      return { kind: 'unknown', reason: `${noPreview}; the embeds of posts ${FIRST_POST_IDS.join(', ')} decide nothing (${probe.why}): cannot tell a ban from 18+ or a restriction` };
+    }
+    return { kind: 'unknown', reason: `${noPreview} (18+, restricted in this country or content protection; not proof of a ban)` };
+  }
+
+  /** The embeds of the first post ids, until one decides (banned, or a post that shows). */
+  private async probeFirstPosts(handle: string, signal: AbortSignal): Promise<{ kind: 'banned'; id: number; reason: string } | { kind: 'visible'; id: number } | { kind: 'undecided'; why: string }> {
+    const seen: string[] = [];
+    for (const id of FIRST_POST_IDS) {
+      const embed = await this.http.get(`/${handle}/${id}?embed=1&mode=tme`, handle, signal);
+      if (embed.kind === 'redirect') {
+        seen.push(`${id}: redirect`);
+        continue;
+      }
+      const verdict = parseEmbed(embed.body, handle);
+      if (verdict.kind === 'banned') return { kind: 'banned', id, reason: verdict.reason };
+      if (verdict.kind === 'visible') return { kind: 'visible', id };
+      seen.push(`${id}: ${verdict.kind === 'not_found' ? 'post not found' : verdict.text}`);
+    }
+    return { kind: 'undecided', why: seen.join('; ') };
   }
 }

@@ -1,3 +1,4 @@
+import { watchListSchema, type WatchList } from '../../watch/watch-list.ts';
 import { FACTS, TAKEDOWN_2015_LANGUAGES } from './facts.ts';
 import { between, mix, mulberry32, pick, type Random } from './random.ts';
 
@@ -194,4 +195,17 @@ export function subscribersAt(c: ReplayChannel, ms: number): number {
     }
   }
   return k[k.length - 1]![1];
+}
+
+/**
+ * The watch list an analyst of the replay would keep: its official Telegram channels (the 2015
+ * cohort, the radio, their successors and the 2019 mirrors), so the demo's status panel shows
+ * the statuses and their changes as the timeline plays.
+ */
+export function officialWatchList(world: World): WatchList {
+  return watchListSchema.parse(
+    world.channels
+      .filter((c) => c.network === 'is-official' && c.platform === 'telegram')
+      .map((c) => ({ handle: c.handle, network: c.network, language: c.language })),
+  );
 }

@@ -130,6 +130,26 @@ export class MemoryTransport implements Transport {
     }));
   }
 
+  /**
+   * Resolves once `groupId` has handled and committed everything published to the topic so far:
+   * on the embedded default, where records live in memory only, that is what "delivered" means to
+   * a producer that moves its own state on afterwards (the live collector). Rejects, retriable,
+   * after `timeoutMs`.
+   */
+  async handled(groupId: string, timeoutMs: number, topicName = this.options.topic): Promise<void> {
+    const topic = this.topic(topicName);
+    const targets = topic.partitions.map((p) => p.nextOffset);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const group = this.groups.get(topicName)!.get(groupId);
+      if (group && targets.every((t, p) => group.committed[p]! >= t)) return;
+      if (this.abandoned || Date.now() >= deadline) {
+        throw new TidewatchError(ErrorCode.TIMEOUT, `memory transport: ${groupId} did not handle what was published to ${topicName} within ${timeoutMs} ms`, { retriable: true });
+      }
+      await topic.changed.wait(deadline - Date.now());
+    }
+  }
+
   async deadLetters(): Promise<DeadLetterWriter> {
     return {
       write: (letters: readonly DeadLetter[]) =>

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
-import { channelSchema } from '../../events/index.ts';
-import { ErrorCode, TidewatchError } from '../../errors.ts';
+import { channelSchema } from '../events/index.ts';
+import { ErrorCode, TidewatchError } from '../errors.ts';
 
 /**
  * Telegram public usernames: a letter, then letters, digits or underscores; 5-32 characters for

@@ -1,4 +1,5 @@
-import type { ChannelHealth } from './lifecycle.ts';
+/** What the collector can tell about a watched channel: seen, cannot tell (with the reason), or gone. */
+export type ChannelHealth = 'ok' | 'unknown' | 'gone';
 
 /**
  * The collector's status stream, for the watch-list status view and for operators: one update per
@@ -49,6 +50,8 @@ export type StatusListener = (update: CollectorStatusUpdate) => void;
  * the analyzer's network topic under this key (records forwarded by the analyzer's channel stage
  * are keyed by their partition number), and the network stage hands it to the status core's
  * `observe` instead of decoding an event. See pipeline/analytics/status/README.md.
+ * These types live here, not in the collector, so the status core (analytics) and the analyzer
+ * read them without importing a producer.
  */
 export const STATUS_RECORD_KEY = 'collector-status';
 
