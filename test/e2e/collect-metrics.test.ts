@@ -18,13 +18,20 @@ test('`tidewatch collect` serves /metrics (polls by outcome, request budget, las
   after(() => site.close());
   site.serve('/s/example_news', 'channel_first.html');
   site.routes.set('/s/unreadable', { status: 500, body: 'down' });
+  // A collector needs somewhere to deliver: a `tidewatch serve` of its own (the embedded default).
+  const servePort = await freePort();
+  const serveConfig = join(dir, 'serve.json');
+  writeFileSync(serveConfig, JSON.stringify({ dataDir: join(dir, 'serve-data'), serve: { port: servePort }, metrics: { port: 0 } }));
+  const serve = startCli(['serve'], { TIDEWATCH_CONFIG: serveConfig, KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' });
+  after(() => serve.stop());
+  await serve.waitFor(/dashboard at/, 60_000);
   const port = await freePort();
   const watchList = join(dir, 'watch.json');
   writeFileSync(watchList, JSON.stringify(['example_news', 'unreadable']));
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({
     dataDir: join(dir, 'data'),
-    collector: { tickSecs: 1, preview: { baseUrl: site.baseUrl, retries: 0 } },
+    collector: { tickSecs: 1, preview: { baseUrl: site.baseUrl, retries: 0 }, serveUrl: `http://127.0.0.1:${servePort}` },
     metrics: { port },
   }));
   const cli = startCli(['collect', '--watch-list', watchList], { TIDEWATCH_CONFIG: config, KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' });
