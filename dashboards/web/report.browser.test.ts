@@ -8,6 +8,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import type { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import { parseViewQuery } from './api.ts';
 import { buildReport } from './report.ts';
+import { testChromiumPath } from '../../test/engines.ts';
 import { sampleStore, WAVE, XSS_TITLE } from './testing.ts';
 
 /** `tidewatch report`'s file, opened from disk in a real browser with the network cut off. */
@@ -23,7 +24,7 @@ before(async () => {
   html = await buildReport(store, parseViewQuery(new URLSearchParams()), new Date('2026-01-02T03:04:05Z'));
   profile = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: testChromiumPath(),
     headless: true,
     offline: true,
     viewport: { width: 1440, height: 1000 },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildEvent } from '../../pipeline/events/index.ts';
+import { testChromiumPath } from '../engines.ts';
 import { startCli, type CliProcess } from './process.ts';
 
 /**
@@ -16,7 +17,6 @@ import { startCli, type CliProcess } from './process.ts';
  */
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const XSS_TITLE = '<img src=x onerror=alert(1)>';
-const CHROMIUM = '/usr/bin/chromium';
 
 let demo: CliProcess;
 let url: string;
@@ -92,7 +92,7 @@ before(async () => {
 
   profile = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: testChromiumPath(),
     headless: true,
     viewport: { width: 1440, height: 1100 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
