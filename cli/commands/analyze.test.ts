@@ -15,6 +15,13 @@ test('analyze --json prints the contract: the same report as the data-file test 
   assert.deepEqual(JSON.parse(r.stdout), expected);
 });
 
+test('analyze takes events as users write them (no ids, platform or source; numeric message ids): the same report', () => {
+  const r = tidewatch('--json', `${root}pipeline/producers/testdata/user-written.jsonl`);
+  assert.equal(r.status, 0, r.stderr);
+  const expected = JSON.parse(readFileSync(`${data}timeline-2017-silence.expected.json`, 'utf8'));
+  assert.deepEqual(JSON.parse(r.stdout), expected);
+});
+
 test('analyze without --json prints a summary', () => {
   const r = tidewatch(`${data}timeline-2017-silence.jsonl`);
   assert.equal(r.status, 0, r.stderr);
