@@ -1,23 +1,22 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { AnalysisReport, RejectedInput } from '../../pipeline/analytics/index.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
-import type { InputFormat } from '../../pipeline/producers/index.ts';
 import { commandContext, loadCatalogue } from '../context.ts';
+import { addInputOptions, inputsOf, type InputFlags, type Inputs } from '../input-options.ts';
 import { action, ExitCode } from '../program.ts';
 
-interface AnalyzeFlags {
-  format: InputFormat;
-  network?: string;
+interface AnalyzeFlags extends InputFlags {
   json?: boolean;
 }
 
-const FORMATS: InputFormat[] = ['auto', 'telegram-export', 'bot-updates', 'jsonl', 'activity-jsonl', 'csv'];
-
-async function* itemsOf(files: string[], flags: AnalyzeFlags, storeText: boolean): AsyncGenerator<ActivityEvent | RejectedInput> {
+async function* itemsOf(files: string[], inputs: Inputs): AsyncGenerator<ActivityEvent | RejectedInput> {
   const { openSource } = await import('../../pipeline/producers/index.ts');
   for (const file of files) {
-    const source = openSource(file, { format: flags.format, network: flags.network, storeText });
-    for await (const item of source.items()) yield item.kind === 'event' ? item.event : item;
+    const source = openSource(file, inputs.source);
+    for await (const item of source.items()) {
+      if (item.kind === 'rejected') inputs.rejects.write(file, item);
+      yield item.kind === 'event' ? item.event : item;
+    }
   }
 }
 
@@ -46,21 +45,28 @@ export function summary(r: AnalysisReport): string {
 
 /** `tidewatch analyze <files...>`: one-shot analysis of input files; the JSON form is a stable contract. */
 export function registerAnalyze(program: Command): void {
-  program
-    .command('analyze')
-    .description('run every detector over input files in event-time order: gaps, spikes, platforms, migration, takedowns, resurrections')
-    .argument('<files...>', 'input files (Telegram Desktop exports, canonical JSONL, CSV, ...)')
-    .addOption(new Option('--format <format>', 'input format').choices(FORMATS).default('auto'))
-    .option('--network <name>', 'network to stamp on channels that carry none')
+  addInputOptions(
+    program
+      .command('analyze')
+      .description('run every detector over input files in event-time order: gaps, spikes, platforms, migration, takedowns, resurrections')
+      .argument('<files...>', 'input files (Telegram Desktop exports, canonical JSONL, CSV, ...)'),
+  )
     .option('--json', 'print one JSON object (the stable contract) instead of a summary')
     .action(
       action(async (files: string[], flags: AnalyzeFlags, cmd: Command) => {
         const { config } = commandContext(cmd);
         const catalogue = loadCatalogue(config.analytics.migration.catalogueFile);
         const { runAnalysis } = await import('../../pipeline/analytics/index.ts');
-        const report = await runAnalysis(itemsOf(files, flags, config.storeText), { analytics: config.analytics, catalogue });
+        const inputs = inputsOf(flags, config.storeText);
+        let report: AnalysisReport;
+        try {
+          report = await runAnalysis(itemsOf(files, inputs), { analytics: config.analytics, catalogue });
+        } finally {
+          await inputs.rejects.close();
+        }
         process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : summary(report));
-        return report.rejected > 0 ? ExitCode.REJECTED : ExitCode.OK;
+        if (inputs.rejects.count > 0) process.stderr.write(`${inputs.rejects.count} rejected record(s) written to ${inputs.rejects.path}\n`);
+        return report.rejected > inputs.maxRejects ? ExitCode.REJECTED : ExitCode.OK;
       }),
     );
 }
