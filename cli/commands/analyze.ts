@@ -36,8 +36,8 @@ export function summary(r: AnalysisReport): string {
   section('spikes', list(r.spikes, (s) => `  ${s.scope} ${s.subject}: ${s.start} -> ${s.end}, ${s.count} (expected ${s.expected})`));
   section('platforms', list(r.platforms, (p) => `  ${p.platform}${p.domain ? ` (${p.domain})` : ''}: ${p.links} links${p.events ? `, ${p.events} events` : ''}, first seen ${p.firstSeen}`));
   section('migration', list(r.migrations.filter((m) => m.scope !== 'channel'), (m) => `  ${m.at} ${m.kind} ${m.platform} (${m.scope} ${m.subject})`));
-  section('takedown waves', list(r.takedowns, (t) =>
-    `  ${t.day}: ${t.channels} channels, ${t.languages} languages${t.networks.length ? `, networks ${t.networks.join(', ')}` : ''}${t.reported !== null ? `, platform reported ${t.reported}` : ''}${named(t.subjects, t.channels)}`));
+  section('takedowns (ban days; waves marked)', list(r.takedowns, (t) =>
+    `  ${t.day}${t.wave ? ' WAVE' : ''}: ${t.channels} channels, ${t.languages} languages${t.networks.length ? `, networks ${t.networks.join(', ')}` : ''}${t.reported !== null ? `, platform reported ${t.reported}` : ''}${named(t.subjects, t.channels)}`));
   section('resurrections', list(r.resurrections, (x) =>
     `  ${x.banned} -> ${x.successor}: ${x.delayMinutes} min after the ban${x.minutesTo1000 !== null ? `, 1,000 subscribers after ${x.minutesTo1000} min` : ''}${x.regainedShare !== null ? `, ${Math.round(x.regainedShare * 100)}% of the audience regained` : ''}`));
   return out.join('\n') + '\n';

@@ -7,6 +7,8 @@ import type { Rule } from '../../consumers/alerter/rules.ts';
 import type { AlertSink } from '../../consumers/alerter/sinks.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { ReplayClock } from '../../pipeline/producers/replay/source.ts';
+import { parseSpeed, SPEED_HELP } from '../speed.ts';
+import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import { FACTS } from '../../pipeline/producers/replay/facts.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
@@ -103,7 +105,7 @@ export function registerDemo(program: Command): void {
     .description('replay the documented 2015-2019 timeline (compressed in time) through the embedded pipeline, print alerts as they fire and serve the dashboard')
     .option('--host <host>', 'address to bind (default serve.host, 127.0.0.1)')
     .option('--port <port>', 'dashboard port (default serve.port, 8080)')
-    .option('--speed <n>', 'simulated seconds per second; 0 = as fast as possible', String(DEFAULT_SPEED))
+    .option('--speed <n>', SPEED_HELP, String(DEFAULT_SPEED))
     .option('--window <from/to>', 'replay only this window (UTC dates), repeatable, in time order; default the whole 2015-09-22/2020-01-01', (v: string, all: string[]) => [...all, v], [])
     .option('--seed <n>', 'replay seed', '1')
     .option('--scale <n>', 'multiplier of the background channel count', '1')
@@ -114,9 +116,8 @@ export function registerDemo(program: Command): void {
         const startedAt = Date.now();
         // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
         const { pacedReplay, systemClock } = await import('../../pipeline/producers/replay/source.ts');
-        const speedValue = Number(flags.speed);
-        if (!Number.isFinite(speedValue) || speedValue < 0) throw new Error(`--speed ${flags.speed}: must be a number >= 0`);
-        const speed = speedValue === 0 ? undefined : speedValue;
+        const speed = parseSpeed(flags.speed);
+        if (typeof speed === 'object') throw new TidewatchError(ErrorCode.CONFIG_INVALID, speed.error);
         const windows = parseWindows(flags.window);
         const seed = Number(flags.seed);
         if (!Number.isInteger(seed)) throw new Error(`--seed ${flags.seed}: must be an integer`);

@@ -1,4 +1,5 @@
 import { classifyLink } from '../../pipeline/analytics/links.ts';
+import { isTakedownWave } from '../../pipeline/analytics/types.ts';
 import { statusView, type StatusRow } from '../../pipeline/analytics/status/view.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
@@ -279,7 +280,8 @@ export async function takedownsView(store: Store, q: ViewQuery): Promise<Takedow
   ]);
   // Thirteen series: the twelve languages of the 2015 wave and "other".
   const bansByLanguage = w ? await timeline(store, q, w, { groupBy: 'language', filters: { action: 'channel_banned' } }, 13) : null;
-  return { bansByLanguage, waves, resurrections: resurrections.slice(-TABLE_ROWS), lifespans };
+  // Every ban day is a takedown finding; the view shows the waves among them.
+  return { bansByLanguage, waves: waves.filter(isTakedownWave), resurrections: resurrections.slice(-TABLE_ROWS), lifespans };
 }
 
 export interface SpikesView {

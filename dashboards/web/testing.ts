@@ -13,6 +13,7 @@ export const WAVE: TakedownFinding = {
   type: 'takedown', id: 'takedown:2017-11-22', day: '2017-11-22', channels: 14, languages: 2, networks: ['amaq', 'is-official'],
   subjects: ['1001', '1002', XSS_TITLE, 'amaq_agency', 'nashir', ...Array.from({ length: 9 }, (_, i) => `outlet_0${i + 1}`)].sort(),
   reported: null,
+  wave: true,
 };
 
 /**
@@ -43,6 +44,11 @@ export async function sampleStore(): Promise<{ store: DuckDbStore; dir: string }
     type: 'gap', id: 'network:is-official:2017-11-22T08:00:00.000Z', scope: 'network', subject: 'is-official',
     start: '2017-11-22T08:00:00.000Z', end: '2017-11-23T10:00:00.000Z', hours: 26, baselineHours: 6, unprecedented: true, previousLongestHours: 3,
   };
-  await store.writeFindings([gap, WAVE]);
+  // A ban day under the wave thresholds: a finding (analysts count every day), not a wave on the dashboard.
+  const banDay: TakedownFinding = {
+    type: 'takedown', id: 'takedown:2017-11-21', day: '2017-11-21', channels: 2, languages: 1, networks: ['is-official'],
+    subjects: ['1001', '1002'], reported: null, wave: false,
+  };
+  await store.writeFindings([gap, WAVE, banDay]);
   return { store, dir };
 }

@@ -307,7 +307,7 @@ test('a ban page becomes channel_banned, a takedown wave and one alert; the hand
     const f = (await store.findings('takedown')).find((x) => x.day === DAY);
     return f?.channels === BANNED.length && f;
   }, 'the takedown wave with every banned channel');
-  assert.deepEqual(wave, { type: 'takedown', id: `takedown:${DAY}`, day: DAY, channels: 4, languages: 3, networks: [NETWORK], subjects: BANNED, reported: null });
+  assert.deepEqual(wave, { type: 'takedown', id: `takedown:${DAY}`, day: DAY, channels: 4, languages: 3, networks: [NETWORK], subjects: BANNED, reported: null, wave: true });
   const lifespans = await store.findings('lifespan');
   assert.deepEqual(lifespans.map((l) => [l.subject, l.reason]).sort(), BANNED.map((h) => [h, 'channel_banned']));
 
