@@ -14,8 +14,13 @@ import { watchListOf } from './commands/status.ts';
 import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
 
 export interface EmbeddedOptions {
-  /** live: detectors and alert rules follow the wall clock; replay: the clock of the events. */
-  clock: { mode: 'live' } | { mode: 'replay'; now: () => number };
+  /**
+   * live: detectors and alert rules follow the wall clock; replay: the clock of the events. With
+   * `alertEverySecs` (the demo) the alert rules run on event time instead of their schedules:
+   * whenever the analysis has passed another alertEverySecs of event time, stamped with the time
+   * analysed to, so an alert is stamped within one evaluation of what it reports.
+   */
+  clock: { mode: 'live' } | { mode: 'replay'; now: () => number; alertEverySecs?: number };
   /** Alert rules instead of the configured ones (the demo's). */
   rules?: Rule[];
   /** Alert sinks besides the configured ones (the demo's console). */
@@ -41,6 +46,17 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   // The network stage reads a topic of its own: a second in-process transport.
   const network = new MemoryTransport(memoryTransportSchema.parse({ topic: config.analyzer.networkTopic, partitions: 1 }));
   const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
+  const alertEveryMs = options.clock.mode === 'replay' && options.clock.alertEverySecs ? options.clock.alertEverySecs * 1000 : undefined;
+  let analysedMs = -Infinity;
+  // Declared before the analyzer, which reaches a checkpoint only once its subscription delivers.
+  let alerter: Alerter | undefined;
+  const checkpoints = {
+    everyMs: alertEveryMs ?? 0,
+    reached: async (eventTimeMs: number) => {
+      analysedMs = Math.max(analysedMs, eventTimeMs);
+      await alerter?.evaluateAll();
+    },
+  };
   const analyzer = new Analyzer({
     transport,
     network,
@@ -53,14 +69,18 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     watchList: watchListOf(config, undefined),
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
+    ...(alertEveryMs ? { checkpoints } : {}),
   });
-  subs.push(await analyzer.start());
   const sinks: AlertSink[] = [...(options.sinks ?? [])];
   if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));
   for (const w of config.alerter.webhooks) sinks.push(new WebhookSink(w, log.child({ component: 'alerter' })));
   const rules = options.rules ?? loadRules(config.alerter.rulesFile);
-  const alerter = new Alerter({ store, rules, sinks, options: config.alerter, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
-  await alerter.start();
+  // Before the first batch is analysed, the replay's own clock.
+  const alertNow = alertEveryMs ? () => (analysedMs > -Infinity ? analysedMs : now!()) : now;
+  alerter = new Alerter({ store, rules, sinks, options: config.alerter, log: log.child({ component: 'alerter' }), ...(alertNow ? { now: alertNow } : {}) });
+  await alerter.start({ schedule: !alertEveryMs });
+  // The analyzer starts after the alerter, which it may call from its first batch on.
+  subs.push(await analyzer.start());
   return {
     crashed: Promise.race(subs.map((s) => s.crashed)),
     /**
@@ -71,8 +91,8 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
       await network.close();
       await Promise.all(subs.map((s) => s.stop()));
       if (options.finishOnStop) await analyzer.finish();
-      await Promise.all(rules.filter((r) => r.enabled).map((r) => alerter.evaluate(r.name)));
-      await alerter.stop();
+      await alerter!.evaluateAll();
+      await alerter!.stop();
     },
   };
 }

@@ -36,7 +36,8 @@ const PUBLISH_EVENTS = 2_000;
  * replay near 1,000 events/s. Due times are absolute, so a skipped wait is made up by a later one.
  */
 const MIN_SLEEP_MS = 20;
-const EVALUATE_SECS = 5;
+/** The alert rules run on the replay's clock: every six simulated hours of analysed events. */
+const ALERT_EVERY_SIM_SECS = 6 * 3600;
 const PROGRESS_MS = 10_000;
 
 function instant(flag: string, raw: string): number {
@@ -61,22 +62,21 @@ function parseWindows(raw: string[]): { fromMs: number; toMs: number }[] {
 
 /**
  * The alert rules of the demo: network-wide silences and spikes (a rule per channel would print
- * hundreds of lines), platform first appearances and surges, takedown waves, resurrections,
- * evaluated every few seconds. Time is compressed and the alert clock is the replay's, which may
- * run ahead of the analysis, so each rule looks back a minute of wall time: far more than the
- * simulated time between two evaluations plus any backlog.
+ * hundreds of lines), platform first appearances and surges, takedown waves, resurrections. They
+ * run on the replay's clock (ALERT_EVERY_SIM_SECS of analysed event time, cli/embedded.ts), not on
+ * their schedules, so each alert is stamped within one evaluation of what it reports; each rule
+ * looks back a minute of wall time at the replay's speed (at least two days).
  */
 async function demoRules(speed: number | undefined): Promise<Rule[]> {
   const { parseRules } = await import('../../consumers/alerter/rules.ts');
   const lookbackHours = speed === undefined ? 24 * 365 * 5 : Math.max(48, (speed * 60) / 3600);
-  const schedule = `*/${EVALUATE_SECS} * * * * *`;
   return parseRules({
     rules: [
-      { name: 'silence', kind: 'silence', scope: 'network', onlyUnprecedented: true, minHours: 12, severity: 'warning', schedule, lookbackHours },
-      { name: 'spike', kind: 'spike', scope: 'network', maxPValue: 1e-6, severity: 'info', schedule, lookbackHours },
-      { name: 'platform', kind: 'platform', severity: 'info', schedule, lookbackHours, scopes: ['all'] },
-      { name: 'takedown-wave', kind: 'takedown_wave', severity: 'critical', schedule, lookbackHours },
-      { name: 'resurrection', kind: 'resurrection', severity: 'warning', schedule, lookbackHours },
+      { name: 'silence', kind: 'silence', scope: 'network', onlyUnprecedented: true, minHours: 12, severity: 'warning', lookbackHours },
+      { name: 'spike', kind: 'spike', scope: 'network', maxPValue: 1e-6, severity: 'info', lookbackHours },
+      { name: 'platform', kind: 'platform', severity: 'info', lookbackHours, scopes: ['all'] },
+      { name: 'takedown-wave', kind: 'takedown_wave', severity: 'critical', lookbackHours },
+      { name: 'resurrection', kind: 'resurrection', severity: 'warning', lookbackHours },
     ],
   }, 'of the demo');
 }
@@ -141,7 +141,7 @@ export function registerDemo(program: Command): void {
         const serving = await startServe(config, log, {
           host: config.serve.host,
           port: config.serve.port,
-          clock: { mode: 'replay', now: () => simulatedMs },
+          clock: { mode: 'replay', now: () => simulatedMs, alertEverySecs: ALERT_EVERY_SIM_SECS },
           rules: config.alerter.rulesFile ? undefined : await demoRules(speed),
           sinks: [consoleSink()],
         }).catch((err: unknown) => {
