@@ -64,12 +64,12 @@ function parseWindows(raw: string[]): { fromMs: number; toMs: number }[] {
  * The alert rules of the demo: network-wide silences and spikes (a rule per channel would print
  * hundreds of lines), platform first appearances and surges, takedown waves, resurrections. They
  * run on the replay's clock (ALERT_EVERY_SIM_SECS of analysed event time, cli/embedded.ts), not on
- * their schedules, so each alert is stamped within one evaluation of what it reports; each rule
- * looks back a minute of wall time at the replay's speed (at least two days).
+ * their schedules, so each alert is stamped within one evaluation of what it reports, and a few
+ * simulated days of lookback hold everything an evaluation can find new.
  */
-async function demoRules(speed: number | undefined): Promise<Rule[]> {
+async function demoRules(): Promise<Rule[]> {
   const { parseRules } = await import('../../consumers/alerter/rules.ts');
-  const lookbackHours = speed === undefined ? 24 * 365 * 5 : Math.max(48, (speed * 60) / 3600);
+  const lookbackHours = 72;
   return parseRules({
     rules: [
       { name: 'silence', kind: 'silence', scope: 'network', onlyUnprecedented: true, minHours: 12, severity: 'warning', lookbackHours },
@@ -142,7 +142,7 @@ export function registerDemo(program: Command): void {
           host: config.serve.host,
           port: config.serve.port,
           clock: { mode: 'replay', now: () => simulatedMs, alertEverySecs: ALERT_EVERY_SIM_SECS },
-          rules: config.alerter.rulesFile ? undefined : await demoRules(speed),
+          rules: config.alerter.rulesFile ? undefined : await demoRules(),
           sinks: [consoleSink()],
         }).catch((err: unknown) => {
           removeDataDir();

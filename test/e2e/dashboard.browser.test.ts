@@ -69,6 +69,67 @@ async function chartOption(id: string): Promise<{ series: { name?: string; data:
   }, id);
 }
 
+type Box = { x: number; y: number; width: number; height: number };
+interface ChartGeometry {
+  /** Per series: the layout of every bar with a value above 0 (null when ECharts drew none for it). */
+  bars: (Box | null)[][];
+  legend: Box | null;
+  axisNames: { text: string; box: Box }[];
+}
+
+/**
+ * What ECharts drew, read from its model and scene graph (the page's own ECharts): bar layouts,
+ * the legend's box and the boxes of the axis names, in canvas pixels.
+ */
+async function chartGeometry(id: string): Promise<ChartGeometry> {
+  return page.evaluate((chartId) => {
+    type Rect = { x: number; y: number; width: number; height: number; applyTransform(m: unknown): void; clone(): Rect };
+    type El = { style?: { text?: string }; getBoundingRect(): Rect; getComputedTransform(): unknown; transform?: unknown };
+    const inst = (window as unknown as { echarts: { getInstanceByDom(e: HTMLElement): any } }).echarts.getInstanceByDom(document.getElementById(chartId)!);
+    const model = inst.getModel();
+    const bars: (Box | null)[][] = [];
+    model.eachSeries((series: any) => {
+      if (series.subType !== 'bar') return;
+      const data = series.getData();
+      const out: (Box | null)[] = [];
+      for (let i = 0; i < data.count(); i++) {
+        const v = data.get(data.mapDimension('y'), i);
+        if (v > 0) out.push(data.getItemLayout(i) ?? null);
+      }
+      bars.push(out);
+    });
+    const legendView = (inst._componentsViews as { __model?: { mainType: string }; group: El }[]).find((v) => v.__model?.mainType === 'legend');
+    let legend: Box | null = null;
+    if (legendView) {
+      const r = legendView.group.getBoundingRect().clone();
+      r.applyTransform(legendView.group.getComputedTransform());
+      legend = { x: r.x, y: r.y, width: r.width, height: r.height };
+    }
+    const names = new Set<string>();
+    for (const a of [...(inst.getOption().yAxis ?? []), ...(inst.getOption().xAxis ?? [])]) if (a.name) names.add(a.name);
+    const axisNames: { text: string; box: Box }[] = [];
+    for (const el of inst.getZr().storage.getDisplayList(true) as El[]) {
+      const text = el.style?.text;
+      if (text === undefined || !names.has(text)) continue;
+      const r = el.getBoundingRect().clone();
+      r.applyTransform(el.getComputedTransform());
+      axisNames.push({ text, box: { x: r.x, y: r.y, width: r.width, height: r.height } });
+    }
+    return { bars, legend, axisNames };
+  }, id);
+}
+
+const intersects = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+/** Every chart in the view with a legend: the legend covers no axis name. */
+async function assertLegendsClear(ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const g = await chartGeometry(id);
+    assert.ok(g.legend && g.axisNames.length > 0, `${id}: a legend and axis names were drawn (${JSON.stringify(g.axisNames)})`);
+    for (const n of g.axisNames) assert.ok(!intersects(g.legend!, n.box), `${id}: the legend ${JSON.stringify(g.legend)} overlaps the axis name "${n.text}" ${JSON.stringify(n.box)}`);
+  }
+}
+
 const cellTexts = (selector: string) => page.$$eval(`${selector} td`, (tds) => tds.map((td) => td.textContent ?? ''));
 
 before(async () => {
@@ -181,11 +242,34 @@ test('platform migration: links to other platforms appear in December 2018', asy
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-migration.png'), fullPage: true });
 });
 
-test('takedowns and spikes & alerts render', async () => {
+test('takedowns: bans by language are daily bars, the resurrections table fits its card, legends clear of axis names', async () => {
   await showView('takedowns');
   await refilter('takedowns', () => page.click('#all-time'));
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-takedowns.png'), fullPage: true });
+  // Over the whole range (years) a day is under a pixel: every day with bans is still a bar.
+  const bans = await chartGeometry('td-bans');
+  const drawn = bans.bars.flat();
+  assert.ok(drawn.length > 0, 'days with bans');
+  for (const b of drawn) assert.ok(b !== null && Math.abs(b.width) >= 3, `a bar ${JSON.stringify(b)} is a hairline`);
+  const option = (await chartOption('td-bans')) as unknown as { series: { data: [number, number][] }[] };
+  const days = option.series[0]!.data.map(([t]) => t);
+  assert.ok(days.every((t, i) => i === 0 || t - days[i - 1]! === 86_400_000), 'one bucket a day');
+
+  await refilter('takedowns', () => setRange('2015-11-14', '2015-11-24'));
+  const fit = await page.$eval('#td-resurrections', (box) => {
+    const card = box.closest('figure')!.getBoundingClientRect();
+    const header = Array.from(box.querySelectorAll('th')).find((th) => th.textContent === 'Min to 1,000')!.getBoundingClientRect();
+    return { rows: box.querySelectorAll('tbody tr').length, scrollWidth: box.scrollWidth, clientWidth: box.clientWidth, headerRight: header.right, cardRight: card.right };
+  });
+  assert.ok(fit.rows > 0, 'resurrections of the 2015 wave');
+  assert.ok(fit.scrollWidth <= fit.clientWidth + 1, `the table is ${fit.scrollWidth} px wide in a ${fit.clientWidth} px box`);
+  assert.ok(fit.headerRight <= fit.cardRight, 'the "Min to 1,000" column is inside the card');
+  await assertLegendsClear(['td-bans', 'td-waves']);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-takedowns-2015.png'), fullPage: true });
+
   await showView('spikes');
+  await refilter('spikes', () => page.click('#all-time'));
+  await assertLegendsClear(['sp-chart', 'sp-alerts']);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-spikes.png'), fullPage: true });
 });
 
