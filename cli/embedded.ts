@@ -13,6 +13,8 @@ import { MemoryTransport } from '../pipeline/transport/memory/transport.ts';
 import { watchListOf } from './commands/status.ts';
 import { memoryTransportSchema } from '../pipeline/transport/memory/options.ts';
 
+const DAY_MS = 86_400_000;
+
 export interface EmbeddedOptions {
   /**
    * live: detectors and alert rules follow the wall clock; replay: the clock of the events. With
@@ -48,12 +50,17 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
   const alertEveryMs = options.clock.mode === 'replay' && options.clock.alertEverySecs ? options.clock.alertEverySecs * 1000 : undefined;
   let analysedMs = -Infinity;
+  let evaluatedMs = -Infinity;
   // Declared before the analyzer, which reaches a checkpoint only once its subscription delivers.
   let alerter: Alerter | undefined;
   const checkpoints = {
     everyMs: alertEveryMs ?? 0,
-    reached: async (eventTimeMs: number) => {
+    // Rules match findings, so with nothing new written an evaluation finds nothing new, except
+    // alerts the throttle held back: those go out at the latest a simulated day later.
+    reached: async (eventTimeMs: number, wrote: boolean) => {
       analysedMs = Math.max(analysedMs, eventTimeMs);
+      if (!wrote && analysedMs - evaluatedMs < DAY_MS) return;
+      evaluatedMs = analysedMs;
       await alerter?.evaluateAll();
     },
   };

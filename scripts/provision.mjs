@@ -112,7 +112,7 @@ export async function chromiumPath() {
     if (!isExecutable(override)) throw new Error(`CHROMIUM_PATH=${override} is not an executable file`);
     return override;
   }
-  const found = which(CHROMIUM_NAMES) ?? ['/usr/bin/chromium'].find(isExecutable);
+  const found = which(CHROMIUM_NAMES);
   if (found) return found;
   if (!canAptInstall()) {
     throw new Error(

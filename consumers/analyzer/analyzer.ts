@@ -71,10 +71,10 @@ export interface AnalyzerDeps {
   /**
    * Replay: each time the network stage (the last) has analysed another `everyMs` of event time,
    * within a batch too, it writes the findings so far and awaits `reached` with the event time
-   * analysed to. What runs on event time (the demo's alert rules) follows it, however far behind
-   * the producer the analysis is.
+   * analysed to and whether it wrote anything since the last checkpoint. What runs on event time
+   * (the demo's alert rules) follows it, however far behind the producer the analysis is.
    */
-  checkpoints?: { everyMs: number; reached: (eventTimeMs: number) => Promise<void> };
+  checkpoints?: { everyMs: number; reached: (eventTimeMs: number, wrote: boolean) => Promise<void> };
 }
 
 interface PartitionState {
@@ -114,8 +114,9 @@ class Stage {
   private overridesFrom: string | undefined;
   /** Status documents as last written (without updatedAt): only the ones that changed are written again. */
   private readonly statusWritten = new Map<string, string>();
-  /** Event time of the next checkpoint (deps.checkpoints). */
+  /** Event time of the next checkpoint (deps.checkpoints), and whether anything was written since the last. */
   private nextCheckpointMs = -Infinity;
+  private wroteSinceCheckpoint = false;
 
   constructor(
     readonly name: StageName,
@@ -334,7 +335,9 @@ class Stage {
           if (p.status && p.state.maxSeenMs >= 0) status.push(statusCore.tick(p.status, p.state.maxSeenMs));
         }
         const current = p.status && replay ? this.changedStatusDocs(p.status) : [];
-        await this.write([...found.values(), ...this.statusDocs(status), ...current], batch);
+        const docs = [...found.values(), ...this.statusDocs(status), ...current];
+        await this.write(docs, batch);
+        if (docs.length) this.wroteSinceCheckpoint = true;
         found.clear();
         status.length = 0;
       };
@@ -345,7 +348,9 @@ class Stage {
           if (checkpoints && p.state.maxSeenMs >= this.nextCheckpointMs) {
             await settle();
             this.nextCheckpointMs = p.state.maxSeenMs + checkpoints.everyMs;
-            await checkpoints.reached(p.state.maxSeenMs);
+            const wrote = this.wroteSinceCheckpoint;
+            this.wroteSinceCheckpoint = false;
+            await checkpoints.reached(p.state.maxSeenMs, wrote);
           }
         }
       }

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GapFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
+import type { GapFinding, ResurrectionFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
 import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 
@@ -49,6 +49,11 @@ export async function sampleStore(): Promise<{ store: DuckDbStore; dir: string }
     type: 'takedown', id: 'takedown:2017-11-21', day: '2017-11-21', channels: 2, languages: 1, networks: ['is-official'],
     subjects: ['1001', '1002'], reported: null, wave: false,
   };
-  await store.writeFindings([gap, WAVE, banDay]);
+  // Successors with long handles, every column filled: the table must still fit its card.
+  const resurrections: ResurrectionFinding[] = [1, 2, 3].map((i) => ({
+    type: 'resurrection', id: `resurrection:${i}`, banned: `nashir_news_official_channel_${i}`, successor: `nashir_news_official_channel_${i}_backup_new`,
+    bannedAt: '2017-11-22T08:00:00.000Z', createdAt: `2017-11-22T1${i}:30:00.000Z`, delayMinutes: 90 + 60 * i, minutesTo1000: 1_234 * i, regainedShare: 0.25 * i,
+  }));
+  await store.writeFindings([gap, WAVE, banDay, ...resurrections]);
   return { store, dir };
 }

@@ -147,9 +147,18 @@ before(async () => {
   });
   const res = await fetch(new URL('v1/events', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
   assert.equal(res.status, 200, await res.text());
+  // Bans in twelve languages on one day, through the ingest endpoint: the replay's windows hold
+  // none, and over the whole range a day is narrower than a pixel (the bars test below).
+  const languages = ['ar', 'en', 'fr', 'de', 'ru', 'tr', 'fa', 'ur', 'id', 'bs', 'ku', 'es'];
+  const bans = languages.map((language, i) => buildEvent({
+    timestamp: `2018-12-21T${String(8 + i).padStart(2, '0')}:00:00Z`, action: 'channel_banned',
+    channel: { id: String(990100 + i), handle: `banned_${language}`, language, network: 'supporters' }, source: { type: 'http' },
+  }));
+  const banned = await fetch(new URL('v1/events', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bans) });
+  assert.equal(banned.status, 200, await banned.text());
   // Indexed, and the analyzer has caught up with the replay (the December 2018 platforms are findings).
-  await waitForJson<{ channels: { id: string }[] }>('api/meta', (m) => m.channels.some((c) => c.id === '990001'), 60_000);
-  await waitForJson<{ firstSeen: unknown[] }>('api/view/migration?from=2018-12-01&to=2019-01-05', (m) => m.firstSeen.length > 0, 60_000);
+  await waitForJson<{ channels: { id: string }[] }>('api/meta', (m) => m.channels.some((c) => c.id === '990001') && m.channels.some((c) => c.id === '990111'), 60_000);
+  await waitForJson<{ firstSeen: unknown[]; platforms: unknown[] }>('api/view/migration?from=2018-12-01&to=2019-01-05', (m) => m.firstSeen.length > 0 && m.platforms.length > 0, 120_000);
 
   profile = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
@@ -242,7 +251,7 @@ test('platform migration: links to other platforms appear in December 2018', asy
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-migration.png'), fullPage: true });
 });
 
-test('takedowns: bans by language are daily bars, the resurrections table fits its card, legends clear of axis names', async () => {
+test('takedowns: bans by language are daily bars, even over years; legends clear of axis names', async () => {
   await showView('takedowns');
   await refilter('takedowns', () => page.click('#all-time'));
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-takedowns.png'), fullPage: true });
@@ -255,22 +264,14 @@ test('takedowns: bans by language are daily bars, the resurrections table fits i
   const days = option.series[0]!.data.map(([t]) => t);
   assert.ok(days.every((t, i) => i === 0 || t - days[i - 1]! === 86_400_000), 'one bucket a day');
 
-  await refilter('takedowns', () => setRange('2015-11-14', '2015-11-24'));
-  const fit = await page.$eval('#td-resurrections', (box) => {
-    const card = box.closest('figure')!.getBoundingClientRect();
-    const header = Array.from(box.querySelectorAll('th')).find((th) => th.textContent === 'Min to 1,000')!.getBoundingClientRect();
-    return { rows: box.querySelectorAll('tbody tr').length, scrollWidth: box.scrollWidth, clientWidth: box.clientWidth, headerRight: header.right, cardRight: card.right };
-  });
-  assert.ok(fit.rows > 0, 'resurrections of the 2015 wave');
-  assert.ok(fit.scrollWidth <= fit.clientWidth + 1, `the table is ${fit.scrollWidth} px wide in a ${fit.clientWidth} px box`);
-  assert.ok(fit.headerRight <= fit.cardRight, 'the "Min to 1,000" column is inside the card');
   await assertLegendsClear(['td-bans', 'td-waves']);
-  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-takedowns-2015.png'), fullPage: true });
 
   await showView('spikes');
   await refilter('spikes', () => page.click('#all-time'));
   await assertLegendsClear(['sp-chart', 'sp-alerts']);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-spikes.png'), fullPage: true });
+  await showView('migration');
+  await assertLegendsClear(['mig-platforms']);
 });
 
 test('nothing was injected: no dialog, no CSP violation, no script error', () => {
