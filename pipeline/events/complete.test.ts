@@ -47,7 +47,7 @@ test('a present id that does not match is a rejection naming both ids', () => {
   const v = validateEvent({ ...userWritten(), event: { id: wrong, action: 'post' } }, { nowMs: NOW, defaults });
   assert.equal(v.ok, false);
   const right = eventId({ platform: 'telegram', channelId: '-1001062301884', action: 'post', messageId: '42', timestamp: '2017-11-22T09:00:00Z' });
-  assert.match(v.ok ? '' : v.reason, new RegExp(`^event\\.id: ${wrong} does not match .*${right}`));
+  assert.match(v.ok ? '' : v.reason, new RegExp(`^event\\.id: does not match .*\\(given ${wrong}, expected ${right}\\)`));
 });
 
 test('ids are derived from the values validation reads (labels trimmed), and other problems are still named', () => {

@@ -98,7 +98,7 @@ function accept(event: ActivityEvent, ms: number, opts: ValidateOptions, checkId
       return {
         ok: false,
         field: 'event.id',
-        reason: `event.id: ${event.event.id} does not match platform/channel/action/message/time, whose id is ${expected}`,
+        reason: `event.id: does not match platform/channel/action/message/time (given ${event.event.id}, expected ${expected})`,
       };
     }
   }

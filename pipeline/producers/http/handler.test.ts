@@ -62,7 +62,7 @@ test('POST /v1/events takes events as users write them: no id, platform or sourc
 
     const wrong = await fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify({ ...written, event: { id: 'f'.repeat(32), action: 'post' } }) });
     const rejected = (await wrong.json()) as { results: { reason: string }[] };
-    assert.match(rejected.results[0]!.reason, new RegExp(`event\\.id: ${'f'.repeat(32)} does not match .*${expected.event.id}`));
+    assert.match(rejected.results[0]!.reason, new RegExp(`event\\.id: does not match .*\\(given ${'f'.repeat(32)}, expected ${expected.event.id}\\)`));
   });
 });
 
