@@ -18,9 +18,16 @@ import { decorate, type Metrics } from '../pipeline/metrics/index.ts';
 import type { PipelineStrip } from '../dashboards/web/api.ts';
 import { consumerLag, countingFindings, exposeAlerter, exposeAnalyzer, exposeIndexer, measuredAlertSinks, measuredSnapshots, timedSink } from './metrics.ts';
 
+const DAY_MS = 86_400_000;
+
 export interface EmbeddedOptions {
-  /** live: detectors and alert rules follow the wall clock; replay: the clock of the events. */
-  clock: { mode: 'live' } | { mode: 'replay'; now: () => number };
+  /**
+   * live: detectors and alert rules follow the wall clock; replay: the clock of the events. With
+   * `alertEverySecs` (the demo) the alert rules run on event time instead of their schedules:
+   * whenever the analysis has passed another alertEverySecs of event time, stamped with the time
+   * analysed to, so an alert is stamped within one evaluation of what it reports.
+   */
+  clock: { mode: 'live' } | { mode: 'replay'; now: () => number; alertEverySecs?: number };
   /** Alert rules instead of the configured ones (the demo's). */
   rules?: Rule[];
   /** Alert sinks besides the configured ones (the demo's console). */
@@ -59,6 +66,22 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
   const statusPublisher = await network.publisher();
   const now = options.clock.mode === 'replay' ? options.clock.now : undefined;
   const listFile = config.collector.watchListFile === undefined ? undefined : new WatchListFile(config.collector.watchListFile);
+  const alertEveryMs = options.clock.mode === 'replay' && options.clock.alertEverySecs ? options.clock.alertEverySecs * 1000 : undefined;
+  let analysedMs = -Infinity;
+  let evaluatedMs = -Infinity;
+  // Declared before the analyzer, which reaches a checkpoint only once its subscription delivers.
+  let alerter: Alerter | undefined;
+  const checkpoints = {
+    everyMs: alertEveryMs ?? 0,
+    // Rules match findings, so with nothing new written an evaluation finds nothing new, except
+    // alerts the throttle held back: those go out at the latest a simulated day later.
+    reached: async (eventTimeMs: number, wrote: boolean) => {
+      analysedMs = Math.max(analysedMs, eventTimeMs);
+      if (!wrote && analysedMs - evaluatedMs < DAY_MS) return;
+      evaluatedMs = analysedMs;
+      await alerter?.evaluateAll();
+    },
+  };
   const analyzer = new Analyzer({
     transport: lag ? lag.watch(transport, config.analyzer.groupId, transport.options.topic) : transport,
     network: lag ? lag.watch(network, config.analyzer.networkGroupId, config.analyzer.networkTopic) : network,
@@ -75,27 +98,31 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
+    ...(alertEveryMs ? { checkpoints } : {}),
   });
-  subs.push(await analyzer.start());
   const sinks: AlertSink[] = [...(options.sinks ?? [])];
   if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));
   for (const w of config.alerter.webhooks) sinks.push(new WebhookSink(w, log.child({ component: 'alerter' })));
   const rules = options.rules ?? loadRules(config.alerter.rulesFile);
-  const alerter = new Alerter({ store, rules, sinks: m ? measuredAlertSinks(m, sinks) : sinks, options: config.alerter, display: config.display, log: log.child({ component: 'alerter' }), ...(now ? { now } : {}) });
+  // Before the first batch is analysed, the replay's own clock.
+  const alertNow = alertEveryMs ? () => (analysedMs > -Infinity ? analysedMs : now!()) : now;
+  alerter = new Alerter({ store, rules, sinks: m ? measuredAlertSinks(m, sinks) : sinks, options: config.alerter, display: config.display, log: log.child({ component: 'alerter' }), ...(alertNow ? { now: alertNow } : {}) });
   if (m) {
     exposeIndexer(m, indexer.stats);
     exposeAnalyzer(m, analyzer.stats, () => analyzer.correctionStatus());
     exposeAlerter(m, alerter);
   }
-  await alerter.start();
+  await alerter.start({ schedule: !alertEveryMs });
   lag?.start();
+  // The analyzer starts after the alerter, which it may call from its first batch on.
+  subs.push(await analyzer.start());
   return {
     crashed: Promise.race(subs.map((s) => s.crashed)),
     /** The dashboard's pipeline strip, from the consumers of this process. */
     pipeline(): PipelineStrip {
       const iso = (ms: number) => new Date(ms).toISOString();
       const read = lag?.total(config.indexer.groupId);
-      const last = [...alerter.lastRuns].sort((a, b) => b[1].atMs - a[1].atMs)[0];
+      const last = [...alerter!.lastRuns].sort((a, b) => b[1].atMs - a[1].atMs)[0];
       return {
         now: iso(Date.now()),
         lag: read ? { records: read.records, at: iso(read.atMs) } : null,
@@ -114,8 +141,8 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
       await network.close();
       await Promise.all(subs.map((s) => s.stop()));
       if (options.finishOnStop) await analyzer.finish({ history: options.storedHistory ?? false });
-      await Promise.all(rules.filter((r) => r.enabled).map((r) => alerter.evaluate(r.name)));
-      await alerter.stop();
+      await alerter!.evaluateAll();
+      await alerter!.stop();
     },
   };
 }

@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { aptInstall, canAptInstall, ensureCommand } from './provision.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENGINES = JSON.parse(fs.readFileSync(path.join(ROOT, 'engines.json'), 'utf8'));
@@ -238,6 +239,24 @@ function findJdk(min, { explicitVar, preferNewest, forWhat }) {
   return fits[0].home;
 }
 
+/**
+ * A JDK for each engine about to start: a missing one is installed from the system's packages when
+ * we may (root with apt-get), else findJdk's error says what to install.
+ */
+async function ensureJdks(engines) {
+  for (const eng of engines) {
+    const min = ENGINES[eng.name].javaMin;
+    const explicitVar = eng.name === 'kafka' ? 'TIDEWATCH_KAFKA_JAVA_HOME' : 'ES_JAVA_HOME';
+    try {
+      findJdk(min, { explicitVar, forWhat: `${eng.name} ${eng.version}` });
+    } catch (e) {
+      if (process.env[explicitVar] || !canAptInstall()) throw e;
+      say(`${eng.name} needs Java ${min}+, which is missing: installing a JDK`);
+      await aptInstall([17, 21, 25].filter((v) => v >= min).map((v) => `openjdk-${v}-jdk-headless`));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Artifacts from Maven Central, one `mvn` run for whatever is missing. A throwaway pom names the
 // broker and the zip; named executions let the command line pick the parts it needs.
@@ -301,6 +320,7 @@ async function resolveArtifacts(cfg, engines) {
   mkdirOpen(dist);
   const work = fs.mkdtempSync(path.join(dist, '.maven-'));
   const mavenLog = path.join(cfg.dir, 'maven.log');
+  await ensureCommand('mvn', ['maven'], 'resolving the engines from Maven Central');
   try {
     fs.writeFileSync(path.join(work, 'pom.xml'), artifactPom(work));
     fs.writeFileSync(mavenLog, '');
@@ -674,6 +694,7 @@ export async function up({ quiet = false } = {}) {
   return withLock(cfg, async () => {
     const t0 = Date.now();
     checkServicesDir(cfg);
+    await ensureJdks(engines.filter((eng) => !runningPid(eng)));
     // Resolving is one mvn run for both; an engine already installed starts meanwhile.
     const missing = engines.filter((eng) => !installed(eng));
     const resolving = missing.length ? resolveArtifacts(cfg, missing) : Promise.resolve();
@@ -702,6 +723,7 @@ export async function start(name, { quiet = true } = {}) {
   const eng = engineOf(name, cfg);
   return withLock(cfg, async () => {
     if (name === 'elasticsearch') checkServicesDir(cfg);
+    if (!runningPid(eng)) await ensureJdks([eng]);
     await ensureInstalled([eng], cfg);
     return startLocked(eng, cfg);
   });

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The test command (`npm test`): type-check, bring up the real engines if they are not running
-// (services script, idempotent), then run every test file with Node's test runner.
+// (services script, idempotent) and provision Chromium for the browser tests (scripts/provision.mjs:
+// CHROMIUM_PATH, else found, else apt-get install chromium as root, else a message saying what to
+// install), then run every test file with Node's test runner.
 //   node scripts/test.mjs                 all tests (unit + integration on real Kafka/ES)
 //   node scripts/test.mjs --unit          pure tests only, no engines
 //   node scripts/test.mjs --faults        the fault-injection suite
@@ -27,7 +29,8 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const isIntegration = (f) => f.endsWith('.integration.test.ts') || f.endsWith('.browser.test.ts');
+const isBrowser = (f) => f.endsWith('.browser.test.ts');
+const isIntegration = (f) => f.endsWith('.integration.test.ts') || isBrowser(f);
 const isFault = (f) => f.endsWith('.faults.test.ts');
 let files = explicit.length ? explicit : SEARCH.flatMap((d) => { try { return findTests(join(root, d)); } catch { return []; } });
 if (!explicit.length) files = files.filter((f) => (faults ? isFault(f) : !isFault(f)));
@@ -46,12 +49,22 @@ if (!explicit.length) {
 }
 
 const env = { ...process.env };
-if (files.some((f) => isIntegration(f) || isFault(f))) {
+// Fault files run engines of their own (test/faults/harness.ts); only the others need the shared pair.
+if (files.some(isIntegration)) {
   const { up } = await import('./services.mjs');
   const engines = await up({ quiet: false });
   env.TIDEWATCH_TEST_KAFKA_BROKERS = engines.kafka.brokers.join(',');
   env.TIDEWATCH_TEST_ELASTICSEARCH_URL = engines.elasticsearch.url;
   env.TIDEWATCH_SERVICES_DIR = engines.dir;
+}
+if (files.some(isBrowser)) {
+  const { chromiumPath } = await import('./provision.mjs');
+  try {
+    env.CHROMIUM_PATH = await chromiumPath();
+  } catch (e) {
+    process.stderr.write(`cannot run the browser tests: ${e.message}\n`);
+    process.exit(1);
+  }
 }
 
 if (!files.length) {

@@ -20,3 +20,11 @@ export function testElasticsearchUrl(): string {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
+
+/**
+ * The Chromium the browser tests drive: CHROMIUM_PATH, which scripts/test.mjs sets to the one it
+ * found or installed; Debian's path when a browser test runs on its own.
+ */
+export function testChromiumPath(): string {
+  return process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+}

@@ -8,6 +8,8 @@ import type { AlertSink } from '../../consumers/alerter/sinks.ts';
 import { formatTime, parseInstant } from '../../pipeline/dates.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { ReplayClock } from '../../pipeline/producers/replay/source.ts';
+import { parseSpeed, SPEED_HELP } from '../speed.ts';
+import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import { FACTS } from '../../pipeline/producers/replay/facts.ts';
 import { commandContext, untilSignal } from '../context.ts';
 import { action } from '../program.ts';
@@ -37,7 +39,8 @@ const PUBLISH_EVENTS = 2_000;
  * replay near 1,000 events/s. Due times are absolute, so a skipped wait is made up by a later one.
  */
 const MIN_SLEEP_MS = 20;
-const EVALUATE_SECS = 5;
+/** The alert rules run on the replay's clock: every six simulated hours of analysed events. */
+const ALERT_EVERY_SIM_SECS = 6 * 3600;
 const PROGRESS_MS = 10_000;
 
 function instant(flag: string, raw: string): number {
@@ -62,22 +65,21 @@ function parseWindows(raw: string[]): { fromMs: number; toMs: number }[] {
 
 /**
  * The alert rules of the demo: network-wide silences and spikes (a rule per channel would print
- * hundreds of lines), platform first appearances and surges, takedown waves, resurrections,
- * evaluated every few seconds. Time is compressed and the alert clock is the replay's, which may
- * run ahead of the analysis, so each rule looks back a minute of wall time: far more than the
- * simulated time between two evaluations plus any backlog.
+ * hundreds of lines), platform first appearances and surges, takedown waves, resurrections. They
+ * run on the replay's clock (ALERT_EVERY_SIM_SECS of analysed event time, cli/embedded.ts), not on
+ * their schedules, so each alert is stamped within one evaluation of what it reports, and a few
+ * simulated days of lookback hold everything an evaluation can find new.
  */
-async function demoRules(speed: number | undefined): Promise<Rule[]> {
+async function demoRules(): Promise<Rule[]> {
   const { parseRules } = await import('../../consumers/alerter/rules.ts');
-  const lookbackHours = speed === undefined ? 24 * 365 * 5 : Math.max(48, (speed * 60) / 3600);
-  const schedule = `*/${EVALUATE_SECS} * * * * *`;
+  const lookbackHours = 72;
   return parseRules({
     rules: [
-      { name: 'silence', kind: 'silence', scope: 'network', onlyUnprecedented: true, minHours: 12, severity: 'warning', schedule, lookbackHours },
-      { name: 'spike', kind: 'spike', scope: 'network', maxPValue: 1e-6, severity: 'info', schedule, lookbackHours },
-      { name: 'platform', kind: 'platform', severity: 'info', schedule, lookbackHours, scopes: ['all'] },
-      { name: 'takedown-wave', kind: 'takedown_wave', severity: 'critical', schedule, lookbackHours },
-      { name: 'resurrection', kind: 'resurrection', severity: 'warning', schedule, lookbackHours },
+      { name: 'silence', kind: 'silence', scope: 'network', onlyUnprecedented: true, minHours: 12, severity: 'warning', lookbackHours },
+      { name: 'spike', kind: 'spike', scope: 'network', maxPValue: 1e-6, severity: 'info', lookbackHours },
+      { name: 'platform', kind: 'platform', severity: 'info', lookbackHours, scopes: ['all'] },
+      { name: 'takedown-wave', kind: 'takedown_wave', severity: 'critical', lookbackHours },
+      { name: 'resurrection', kind: 'resurrection', severity: 'warning', lookbackHours },
     ],
   }, 'of the demo');
 }
@@ -106,7 +108,7 @@ export function registerDemo(program: Command): void {
     .description('replay the documented 2015-2019 timeline (compressed in time) through the embedded pipeline, print alerts as they fire and serve the dashboard')
     .option('--host <host>', 'address to bind (default serve.host, 127.0.0.1)')
     .option('--port <port>', 'dashboard port (default serve.port, 8080)')
-    .option('--speed <n>', 'simulated seconds per second; 0 = as fast as possible', String(DEFAULT_SPEED))
+    .option('--speed <n>', SPEED_HELP, String(DEFAULT_SPEED))
     .option('--window <from/to>', 'replay only this window (UTC dates), repeatable, in time order; default the whole 2015-09-22/2020-01-01', (v: string, all: string[]) => [...all, v], [])
     .option('--seed <n>', 'replay seed', '1')
     .option('--scale <n>', 'multiplier of the background channel count', '1')
@@ -118,9 +120,8 @@ export function registerDemo(program: Command): void {
         const startedAt = Date.now();
         // Loaded here, not at start-up: registering the commands stays cheap (cli/commands/index.ts).
         const { pacedReplay, systemClock } = await import('../../pipeline/producers/replay/source.ts');
-        const speedValue = Number(flags.speed);
-        if (!Number.isFinite(speedValue) || speedValue < 0) throw new Error(`--speed ${flags.speed}: must be a number >= 0`);
-        const speed = speedValue === 0 ? undefined : speedValue;
+        const speed = parseSpeed(flags.speed);
+        if (typeof speed === 'object') throw new TidewatchError(ErrorCode.CONFIG_INVALID, speed.error);
         const windows = parseWindows(flags.window);
         const seed = Number(flags.seed);
         if (!Number.isInteger(seed)) throw new Error(`--seed ${flags.seed}: must be an integer`);
@@ -153,8 +154,8 @@ export function registerDemo(program: Command): void {
           host: config.serve.host,
           port: config.serve.port,
           insecure: flags.insecure === true,
-          clock: { mode: 'replay', now: () => simulatedMs },
-          rules: config.alerter.rulesFile ? undefined : await demoRules(speed),
+          clock: { mode: 'replay', now: () => simulatedMs, alertEverySecs: ALERT_EVERY_SIM_SECS },
+          rules: config.alerter.rulesFile ? undefined : await demoRules(),
           sinks: [consoleSink()],
         }).catch((err: unknown) => {
           removeDataDir();

@@ -4,6 +4,7 @@ import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import type { ReplayClock } from '../../pipeline/producers/index.ts';
 import { REPLAY_DEFAULTS } from '../../pipeline/producers/replay/generate.ts';
+import { parseSpeed, SPEED_HELP } from '../speed.ts';
 import { commandContext } from '../context.ts';
 import { action } from '../program.ts';
 
@@ -11,7 +12,7 @@ interface ReplayFlags {
   seed: string;
   from?: string;
   to?: string;
-  speed?: string;
+  speed: string;
   scale: string;
   silenceBurst?: boolean;
   dryRun?: boolean;
@@ -42,7 +43,7 @@ export function registerReplay(program: Command): void {
     .option('--seed <n>', 'random seed: the same seed gives the same events', String(REPLAY_DEFAULTS.seed))
     .option('--from <date>', 'start of the simulated window (UTC), default 2015-09-22')
     .option('--to <date>', 'end of the simulated window (UTC, exclusive), default 2020-01-01')
-    .option('--speed <n>', 'compressed real time: simulated seconds per second (3600 = one hour per second)')
+    .option('--speed <n>', SPEED_HELP, '0')
     .option('--scale <n>', 'multiplier of the background channel count', String(REPLAY_DEFAULTS.scale))
     .option('--silence-burst', 'include the 30-minute burst inside the 2017-11-22 silence that one report describes')
     .option('--dry-run', 'generate and count only; nothing is published')
@@ -61,7 +62,8 @@ export function registerReplay(program: Command): void {
         if (toMs <= fromMs) throw usage('--to must be after --from');
         const seed = number('--seed', flags.seed, Number.isInteger);
         const scale = number('--scale', flags.scale, (n) => n >= 0);
-        const speed = flags.speed === undefined ? undefined : number('--speed', flags.speed, (n) => n > 0);
+        const speed = parseSpeed(flags.speed);
+        if (typeof speed === 'object') throw usage(speed.error);
         const batchEvents = number('--batch-events', flags.batchEvents ?? String(config.kafka?.producerBatchEvents ?? 5000), (n) => Number.isInteger(n) && n > 0);
 
         const publishing = flags.dryRun ? undefined : await openPublishing(config, log);

@@ -69,10 +69,14 @@ export class Alerter {
     return { retries: o.retries, initialDelayMs: o.retryInitialDelayMs, maxDelayMs: o.retryMaxDelayMs };
   }
 
-  /** Read the alert state back, resume undelivered alerts, schedule every enabled rule. */
-  async start(): Promise<void> {
+  /**
+   * Read the alert state back, resume undelivered alerts, schedule every enabled rule. Without
+   * `schedule` the rules run only when evaluated (evaluateAll: event time drives them in a replay).
+   */
+  async start({ schedule = true }: { schedule?: boolean } = {}): Promise<void> {
     await this.loadState();
     for (const a of Object.values(this.state.alerts)) this.dispatch(a);
+    if (!schedule) return;
     for (const rule of this.deps.rules) {
       if (!rule.enabled) continue;
       this.tasks.push(cron.schedule(rule.schedule, () => this.evaluate(rule.name), { name: `alert-rule-${rule.name}`, noOverlap: true }));
@@ -117,6 +121,11 @@ export class Alerter {
       },
     );
     return this.evaluations;
+  }
+
+  /** Evaluate every enabled rule now, one after the other. */
+  evaluateAll(): Promise<void> {
+    return Promise.all(this.deps.rules.filter((r) => r.enabled).map((r) => this.evaluate(r.name))).then(() => {});
   }
 
   private async run(rule: Rule): Promise<void> {

@@ -1,6 +1,6 @@
 import { DEFAULT_DISPLAY, formatDay, formatHours as hours, formatMinutes, formatRange, formatTime, type DisplayOptions } from '../../pipeline/dates.ts';
 import type { StatusAlertDoc } from '../../pipeline/analytics/status/types.ts';
-import type { Finding, GapFinding, SpikeFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
+import { isTakedownWave, type Finding, type GapFinding, type SpikeFinding, type TakedownFinding } from '../../pipeline/analytics/types.ts';
 import type { AlertDelivery, AlertRecord } from '../../pipeline/store/types.ts';
 import type { Rule } from './rules.ts';
 
@@ -72,8 +72,9 @@ function matches(rule: Rule, f: Alertable): boolean {
     case 'platform':
       return f.type === 'migration' && rule.events.includes(f.kind) && rule.scopes.includes(f.scope);
     case 'takedown_wave':
-      // A wave the detector found from the platform's own tally passes whatever its channel count.
-      return f.type === 'takedown' && (f.channels >= rule.minChannels || f.reported !== null);
+      // Waves only (every ban day is a finding). A wave the detector found from the platform's own
+      // tally passes whatever its channel count.
+      return f.type === 'takedown' && isTakedownWave(f) && (f.channels >= rule.minChannels || f.reported !== null);
     case 'resurrection':
       return f.type === 'resurrection' && f.delayMinutes <= rule.maxDelayMinutes;
     case 'status':

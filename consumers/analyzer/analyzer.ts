@@ -83,6 +83,13 @@ export interface AnalyzerDeps {
   display?: DisplayOptions;
   /** The wall clock of live mode; injected so tests can compress time. */
   now?: () => number;
+  /**
+   * Replay: each time the network stage (the last) has analysed another `everyMs` of event time,
+   * within a batch too, it writes the findings so far and awaits `reached` with the event time
+   * analysed to and whether it wrote anything since the last checkpoint. What runs on event time
+   * (the demo's alert rules) follows it, however far behind the producer the analysis is.
+   */
+  checkpoints?: { everyMs: number; reached: (eventTimeMs: number, wrote: boolean) => Promise<void> };
 }
 
 interface PartitionState {
@@ -122,6 +129,9 @@ class Stage {
   private overridesFrom: string | undefined;
   /** Status documents as last written (without updatedAt): only the ones that changed are written again. */
   private readonly statusWritten = new Map<string, string>();
+  /** Event time of the next checkpoint (deps.checkpoints), and whether anything was written since the last. */
+  private nextCheckpointMs = -Infinity;
+  private wroteSinceCheckpoint = false;
 
   private readonly analysis: string;
 
@@ -381,16 +391,36 @@ class Stage {
         else if (p.merge) addEvent(p.merge, source!, v.event, nowMs);
         else keep(this.step(p, v.event, status));
       }
-      if (p.merge) for (const e of this.released(p, nowMs)) keep(this.step(p, e, status));
-      // Replay: event time is the only clock, so what it makes due is judged after every batch.
-      if (this.deps.options.mode === 'replay') {
-        keep(analyzer.tick(p.state, p.state.maxSeenMs));
-        if (p.status && p.state.maxSeenMs >= 0) status.push(statusCore.tick(p.status, p.state.maxSeenMs));
+      const replay = this.deps.options.mode === 'replay';
+      // Replay: event time is the only clock, so what it makes due is judged after every batch
+      // (and at every checkpoint). Live mode writes the members' documents at each tick (a scan of
+      // every member); a replay may end before the next tick, so it writes them with every batch.
+      const settle = async () => {
+        if (replay) {
+          keep(analyzer.tick(p.state, p.state.maxSeenMs));
+          if (p.status && p.state.maxSeenMs >= 0) status.push(statusCore.tick(p.status, p.state.maxSeenMs));
+        }
+        const current = p.status && replay ? this.changedStatusDocs(p.status) : [];
+        const docs = [...found.values(), ...this.statusDocs(status), ...current];
+        await this.write(docs, batch);
+        if (docs.length) this.wroteSinceCheckpoint = true;
+        found.clear();
+        status.length = 0;
+      };
+      const checkpoints = replay && this.name === 'network' ? this.deps.checkpoints : undefined;
+      if (p.merge) {
+        for (const e of this.released(p, nowMs)) {
+          keep(this.step(p, e, status));
+          if (checkpoints && p.state.maxSeenMs >= this.nextCheckpointMs) {
+            await settle();
+            this.nextCheckpointMs = p.state.maxSeenMs + checkpoints.everyMs;
+            const wrote = this.wroteSinceCheckpoint;
+            this.wroteSinceCheckpoint = false;
+            await checkpoints.reached(p.state.maxSeenMs, wrote);
+          }
+        }
       }
-      // Live mode writes the members' documents at each tick (a scan of every member); a replay may
-      // end before the next tick, so it writes them with every batch.
-      const current = p.status && this.deps.options.mode === 'replay' ? this.changedStatusDocs(p.status) : [];
-      await this.write([...found.values(), ...this.statusDocs(status), ...current], batch);
+      await settle();
       if (this.forward) await this.forwardRecords(fresh);
       if (batch.isStale()) {
         // Revoked meanwhile: the new owner starts from the last saved state and committed offset.

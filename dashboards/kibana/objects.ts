@@ -183,7 +183,8 @@ export function savedObjects(prefix: string, options: SavedObjectsOptions = {}):
   });
   const takedownWaves = table({
     id: id('takedown-waves'), title: 'Takedown waves', description: 'Days with many channels banned',
-    dataViewId: dv.lifecycle.id, sortBy: 'ch', query: kql('type : "takedown"'),
+    // Every ban day is a finding; the waves are the ones marked (documents from before `wave` existed were all waves).
+    dataViewId: dv.lifecycle.id, sortBy: 'ch', query: kql('type : "takedown" and not wave : false'),
     columns: {
       d: col.terms('id', 'Wave', 50, 'ch'),
       day: col.metric('min', 'day', 'Day', { date: true }),

@@ -1,5 +1,6 @@
 import { classifyLink } from '../../pipeline/analytics/links.ts';
 import { STATUSES, type Status } from '../../pipeline/analytics/status/types.ts';
+import { isTakedownWave } from '../../pipeline/analytics/types.ts';
 import { statusView, type StatusRow } from '../../pipeline/analytics/status/view.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import { parseInstant } from '../../pipeline/dates.ts';
@@ -25,6 +26,7 @@ const DAY = 24 * HOUR;
 /** Bucket sizes a timeline may use, smallest first; the first that keeps the chart readable wins. */
 const BUCKETS_SECS = [60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400, 30 * 86_400];
 const MAX_POINTS = 2_000;
+const DAY_SECS = 86_400;
 const TABLE_ROWS = 200;
 const CHANNEL_ROWS = 300;
 const STACKED_SERIES = 8;
@@ -86,8 +88,8 @@ export interface Timeline {
 }
 
 /** Events per bucket (and group), zeros filled; groups past the largest few are summed as "other". */
-async function timeline(store: Store, q: ViewQuery, w: Window, extra: Omit<HistogramQuery, 'bucket' | 'from' | 'to'> = {}, stacked = STACKED_SERIES): Promise<Timeline> {
-  const secs = bucketSecs(w.toMs - w.fromMs);
+async function timeline(store: Store, q: ViewQuery, w: Window, extra: Omit<HistogramQuery, 'bucket' | 'from' | 'to'> = {}, stacked = STACKED_SERIES, minBucketSecs = 0): Promise<Timeline> {
+  const secs = Math.max(minBucketSecs, bucketSecs(w.toMs - w.fromMs));
   const ms = secs * 1000;
   const first = Math.floor(w.fromMs / ms) * ms;
   const filters = { ...eventFilters(q), ...extra.filters };
@@ -294,9 +296,11 @@ export async function takedownsView(store: Store, q: ViewQuery): Promise<Takedow
     findingsOf(store, 'resurrection', q, subjects, { sort: { by: 'time', order: 'asc' } }),
     findingsOf(store, 'lifespan', q, subjects, { sort: { by: 'time', order: 'asc' } }),
   ]);
-  // Thirteen series: the twelve languages of the 2015 wave and "other".
-  const bansByLanguage = w ? await timeline(store, q, w, { groupBy: 'language', filters: { action: 'channel_banned' } }, 13) : null;
-  return { bansByLanguage, waves, resurrections: resurrections.slice(-TABLE_ROWS), lifespans };
+  // Thirteen series: the twelve languages of the 2015 wave and "other". Bans are counted by day
+  // (as takedown research charts them): hourly buckets would make a day's bans a hairline.
+  const bansByLanguage = w ? await timeline(store, q, w, { groupBy: 'language', filters: { action: 'channel_banned' } }, 13, DAY_SECS) : null;
+  // Every ban day is a takedown finding; the view shows the waves among them.
+  return { bansByLanguage, waves: waves.filter(isTakedownWave), resurrections: resurrections.slice(-TABLE_ROWS), lifespans };
 }
 
 export interface SpikesView {

@@ -8,6 +8,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import type { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import { parseViewQuery } from './api.ts';
 import { buildReport } from './report.ts';
+import { testChromiumPath } from '../../test/engines.ts';
 import { sampleStore, WAVE, XSS_TITLE } from './testing.ts';
 
 /** `tidewatch report`'s file, opened from disk in a real browser with the network cut off. */
@@ -24,7 +25,7 @@ before(async () => {
   html = await buildReport(store, parseViewQuery(new URLSearchParams()), { display: { timezone: 'Asia/Baghdad' }, generatedAt: new Date('2026-01-02T03:04:05Z') });
   profile = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: testChromiumPath(),
     headless: true,
     offline: true,
     viewport: { width: 1440, height: 1000 },
@@ -74,6 +75,17 @@ test('the report renders every view from the file, the hostile title as text, wi
     await page.click(`#tabs button[data-view="${view}"]`);
     await page.waitForSelector(`#view-${view}[data-loaded="true"]`);
   }
+  // The resurrections table fits its card: no column runs past the card's edge or is scrolled away.
+  await page.click('#tabs button[data-view="takedowns"]');
+  const fit = await page.$eval('#td-resurrections', (box) => {
+    const card = box.closest('figure')!.getBoundingClientRect();
+    const header = Array.from(box.querySelectorAll('th')).find((th) => th.textContent === 'Min to 1,000')!.getBoundingClientRect();
+    return { rows: box.querySelectorAll('tbody tr').length, scrollWidth: box.scrollWidth, clientWidth: box.clientWidth, headerRight: header.right, cardRight: card.right };
+  });
+  assert.equal(fit.rows, 3);
+  assert.ok(fit.scrollWidth <= fit.clientWidth + 1, `the table is ${fit.scrollWidth} px wide in a ${fit.clientWidth} px box`);
+  assert.ok(fit.headerRight <= fit.cardRight, `the "Min to 1,000" column ends at ${fit.headerRight} px, the card at ${fit.cardRight} px`);
+  await page.screenshot({ path: join(ARTIFACTS, 'report-takedowns.png'), fullPage: true });
   // The wave's row names its first ten channels as text (the hostile one too), the rest by count, all of them in the tooltip.
   const cell = await page.$eval('#td-waves-table tbody tr td:last-child', (td) => ({ text: td.textContent, title: (td as HTMLElement).title }));
   assert.deepEqual(cell, { text: `${WAVE.subjects.slice(0, 10).join(', ')} … and 4 more`, title: WAVE.subjects.join(', ') });

@@ -70,9 +70,9 @@ test('gaps: the network gap within the range, marked unprecedented; a channel fi
   assert.deepEqual(before.gaps, []);
 });
 
-test('takedowns: a wave comes with the channels it names; a network filter keeps it (a day-wide tally)', async () => {
+test('takedowns: a wave comes with the channels it names; a network filter keeps it (a day-wide tally); ban days under the thresholds are no waves', async () => {
   const all = (await (await get('/api/view/takedowns')).json()) as TakedownsView;
-  assert.deepEqual(all.waves, [WAVE]);
+  assert.deepEqual(all.waves, [WAVE], 'the stored ban day of 2017-11-21 is not a wave');
   assert.equal(all.waves[0]!.subjects.length, 14);
   const filtered = (await (await get('/api/view/takedowns?network=supporters')).json()) as TakedownsView;
   assert.deepEqual(filtered.waves.map((w) => w.id), [WAVE.id]);

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GapFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
+import type { GapFinding, ResurrectionFinding, TakedownFinding } from '../../pipeline/analytics/types.ts';
 import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 
@@ -13,6 +13,7 @@ export const WAVE: TakedownFinding = {
   type: 'takedown', id: 'takedown:2017-11-22', day: '2017-11-22', channels: 14, languages: 2, networks: ['amaq', 'is-official'],
   subjects: ['1001', '1002', XSS_TITLE, 'amaq_agency', 'nashir', ...Array.from({ length: 9 }, (_, i) => `outlet_0${i + 1}`)].sort(),
   reported: null,
+  wave: true,
 };
 
 /**
@@ -43,6 +44,16 @@ export async function sampleStore(): Promise<{ store: DuckDbStore; dir: string }
     type: 'gap', id: 'network:is-official:2017-11-22T08:00:00.000Z', scope: 'network', subject: 'is-official',
     start: '2017-11-22T08:00:00.000Z', end: '2017-11-23T10:00:00.000Z', hours: 26, baselineHours: 6, unprecedented: true, previousLongestHours: 3,
   };
-  await store.writeFindings([gap, WAVE]);
+  // A ban day under the wave thresholds: a finding (analysts count every day), not a wave on the dashboard.
+  const banDay: TakedownFinding = {
+    type: 'takedown', id: 'takedown:2017-11-21', day: '2017-11-21', channels: 2, languages: 1, networks: ['is-official'],
+    subjects: ['1001', '1002'], reported: null, wave: false,
+  };
+  // Successors with long handles, every column filled: the table must still fit its card.
+  const resurrections: ResurrectionFinding[] = [1, 2, 3].map((i) => ({
+    type: 'resurrection', id: `resurrection:${i}`, banned: `nashir_news_official_channel_${i}`, successor: `nashir_news_official_channel_${i}_backup_new`,
+    bannedAt: '2017-11-22T08:00:00.000Z', createdAt: `2017-11-22T1${i}:30:00.000Z`, delayMinutes: 90 + 60 * i, minutesTo1000: 1_234 * i, regainedShare: 0.25 * i,
+  }));
+  await store.writeFindings([gap, WAVE, banDay, ...resurrections]);
   return { store, dir };
 }

@@ -6,6 +6,7 @@ import {
   analyzer, analyticsOptions, classifyLink, MAX_TAKEDOWN_SUBJECTS, nameKey, poissonCriticalCount, poissonUpperTail, runAnalysis, suffixSet,
   type Finding, type GapFinding, type TakedownFinding,
 } from './index.ts';
+import { takedownsDetector } from './takedowns.ts';
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -153,6 +154,17 @@ test('takedown subjects: handle else id, one per channel counted, sorted; the id
   assert.equal(wave!.id, 'takedown:2015-11-18');
   assert.equal(wave!.channels, 11);
   assert.deepEqual(wave!.subjects, ['10', 'alpha', 'mid_0', 'mid_1', 'mid_2', 'mid_3', 'mid_4', 'mid_5', 'mid_6', 'zulu', 'zulu_tt']);
+});
+
+test('every ban day is a takedown finding; those passing the thresholds are waves, and a day turns into one as it grows', () => {
+  const DAY = 86_400_000;
+  // Day 1: three bans (under minChannels 10). Day 2: nine, then the tenth.
+  const events = [0, 1, 2].map((i) => ban(i, { id: `a${i}` }));
+  for (let i = 0; i < 10; i++) events.push(ban(DAY / 1000 + i, { id: `b${i}` }));
+  const st = takedownsDetector.init(analyticsOptions());
+  const emitted = events.flatMap((e) => takedownsDetector.step(st, e, Date.parse(e['@timestamp']))) as TakedownFinding[];
+  assert.deepEqual(emitted.filter((f) => f.day === '2015-11-19').map((f) => [f.channels, f.wave]), [[1, false], [2, false], [3, false], [4, false], [5, false], [6, false], [7, false], [8, false], [9, false], [10, true]]);
+  assert.deepEqual(takedowns(events).map((f) => [f.day, f.channels, f.wave]), [['2015-11-18', 3, false], ['2015-11-19', 10, true]]);
 });
 
 test(`takedown subjects: capped at ${MAX_TAKEDOWN_SUBJECTS}, the first in sort order whatever the arrival order; counts stay exact`, () => {

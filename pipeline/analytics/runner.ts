@@ -36,7 +36,7 @@ export interface AnalysisReport {
   spikes: Pick<SpikeFinding, 'scope' | 'subject' | 'start' | 'end' | 'count' | 'expected'>[];
   platforms: { platform: string; domain?: string; links: number; events: number; firstSeen: string }[];
   migrations: Pick<MigrationFinding, 'platform' | 'subject' | 'scope' | 'at' | 'kind'>[];
-  takedowns: Pick<TakedownFinding, 'day' | 'channels' | 'languages' | 'networks' | 'subjects' | 'reported'>[];
+  takedowns: Pick<TakedownFinding, 'day' | 'channels' | 'languages' | 'networks' | 'subjects' | 'reported' | 'wave'>[];
   resurrections: Pick<ResurrectionFinding, 'banned' | 'successor' | 'bannedAt' | 'createdAt' | 'delayMinutes' | 'minutesTo1000' | 'regainedShare'>[];
   lifespans: Pick<LifespanFinding, 'subject' | 'createdAt' | 'endedAt' | 'days' | 'reason'>[];
   linkDays: Pick<LinkDayFinding, 'day' | 'links' | 'offPlatform' | 'offPlatformShare' | 'platforms'>[];
@@ -67,7 +67,7 @@ export function buildReport(findings: Iterable<Finding>, totals: ReturnType<type
       .map(({ platform, subject, scope, at, kind }) => ({ platform, subject, scope, at, kind })),
     takedowns: byType(all, 'takedown')
       .sort((a, b) => cmp(a.day, b.day))
-      .map(({ day, channels, languages, networks, subjects, reported }) => ({ day, channels, languages, networks, subjects, reported })),
+      .map(({ day, channels, languages, networks, subjects, reported, wave }) => ({ day, channels, languages, networks, subjects, reported, wave })),
     resurrections: byType(all, 'resurrection')
       .sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.successor, b.successor))
       .map(({ banned, successor, bannedAt, createdAt, delayMinutes, minutesTo1000, regainedShare }) => ({ banned, successor, bannedAt, createdAt, delayMinutes, minutesTo1000, regainedShare })),

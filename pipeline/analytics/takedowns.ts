@@ -4,12 +4,14 @@ import { channelKey, channelSubject, MAX_TAKEDOWN_SUBJECTS, NONE, type Detector,
 import { dayIso, dayOf } from './time.ts';
 
 /**
- * Takedown waves: channel_banned / channel_deleted events grouped by UTC day (distinct channels,
- * languages, networks), and the platform's own tallies (bans_reported, `count`). A day is a wave
- * from minChannels channels, or when its tally is at least reportedFactor times the median of the
+ * Takedowns: channel_banned / channel_deleted events grouped by UTC day (distinct channels,
+ * languages, networks), and the platform's own tallies (bans_reported, `count`). Every such day is
+ * a finding, emitted at its first ban or tally and again as it grows, under the same id: analysts
+ * count takedowns day by day. It is a wave (`wave: true`, what dashboards and alerts show) from
+ * minChannels channels, or when its tally is at least reportedFactor times the median of the
  * earlier tallies of the last reportedHistoryDays (before reportedWarmupDays tallies exist: at
- * least minReported). The finding is emitted as soon as the day qualifies and again as it grows,
- * under the same id, so an alert does not wait for the day to end. The finding names the channels
+ * least minReported); a day only grows, so once a wave it stays one, and an alert does not wait
+ * for the day to end. The finding names the channels
  * it counts (`subjects`), capped at MAX_TAKEDOWN_SUBJECTS: the first in sort order, so the list does
  * not depend on the order events arrive in.
  */
@@ -85,10 +87,11 @@ function addSubject(subjects: string[], name: string): void {
   if (subjects.length > MAX_TAKEDOWN_SUBJECTS) subjects.pop();
 }
 
-function finding(d: TakedownDay): TakedownFinding {
+function finding(st: TakedownsState, d: TakedownDay): TakedownFinding {
   return {
     type: 'takedown', id: `takedown:${dayIso(d.day)}`, day: dayIso(d.day), channels: d.channels.size,
     languages: d.languages.size, networks: [...d.networks].sort(), subjects: [...(d.subjects ?? [])], reported: d.reported,
+    wave: isWave(st, d),
   };
 }
 
@@ -117,7 +120,7 @@ export const takedownsDetector: Detector<TakedownsState> = {
       if (event.channel.language) d.languages.add(event.channel.language);
       if (event.channel.network) d.networks.add(event.channel.network);
     }
-    return isWave(st, d) ? [finding(d)] : NONE;
+    return [finding(st, d)];
   },
 
   tick() {

@@ -79,6 +79,12 @@ export interface LinkDayFinding extends Analysed {
 /** At most this many names in a takedown finding's `subjects`; its counts stay exact. */
 export const MAX_TAKEDOWN_SUBJECTS = 1_000;
 
+/**
+ * Whether a takedown finding is a wave. Findings stored before every ban day became one carry no
+ * `wave`: they were all waves.
+ */
+export const isTakedownWave = (f: TakedownFinding): boolean => f.wave !== false;
+
 export interface TakedownFinding extends Analysed {
   type: 'takedown';
   id: string;
@@ -95,6 +101,8 @@ export interface TakedownFinding extends Analysed {
   subjects: string[];
   /** The platform's own tally for the day (bans_reported), when one was seen. */
   reported: number | null;
+  /** The day passes the wave thresholds (options.takedowns); dashboards and alerts show waves only. */
+  wave: boolean;
 }
 
 export interface ResurrectionFinding extends Analysed {

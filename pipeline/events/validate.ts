@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { activityEventSchema, canonicalBuiltEvent, canonicalEventMs, LIMITS, type ActivityEvent } from './schema.ts';
 import type { BuiltEvent } from './build.ts';
+import { completeEvent, type EventDefaults } from './complete.ts';
 import { eventId } from './id.ts';
 
 /**
@@ -30,6 +31,11 @@ export interface ValidateOptions {
   storeText?: boolean;
   /** Check that event.id matches its parts (off for trusted internal hops). */
   checkId?: boolean;
+  /**
+   * Take the event as a user writes it (completeEvent): what is missing filled from these. Set
+   * where events come in from outside (JSONL files, the ingest endpoint), never on internal hops.
+   */
+  defaults?: EventDefaults;
 }
 
 function formatIssue(issue: z.core.$ZodIssue): { field: string; reason: string } {
@@ -45,7 +51,8 @@ function formatIssue(issue: z.core.$ZodIssue): { field: string; reason: string }
  * already in canonical form (canonicalEventMs(): what JSON.stringify of a validated event reads
  * back as) is accepted as it is, without the schema's copy; the schema judges everything else.
  */
-export function validateEvent(value: unknown, opts: ValidateOptions = {}): Validation {
+export function validateEvent(input: unknown, opts: ValidateOptions = {}): Validation {
+  const value = opts.defaults ? completeEvent(input, opts.defaults) : input;
   const ms = canonicalEventMs(value);
   if (!Number.isNaN(ms)) return accept(value as ActivityEvent, ms, opts, opts.checkId ?? true);
   return validateWithSchema(value, opts);
@@ -88,7 +95,11 @@ function accept(event: ActivityEvent, ms: number, opts: ValidateOptions, checkId
       timestamp: ms,
     });
     if (expected !== event.event.id) {
-      return { ok: false, field: 'event.id', reason: `event.id: does not match platform/channel/action/message/time (expected ${expected})` };
+      return {
+        ok: false,
+        field: 'event.id',
+        reason: `event.id: does not match platform/channel/action/message/time (given ${event.event.id}, expected ${expected})`,
+      };
     }
   }
   if (!opts.storeText && event.message?.text !== undefined) {

@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { buildEventAt, validateBuiltEvent, validateEvent, type ActivityEvent, type BuiltEvent, type EventInput } from '../events/index.ts';
+import { buildEventAt, validateBuiltEvent, validateEvent, type ActivityEvent, type BuiltEvent, type EventDefaults, type EventInput } from '../events/index.ts';
 import type { Source, SourceItem, SourceOptions, SourceStats } from './types.ts';
 
 /** How often (in records) readers report progress: often enough for a bar, cheap enough for 100k/s. */
@@ -62,9 +62,12 @@ export function withDefaults(event: ActivityEvent, opts: Pick<SourceOptions, 'ne
   return { ...event, channel };
 }
 
-/** Validate an already canonical value (JSONL, HTTP) into an item; the reason names the field. */
-export function checkEvent(value: unknown, opts: SourceOptions, location: string): SourceItem {
-  const v = validateEvent(value, { nowMs: opts.nowMs, storeText: opts.storeText });
+/**
+ * Validate a canonical event as a user wrote it (HTTP ingest) into an item, what is missing filled
+ * from `defaults` (events/complete.ts); the reason names the field.
+ */
+export function checkEvent(value: unknown, opts: SourceOptions, defaults: EventDefaults, location: string): SourceItem {
+  const v = validateEvent(value, { nowMs: opts.nowMs, storeText: opts.storeText, defaults });
   if (!v.ok) return { kind: 'rejected', reason: v.reason, location };
   return { kind: 'event', event: withDefaults(v.event, opts) };
 }

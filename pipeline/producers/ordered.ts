@@ -25,6 +25,11 @@ export interface OrderedOptions {
   runEvents?: number;
   /** Where runs go (a temporary folder is made in it and removed); default the OS's. */
   tmpDir?: string;
+  /**
+   * Told each rejection once, with the index of its input, however often a restart reads it
+   * again (the rejects file must not list a record twice).
+   */
+  onRejected?: (input: number, item: Extract<SourceItem, { kind: 'rejected' }>) => void;
 }
 
 /** An input was further out of order than the reorder buffer: read it again, sorted on disk. */
@@ -160,6 +165,7 @@ async function* mergeSorted(streams: AsyncIterator<Keyed>[]): AsyncGenerator<Key
 
 export class OrderedSources {
   private readonly spilled = new Set<number>();
+  private readonly told = new Set<string>();
   private readonly reorderEvents: number;
   private readonly runEvents: number;
 
@@ -188,11 +194,19 @@ export class OrderedSources {
   /** One attempt: every event of every input in (time, id) order, rejections as they come. */
   async *items(proven: Set<number> = new Set()): AsyncGenerator<SourceItem> {
     const rejections: SourceItem[] = [];
-    const rejected = (item: SourceItem) => rejections.push(item);
+    const onRejected = this.options.onRejected;
+    const rejected = (input: number) => (item: SourceItem) => {
+      rejections.push(item);
+      if (onRejected === undefined || item.kind !== 'rejected') return;
+      const key = `${input}\u0000${item.location}\u0000${item.reason}`;
+      if (this.told.has(key)) return;
+      this.told.add(key);
+      onRejected(input, item);
+    };
     let tmp: string | undefined;
     const dir = async () => (tmp ??= await mkdtemp(join(this.options.tmpDir ?? tmpdir(), 'tidewatch-sort-')));
     const streams = this.sources.map((source, i) => {
-      const inner = this.spilled.has(i) ? sortedOnDisk(source, i, this.runEvents, dir, rejected) : reordered(source, i, this.reorderEvents, rejected);
+      const inner = this.spilled.has(i) ? sortedOnDisk(source, i, this.runEvents, dir, rejected(i)) : reordered(source, i, this.reorderEvents, rejected(i));
       return (async function* () {
         yield* inner;
         proven.add(i);

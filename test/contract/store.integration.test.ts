@@ -96,6 +96,7 @@ const takedown = (channels: number): TakedownFinding => ({
   type: 'takedown', id: 'takedown:2018-11-22', day: '2018-11-22T00:00:00.000Z', channels, languages: 3, networks: ['net-a', 'net-b'],
   subjects: Array.from({ length: Math.min(channels, MAX_TAKEDOWN_SUBJECTS) }, (_, i) => (i % 4 === 0 ? `ch-${i}` : `handle_${String(i).padStart(4, '0')}`)).sort(),
   reported: channels > 100 ? 2_500 : null,
+  wave: true,
 });
 
 const alert = (over: Partial<AlertRecord> = {}): AlertRecord => ({

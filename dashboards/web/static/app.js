@@ -104,12 +104,17 @@
       tooltip: { trigger: 'axis', renderMode: 'richText', confine: true },
       grid: { left: 56, right: 24, top: 36, bottom: 56 },
     };
+    // A legend at the top gets a row of its own, above the axis names drawn over the grid.
+    if (option.legend && option.legend.bottom === undefined) base.grid = Object.assign({}, base.grid, { top: 64 });
     c.setOption(Object.assign(base, option), true);
     return c;
   }
 
-  /** A timeline from the API as stacked bars or areas; `markArea` decorates the first series. */
-  function timeAxisChart(id, timeline, kind, extra, markArea) {
+  /**
+   * A timeline from the API as stacked bars or areas; `markArea` decorates the first series,
+   * `seriesExtra` is merged into every series.
+   */
+  function timeAxisChart(id, timeline, kind, extra, markArea, seriesExtra) {
     if (!timeline || !timeline.series.length) return chart(id, EMPTY);
     const series = timeline.series.map((s) => ({
       name: s.key,
@@ -120,6 +125,7 @@
       barCategoryGap: '10%',
       large: true,
       data: timeline.starts.map((t, i) => [t, s.events[i]]),
+      ...(seriesExtra || {}),
     }));
     if (markArea && series.length) series[0].markArea = markArea;
     return chart(id, Object.assign({
@@ -263,7 +269,9 @@
     },
 
     takedowns(d) {
-      timeAxisChart('td-bans', d.bansByLanguage, 'bar', { yAxis: { type: 'value', name: 'channels banned' } });
+      // Daily buckets (api.ts). Over years a day is under a pixel wide: bars keep a visible width
+      // (ECharts' large mode would draw them as hairlines).
+      timeAxisChart('td-bans', d.bansByLanguage, 'bar', { yAxis: { type: 'value', name: 'channels banned' } }, null, { large: false, barMinWidth: 3, barMaxWidth: 40 });
       chart('td-waves', {
         legend: { top: 0 },
         xAxis: { type: 'time' },

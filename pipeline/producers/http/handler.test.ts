@@ -53,6 +53,22 @@ test('POST /v1/events: object, array and NDJSON; per-item results; published bef
   });
 });
 
+test('POST /v1/events takes events as users write them: no id, platform or source; numeric ids', async () => {
+  await withServer({}, async (url, published) => {
+    const written = { '@timestamp': '2017-11-23T10:01:00Z', event: { action: 'post' }, channel: { id: 42 }, message: { id: 7 } };
+    const res = await fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify(written) });
+    const body = (await res.json()) as { accepted: number; results: { id: string }[] };
+    assert.equal(body.accepted, 1, JSON.stringify(body));
+    const expected = buildEvent({ timestamp: '2017-11-23T10:01:00Z', action: 'post', channel: { id: '42' }, message: { id: '7' }, source: { type: 'test' } });
+    assert.equal(body.results[0]!.id, expected.event.id);
+    assert.deepEqual([published[0]![0]!.platform, published[0]![0]!.source], ['telegram', { type: 'http', name: 'POST /v1/events' }]);
+
+    const wrong = await fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify({ ...written, event: { id: 'f'.repeat(32), action: 'post' } }) });
+    const rejected = (await wrong.json()) as { results: { reason: string }[] };
+    assert.match(rejected.results[0]!.reason, new RegExp(`event\\.id: does not match .*\\(given ${'f'.repeat(32)}, expected ${expected.event.id}\\)`));
+  });
+});
+
 test('token, body limit, routing and transport failure', async () => {
   await withServer({ credentials: { writer: TOKEN }, maxBodyBytes: 2_000, publish: async () => Promise.reject(new Error('broker down')) }, async (url) => {
     assert.equal((await fetch(`${url}/v1/events`, { method: 'POST', body: '{}' })).status, 401);

@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, checkRole, refusalHeaders, type Credentials } from '../../auth.ts';
-import type { ActivityEvent } from '../../events/index.ts';
+import type { ActivityEvent, EventDefaults } from '../../events/index.ts';
 import { errorMessage, isRetriable } from '../../errors.ts';
 import type { PerClientLimit } from '../../rate-limit.ts';
 import { mapBotUpdate } from '../bot-api/update.ts';
 import { checkEvent } from '../common.ts';
 import type { SourceItem, SourceOptions } from '../types.ts';
 import { parseStatusRecord, type CollectorStatusUpdate } from '../../watch/status.ts';
+
+/** What an event posted without `source` (or `platform`) came in through. */
+const INGEST_DEFAULTS: EventDefaults = { source: { type: 'http', name: 'POST /v1/events' } };
 
 export interface IngestHandlerOptions {
   /** Hand accepted events to the transport; the response waits for it (webhook semantics). */
@@ -184,7 +187,7 @@ export function createIngestHandler(options: IngestHandlerOptions): (req: Incomi
     const opts = sourceOptions();
     if (path === '/v1/events') {
       const items = parts.map((p, index): SourceItem =>
-        'error' in p ? { kind: 'rejected', reason: p.error, location: `request item ${index}` } : checkEvent(p.value, opts, `request item ${index}`),
+        'error' in p ? { kind: 'rejected', reason: p.error, location: `request item ${index}` } : checkEvent(p.value, opts, INGEST_DEFAULTS, `request item ${index}`),
       );
       return publishItems(res, items);
     }

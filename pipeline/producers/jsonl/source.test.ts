@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { openSource, detectFormat } from '../index.ts';
 import { drain, fixture, options } from '../testkit.ts';
 
@@ -18,4 +19,16 @@ test('canonical JSONL: good lines become events, bad lines rejections with their
 
 test('format detection by extension and first bytes', async () => {
   assert.equal(await detectFormat(fixture('events.jsonl')), 'jsonl');
+});
+
+test('user-written JSONL (no ids, platform or source; numeric message ids) is taken whole, ids as tidewatch derives them', async () => {
+  const { events, rejected } = await drain(openSource(fixture('user-written.jsonl'), options()));
+  assert.deepEqual(rejected, []);
+  // The same activities as the canonical data file it was written from: the same ids.
+  const canonical = await drain(openSource(fileURLToPath(new URL('../../analytics/testdata/timeline-2017-silence.jsonl', import.meta.url)), options()));
+  assert.equal(events.length, canonical.events.length);
+  assert.deepEqual(events.map((e) => e.event.id), canonical.events.map((e) => e.event.id));
+  assert.deepEqual(events[0]!.source, { type: 'jsonl', name: 'user-written.jsonl' });
+  assert.equal(events[0]!.platform, 'telegram');
+  assert.equal(typeof events[0]!.message?.id, 'string');
 });

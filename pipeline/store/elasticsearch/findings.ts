@@ -87,6 +87,7 @@ const MAPPINGS: Record<(typeof FINDING_INDEX)[FindingType], Mapping> = {
     // A takedown's channels (capped, see TakedownFinding); its `@subjects` stay empty (queries.ts).
     subjects: keyword,
     reported: long,
+    wave: { type: 'boolean' },
     banned: keyword,
     successor: keyword,
     bannedAt: date,
