@@ -40,7 +40,7 @@ test('analyze without --json prints a summary', () => {
 test('the summary reads its times in display.timezone; --json keeps ISO 8601', () => {
   const r = run({ TIDEWATCH_DISPLAY_TIMEZONE: 'Asia/Baghdad' }, `${data}timeline-2015-takedown.jsonl`);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^  18 Nov 2015 \(UTC day\): \d+ channels/m);
+  assert.match(r.stdout, /^  18 Nov 2015 \(UTC day\) WAVE: \d+ channels/m);
   assert.match(r.stdout, /^  \S+ -> \S+: \d+ min \(\d+ h \d+ min\) after the ban/m);
   const json = run({ TIDEWATCH_DISPLAY_TIMEZONE: 'Asia/Baghdad' }, '--json', `${data}timeline-2015-takedown.jsonl`);
   assert.match(JSON.parse(json.stdout).resurrections[0].createdAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
