@@ -262,8 +262,10 @@ test('`tidewatch run analyzer` and `run alerter` serve their metrics and health 
   await publisher.publish(events(name, 120, 0));
   const m = await until(async () => {
     const s = await scrape(analyzerUrl);
-    return total(s, 'tidewatch_analyzer_records_analysed_total', { stage: 'channel' }) === 120 && total(s, 'tidewatch_analyzer_records_analysed_total', { stage: 'network' }) === 120 && s;
-  }, 'both analyzer stages to have analysed the 120 events', 90_000);
+    // The lag is read every probeSecs, not with each batch: wait for a reading too.
+    return total(s, 'tidewatch_analyzer_records_analysed_total', { stage: 'channel' }) === 120 && total(s, 'tidewatch_analyzer_records_analysed_total', { stage: 'network' }) === 120 &&
+      total(s, 'tidewatch_consumer_lag_records', { group: `${name}-analyzer` }) !== undefined && s;
+  }, 'both analyzer stages to have analysed the 120 events, and their lag read', 90_000);
   assert.ok(total(m, 'tidewatch_analyzer_snapshot_size_bytes')! >= 2, 'snapshots saved and measured');
   assert.ok(total(m, 'tidewatch_analyzer_snapshot_save_duration_seconds')! >= 2);
   assert.notEqual(total(m, 'tidewatch_consumer_lag_records', { group: `${name}-analyzer` }), undefined, 'the analyzer lag is read');
