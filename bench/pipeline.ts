@@ -14,6 +14,7 @@ import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { benchEngines, benchEvents, describeMachine, resultHead, warmUp } from './engines.ts';
 import { benchIndexer, decodeCost } from './indexer.ts';
 import { benchProducer } from './producer.ts';
+import { record } from './summary.ts';
 
 const RESULTS = new URL('./results/', import.meta.url);
 const rate = (n: number) => `${Math.round(n).toLocaleString('en')}/s`;
@@ -74,6 +75,12 @@ export async function run(): Promise<string> {
       ...(ix.profile.length ? ['', `## Where the indexer's time goes (CPU profile of this process during the indexer phase; ${profileTo})`, '', ...ix.profile] : []),
       '',
     ].join('\n');
+    record(
+      { measure: 'indexer, steady, vs the raw `_bulk` ceiling (pipeline)', value: (ix.indexerSteadyPerSec / ceiling).toFixed(2), target: '>= 0.8' },
+      { measure: 'indexer, whole run, vs the raw `_bulk` ceiling (pipeline)', value: (ix.indexerTotalPerSec / ceiling).toFixed(2), target: '' },
+      { measure: 're-analysis vs the indexer, steady (pipeline)', value: (ix.reanalysisPerSec / ix.indexerSteadyPerSec).toFixed(2), target: '' },
+      { measure: 'live analyzer, both stages, vs the indexer', value: 'not measured by a bench yet', target: '>= 0.8' },
+    );
     writeFileSync(new URL(`${date}.md`, RESULTS), md);
     return md;
   } finally {

@@ -1,8 +1,10 @@
 /**
  * `npm run bench [-- name...]`: the registered benchmarks, one after the other (never side by
  * side: they measure the same cores). Each writes its table to bench/results/<name>.md and
- * returns it for printing.
+ * returns it for printing; the ratios the targets are stated in end the output as one table.
  */
+import { summaryTable } from './summary.ts';
+
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   analytics: () => import('./analytics.ts'),
   alerts: () => import('./alerts.ts'),
@@ -20,3 +22,4 @@ for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   }
   process.stdout.write(`${await (await load()).run()}\n`);
 }
+process.stdout.write(summaryTable());
