@@ -56,8 +56,10 @@ test('the dashboard/ingest and the live collector are services: serve reachable 
   const serve = compose.services.serve as { command?: string[]; ports?: string[] } | undefined;
   assert.deepEqual(serve?.command, ['serve', '--host', '0.0.0.0']);
   assert.deepEqual(serve?.ports, ['127.0.0.1:8080:8080']);
-  const collector = compose.services.collector as { command?: string[]; volumes?: string[]; environment?: Record<string, unknown> } | undefined;
+  const collector = compose.services.collector as { command?: string[]; volumes?: string[]; environment?: Record<string, unknown>; profiles?: string[] } | undefined;
   assert.deepEqual(collector?.command, ['collect', '--watch-list', '/config/watch.json']);
+  // A plain `docker compose up` on a fresh clone has no ./watch.json: the collector is opt-in.
+  assert.deepEqual(collector?.profiles, ['collector']);
   assert.equal(collector?.environment?.TIDEWATCH_DATA_DIR, '/data');
   assert.ok(collector?.volumes?.includes('collector-data:/data'), 'the collector state is on a volume');
   assert.ok(collector?.volumes?.some((v) => v.endsWith(':/config/watch.json:ro')), 'the watch list is mounted');
