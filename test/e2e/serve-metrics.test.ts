@@ -31,7 +31,13 @@ test('serve (embedded): the pipeline strip and the metrics follow the in-process
     }, 'the strip to show the lag at 0 and one dead letter', 30_000);
     assert.ok(Date.parse(strip.now) - Date.parse(strip.deadLetters.lastAt!) < 60_000, 'the dead letter is recent');
     assert.equal(strip.lastCollectorPoll, null);
-    const families = new Map((parsePrometheusTextFormat(await metrics.exposition()) as { name: string; metrics: { value?: string; labels?: Record<string, string> }[] }[]).map((f) => [f.name, f]));
+    // Partitions are handled side by side: the dead letter can be counted before the last valid
+    // record of another partition. Wait for both consumers to have handled everything.
+    const families = await until(async () => {
+      const f = new Map((parsePrometheusTextFormat(await metrics.exposition()) as { name: string; metrics: { value?: string; labels?: Record<string, string> }[] }[]).map((x) => [x.name, x]));
+      const channelStage = f.get('tidewatch_analyzer_records_analysed_total')?.metrics.find((s) => s.labels?.stage === 'channel');
+      return f.get('tidewatch_indexer_records_indexed_total')?.metrics[0]?.value === '50' && channelStage?.value === '51' && f;
+    }, 'the indexer and the analyzer to have handled every record', 30_000);
     assert.equal(families.get('tidewatch_indexer_records_indexed_total')?.metrics[0]?.value, '50');
     assert.equal(families.get('tidewatch_indexer_records_dead_lettered_total')?.metrics[0]?.value, '1');
     const analysed = families.get('tidewatch_analyzer_records_analysed_total')?.metrics.find((s) => s.labels?.stage === 'channel');
