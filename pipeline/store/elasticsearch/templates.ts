@@ -1,4 +1,4 @@
-import type { Client } from '@elastic/elasticsearch';
+import type { Client, estypes } from '@elastic/elasticsearch';
 import type { ElasticsearchConfig } from '../../config/index.ts';
 import { esError } from './client.ts';
 import { findingsTemplates } from './findings.ts';
@@ -77,9 +77,11 @@ export async function installTemplates(client: Client, config: ElasticsearchConf
     }
   }
   // Monthly activity indices created before a field was added keep their strict mapping, which
-  // would refuse every event carrying it: they get the current one (adding fields only).
+  // would refuse every event carrying it: they get the fields added since (only those, so an
+  // index whose other fields differ, e.g. made by hand, is left as it is).
   try {
-    await client.indices.putMapping({ index: `${config.indexPrefix}-activity-*`, allow_no_indices: true, ...activityMapping });
+    const properties = (activityMapping as { properties: Record<string, unknown> }).properties;
+    await client.indices.putMapping({ index: `${config.indexPrefix}-activity-*`, allow_no_indices: true, properties: { link: properties.link } as Record<string, estypes.MappingProperty> });
   } catch (err) {
     throw esError(err, `updating the mapping of the existing ${config.indexPrefix}-activity-* indices (a field changed type since they were created? reindex them)`);
   }
