@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { runAnalysis, type AnalysisReport } from '../analytics/index.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { ALL_SILENT, CHANNELS, H, writeOutletExports } from '../../test/data/outlets.ts';
+import { ALL_SILENT, CHANNELS, H, writeOutletExports } from '../../test/fixtures/outlets.ts';
 import { openSource, OrderedSources, type OrderedOptions } from './index.ts';
 
 /**

@@ -10,7 +10,7 @@ import type { AnalysisReport } from '../../pipeline/analytics/index.ts';
 import { createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { elasticsearchSchema } from '../../pipeline/config/index.ts';
 import { testElasticsearchUrl, testKafkaBrokers, uniqueName } from '../engines.ts';
-import { writeOutletExports } from '../data/outlets.ts';
+import { writeOutletExports } from '../fixtures/outlets.ts';
 import { startCli } from './process.ts';
 import { until } from '../live-pipeline.ts';
 

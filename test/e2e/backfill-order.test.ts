@@ -10,7 +10,7 @@ import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import type { AnalysisReport } from '../../pipeline/analytics/index.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { openSource } from '../../pipeline/producers/index.ts';
-import { writeOutletExports } from '../data/outlets.ts';
+import { writeOutletExports } from '../fixtures/outlets.ts';
 
 /**
  * The embedded default, used as a new user would: three channel exports imported one after
