@@ -154,7 +154,9 @@ export async function reanalyze(o: ReanalysisOptions): Promise<ReanalysisResult>
         const now = freshById.get(key);
         if (!now) {
           counts.removed++;
-          removals.set(type, [...(removals.get(type) ?? []), stored.id]);
+          const ids = removals.get(type);
+          if (ids) ids.push(stored.id);
+          else removals.set(type, [stored.id]);
         } else if (content(now) !== content(stored)) {
           counts.changed++;
           const foundIn = (stored as { foundIn?: 'reanalysis' }).foundIn;

@@ -53,6 +53,13 @@ function pick(agg: Agg, path: string[]): unknown {
   return v ?? null;
 }
 
+/** A stored finding as it was written: the `@` fields derived on write (findingIndexFields) dropped. */
+function findingOfHit<T extends FindingType>(hit: estypes.SearchHit<unknown>): FindingOf<T> {
+  const doc = { ...(hit._source as Record<string, unknown>) };
+  for (const k of Object.keys(doc)) if (k.startsWith('@')) delete doc[k];
+  return doc as unknown as FindingOf<T>;
+}
+
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 /**
@@ -135,16 +142,21 @@ export class EsStore implements Store {
         { ...d, '@timestamp': f.start, '@end': f.end, '@subjects': f.subjects, '@magnitude': f.magnitude },
       ];
     });
+    return this.findingsBulk(docs.map((d) => d.id), operations, 'writing');
+  }
+
+  /** One bulk request of finding operations, a result per id (partial failure is normal). */
+  private async findingsBulk(ids: readonly string[], operations: estypes.BulkRequest['operations'], what: 'writing' | 'deleting'): Promise<ItemResult[]> {
     let response: estypes.BulkResponse;
     try {
       response = await this.client.bulk({ operations, refresh: false });
     } catch (err) {
-      const e = esError(err, `writing ${docs.length} finding(s)`);
-      return docs.map((d) => ({ id: d.id, status: 'failed', retriable: e.retriable, code: e.code, reason: e.message }));
+      const e = esError(err, `${what} ${ids.length} finding(s)`);
+      return ids.map((id) => ({ id, status: 'failed', retriable: e.retriable, code: e.code, reason: e.message }));
     }
     return response.items.map((item, i): ItemResult => {
-      const id = docs[i]!.id;
-      const r = item.index!;
+      const id = ids[i]!;
+      const r = (item.index ?? item.delete)!;
       if (!r.error) return { id, status: 'written' };
       const retriable = r.status === 429 || r.status >= 500;
       return { id, status: 'failed', retriable, code: retriable ? ErrorCode.ES_OVERLOADED : ErrorCode.ES_REJECTED, reason: `${r.status} ${r.error.type}: ${r.error.reason ?? ''}` };
@@ -295,11 +307,7 @@ export class EsStore implements Store {
       query: this.findingQuery(type, q),
       sort: [{ [sort.by === 'time' ? '@timestamp' : '@magnitude']: sort.order }, { id: 'asc' }],
     });
-    return res.hits.hits.map((h) => {
-      const doc = { ...(h._source as Record<string, unknown>) };
-      for (const k of Object.keys(doc)) if (k.startsWith('@')) delete doc[k];
-      return doc as unknown as FindingOf<T>;
-    });
+    return res.hits.hits.map((h) => findingOfHit<T>(h));
   }
 
   async countFindings(type: FindingType, q: Omit<FindingQuery, 'limit' | 'sort'> = {}): Promise<number> {
@@ -362,32 +370,15 @@ export class EsStore implements Store {
       });
       const hits = res.hits.hits;
       if (hits.length === 0) return;
-      yield hits.map((h) => {
-        const doc = { ...(h._source as Record<string, unknown>) };
-        for (const k of Object.keys(doc)) if (k.startsWith('@')) delete doc[k];
-        return doc as unknown as FindingOf<T>;
-      });
+      yield hits.map((h) => findingOfHit<T>(h));
       if (hits.length < PAGE) return;
       after = hits[hits.length - 1]!.sort;
     }
   }
 
-  async deleteFindings(type: FindingType, ids: readonly string[]): Promise<ItemResult[]> {
-    if (ids.length === 0) return [];
-    let response: estypes.BulkResponse;
-    try {
-      response = await this.client.bulk({ operations: ids.map((id) => ({ delete: { _index: findingsIndex(this.prefix, type), _id: `${type}:${id}` } })), refresh: false });
-    } catch (err) {
-      const e = esError(err, `deleting ${ids.length} finding(s)`);
-      return ids.map((id) => ({ id, status: 'failed', retriable: e.retriable, code: e.code, reason: e.message }));
-    }
-    return response.items.map((item, i): ItemResult => {
-      const id = ids[i]!;
-      const r = item.delete!;
-      if (!r.error) return { id, status: 'written' };
-      const retriable = r.status === 429 || r.status >= 500;
-      return { id, status: 'failed', retriable, code: retriable ? ErrorCode.ES_OVERLOADED : ErrorCode.ES_REJECTED, reason: `${r.status} ${r.error.type}: ${r.error.reason ?? ''}` };
-    });
+  deleteFindings(type: FindingType, ids: readonly string[]): Promise<ItemResult[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.findingsBulk(ids, ids.map((id) => ({ delete: { _index: findingsIndex(this.prefix, type), _id: `${type}:${id}` } })), 'deleting');
   }
 
   async close(): Promise<void> {
