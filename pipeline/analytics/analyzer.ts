@@ -4,7 +4,7 @@ import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
 import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
-import { spikesDetector, type SpikesState } from './spikes.ts';
+import { spikesDetector, upgradeSpikesState, type SpikesState, type SpikesStateV1 } from './spikes.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
 import { dayOf, parseTimeMs } from './time.ts';
@@ -20,8 +20,10 @@ import { NONE, type Finding } from './types.ts';
  * - an event older than the watermark is late: counted, and given to the detectors, which treat
  *   it as not moving their clocks (it cannot reopen a silence already judged).
  * The state is plain data (Map/Set included): `snapshot`/`restore` turn it into JSON and back.
+ * Its `layout` says which shape it has: a state saved in an earlier layout is upgraded when it is
+ * restored or first used.
  */
-type Buffered = [timeMs: number, id: string, event: ActivityEvent];
+const LAYOUT = 2;
 
 export interface AnalyzerCounts {
   /** Events given to step, duplicates included. */
@@ -42,8 +44,12 @@ export interface AnalyzerState {
   recentOrder: string[];
   recentTimes: number[];
   recentHead: number;
-  /** Sorted by (time, id) from `head`; mostly-ordered input appends, so no heap is needed. */
-  buffer: Buffered[];
+  /**
+   * The reorder buffer, sorted by (time, id) from `head`; mostly-ordered input appends, so no heap
+   * is needed. Times and events in parallel arrays: no entry is allocated per event.
+   */
+  bufferTimes: number[];
+  bufferEvents: ActivityEvent[];
   head: number;
   maxSeenMs: number;
   watermarkMs: number;
@@ -56,9 +62,32 @@ export interface AnalyzerState {
    * Absent in snapshots from before it existed.
    */
   lateFromMs?: number;
+  /** Shape of the state (LAYOUT); absent in snapshots of layout 1. */
+  layout?: number;
 }
 
-const before = (a: Buffered, t: number, id: string): boolean => a[0] < t || (a[0] === t && a[1] < id);
+/**
+ * Layout 1 (snapshots written before `layout`): the reorder buffer as [time, id, event] entries
+ * (null before `head`, released), and the spikes' subjects in one map keyed "<scope>:<key>".
+ */
+type StateV1 = Omit<AnalyzerState, 'bufferTimes' | 'bufferEvents' | 'spikes' | 'layout'> & {
+  buffer: ([timeMs: number, id: string, event: ActivityEvent] | null)[];
+  spikes: SpikesStateV1;
+};
+
+function upgrade(st: AnalyzerState): void {
+  if (st.layout === LAYOUT) return;
+  if (st.layout !== undefined) throw new Error(`analyzer state: unknown layout ${st.layout} (this version reads layouts 1 to ${LAYOUT})`);
+  const old = st as unknown as StateV1;
+  const waiting = old.buffer.slice(old.head) as [number, string, ActivityEvent][];
+  const spikes = upgradeSpikesState(old.spikes);
+  delete (old as Partial<StateV1>).buffer;
+  Object.assign(st, { bufferTimes: waiting.map((b) => b[0]), bufferEvents: waiting.map((b) => b[2]), head: 0, spikes, layout: LAYOUT });
+}
+
+/** Whether buffered entry i sorts before (t, id). */
+const before = (st: AnalyzerState, i: number, t: number, id: string): boolean =>
+  st.bufferTimes[i]! < t || (st.bufferTimes[i] === t && st.bufferEvents[i]!.event.id < id);
 
 function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[] | undefined {
   if (found.length === 0) return out;
@@ -87,20 +116,24 @@ function tickDetectors(st: AnalyzerState, nowMs: number, out: Finding[] | undefi
 /** Release every buffered event up to `watermarkMs`, in order. */
 function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefined): Finding[] | undefined {
   if (watermarkMs > st.watermarkMs) st.watermarkMs = watermarkMs;
-  const buf = st.buffer;
-  while (st.head < buf.length && buf[st.head]![0] <= st.watermarkMs) {
-    const [t, , event] = buf[st.head]!;
-    buf[st.head++] = undefined as unknown as Buffered; // let the event be collected
+  const times = st.bufferTimes;
+  const events = st.bufferEvents;
+  while (st.head < times.length && times[st.head]! <= st.watermarkMs) {
+    const t = times[st.head]!;
+    const event = events[st.head]!;
+    events[st.head++] = undefined as unknown as ActivityEvent; // let the event be collected
     // Housekeeping once per day of event time, before the first event of the new day.
     if (dayOf(t) > st.tickedDay && st.tickedDay >= 0) out = tickDetectors(st, t, out);
     else if (st.tickedDay < 0) st.tickedDay = dayOf(t);
     out = dispatch(st, event, t, out);
   }
-  if (st.head === buf.length) {
-    buf.length = 0;
+  if (st.head === times.length) {
+    times.length = 0;
+    events.length = 0;
     st.head = 0;
-  } else if (st.head > 4096 && st.head * 2 > buf.length) {
-    st.buffer = buf.slice(st.head);
+  } else if (st.head > 4096 && st.head * 2 > times.length) {
+    st.bufferTimes = times.slice(st.head);
+    st.bufferEvents = events.slice(st.head);
     st.head = 0;
   }
   return out;
@@ -132,12 +165,13 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, buffer: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1,
+      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
 
   step(st: AnalyzerState, event: ActivityEvent): readonly Finding[] {
+    if (st.layout !== LAYOUT) upgrade(st);
     st.counts.events++;
     const id = event.event.id;
     if (st.recentIds.has(id)) {
@@ -152,24 +186,27 @@ export const analyzer = {
       if (st.lateFromMs === undefined || st.lateFromMs < 0 || t < st.lateFromMs) st.lateFromMs = t;
       return dispatch(st, event, t, undefined) ?? NONE;
     }
-    const buf = st.buffer;
-    if (st.head === buf.length || before(buf[buf.length - 1]!, t, id)) {
-      buf.push([t, id, event]);
+    const n = st.bufferTimes.length;
+    if (st.head === n || before(st, n - 1, t, id)) {
+      st.bufferTimes.push(t);
+      st.bufferEvents.push(event);
     } else {
       let lo = st.head;
-      let hi = buf.length;
+      let hi = n;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (before(buf[mid]!, t, id)) lo = mid + 1;
+        if (before(st, mid, t, id)) lo = mid + 1;
         else hi = mid;
       }
-      buf.splice(lo, 0, [t, id, event]);
+      st.bufferTimes.splice(lo, 0, t);
+      st.bufferEvents.splice(lo, 0, event);
     }
     return release(st, st.maxSeenMs - st.options.allowedLatenessSecs * 1000, undefined) ?? NONE;
   },
 
   /** The injected clock: what is due by `nowMs` once the allowed lateness has been waited out. */
   tick(st: AnalyzerState, nowMs: number): readonly Finding[] {
+    if (st.layout !== LAYOUT) upgrade(st);
     const watermark = nowMs - st.options.allowedLatenessSecs * 1000;
     const out = release(st, watermark, undefined);
     return tickDetectors(st, Math.max(watermark, st.watermarkMs), out) ?? NONE;
@@ -177,6 +214,7 @@ export const analyzer = {
 
   /** End of input: release everything, then tick at `nowMs` (default: the latest event time). */
   flush(st: AnalyzerState, nowMs: number = st.maxSeenMs): readonly Finding[] {
+    if (st.layout !== LAYOUT) upgrade(st);
     const out = release(st, Math.max(st.maxSeenMs, nowMs), undefined);
     return tickDetectors(st, Math.max(nowMs, st.watermarkMs), out) ?? NONE;
   },
@@ -186,6 +224,8 @@ export const analyzer = {
   },
 
   restore(json: string): AnalyzerState {
-    return restoreState<AnalyzerState>(json);
+    const st = restoreState<AnalyzerState>(json);
+    upgrade(st);
+    return st;
   },
 };

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { buildEvent, type ActivityEvent } from '../events/index.ts';
+import { buildEvent, validateEvent, type ActivityEvent } from '../events/index.ts';
 import {
-  analyzer, analyticsOptions, classifyLink, MAX_TAKEDOWN_SUBJECTS, nameKey, poissonCriticalCount, poissonUpperTail, runAnalysis, suffixSet,
+  analyzer, restoreState, type AnalyzerState, analyticsOptions, classifyLink, MAX_TAKEDOWN_SUBJECTS, nameKey, poissonCriticalCount, poissonUpperTail, runAnalysis, suffixSet,
   type Finding, type GapFinding, type TakedownFinding,
 } from './index.ts';
 import { takedownsDetector } from './takedowns.ts';
@@ -198,3 +199,38 @@ test('takedown subjects: a day restored from a snapshot taken before the list ex
   assert.equal(wave?.channels, 11);
   assert.deepEqual(wave?.subjects, ['new_one'], 'the channels before the restore are counted but cannot be named');
 });
+
+/**
+ * Snapshots written before the state had a `layout` (reorder buffer as [time, id, event] entries,
+ * one spikes map keyed "<scope>:<key>"): testdata/X.layout1-state-at-N.json is the state main's
+ * analyzer saved after the first N events of X.jsonl. Restored, by the analyzer or by the plain
+ * restoreState the live analyzer uses, it must go on exactly as an uninterrupted run.
+ */
+for (const [file, cut] of [['ordering-messy', 700], ['timeline-2015-takedown', 120]] as const) {
+  test(`a layout-1 snapshot of ${file} after ${cut} events restores and goes on with the same findings`, () => {
+    const dir = new URL('./testdata/', import.meta.url);
+    const events = readFileSync(new URL(`${file}.jsonl`, dir), 'utf8').split('\n').filter(Boolean).map((line) => {
+      const v = validateEvent(JSON.parse(line), { nowMs: Date.UTC(2026, 0, 1), storeText: true });
+      if (!v.ok) throw new Error(v.reason);
+      return v.event;
+    });
+    const saved = readFileSync(new URL(`${file}.layout1-state-at-${cut}.json`, dir), 'utf8');
+    assert.match(saved, /"buffer":\[(null,)*\[\d+,"[^"]+",\{/, 'events were waiting in the reorder buffer');
+    assert.doesNotMatch(saved, /"layout"/);
+    const whole = analyzer.init(analyticsOptions());
+    const expected: Finding[] = [];
+    events.forEach((e, i) => {
+      const found = analyzer.step(whole, e);
+      if (i >= cut) expected.push(...found);
+    });
+    expected.push(...analyzer.flush(whole));
+    assert.ok(expected.some((f) => f.type === 'spike' || f.type === 'gap' || f.type === 'takedown'), 'the continuation finds something');
+    for (const restored of [analyzer.restore(saved), restoreState<AnalyzerState>(saved)]) {
+      const found: Finding[] = [];
+      for (const e of events.slice(cut)) found.push(...analyzer.step(restored, e));
+      found.push(...analyzer.flush(restored));
+      assert.deepEqual(found, expected);
+      assert.deepEqual(JSON.parse(analyzer.snapshot(restored)), JSON.parse(analyzer.snapshot(whole)), 'same state afterwards');
+    }
+  });
+}

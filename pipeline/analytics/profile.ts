@@ -13,8 +13,16 @@ export interface Profile {
   day: number;
 }
 
+/**
+ * Zeroed arrays that hold doubles from the start (a literal with a fraction, then zeroed): the
+ * first decayed count does not move them to a new, distant double store, so a profile stays
+ * next to its subject in memory, where the per-event update finds it.
+ */
+const ZERO_HOURS = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5].fill(0);
+const ZERO_DAYS = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5].fill(0);
+
 export function newProfile(): Profile {
-  return { hourOfDay: new Array<number>(24).fill(0), dayOfWeek: new Array<number>(7).fill(0), exposureDays: 0, day: -1 };
+  return { hourOfDay: ZERO_HOURS.slice(), dayOfWeek: ZERO_DAYS.slice(), exposureDays: 0, day: -1 };
 }
 
 /** Per-day decay factor for a half-life in days. */

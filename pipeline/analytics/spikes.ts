@@ -38,6 +38,8 @@ interface SpikeSubject {
   critical: number;
   expected: number;
   run: SpikeRun | null;
+  /** Creation order across the scopes: `tick` reports in it, as when all subjects were one map. */
+  seq: number;
 }
 
 export interface SpikesState {
@@ -45,10 +47,39 @@ export interface SpikesState {
   homePlatform: string;
   activity: string[];
   decay: number;
-  subjects: Map<string, SpikeSubject>;
+  /** One map per scope, keyed by channel key, network or "all": no key string is built per event. */
+  channels: Map<string, SpikeSubject>;
+  networks: Map<string, SpikeSubject>;
+  creation: Map<string, SpikeSubject>;
+  /** The next subject's `seq`. */
+  nextSeq: number;
+}
+
+/** The layout before the per-scope maps (snapshots up to analyzer state layout 1). */
+export interface SpikesStateV1 {
+  options: SpikesOptions;
+  homePlatform: string;
+  activity: string[];
+  decay: number;
+  /** Keyed "<scope>:<key>", in creation order. */
+  subjects: Map<string, Omit<SpikeSubject, 'seq'>>;
 }
 
 const ALL = 'all';
+
+/** Moves a state of the previous layout over to the per-scope maps, keeping the creation order. */
+export function upgradeSpikesState(old: SpikesStateV1): SpikesState {
+  const st: SpikesState = {
+    options: old.options, homePlatform: old.homePlatform, activity: old.activity, decay: old.decay,
+    channels: new Map(), networks: new Map(), creation: new Map(), nextSeq: 0,
+  };
+  for (const [key, s] of old.subjects) mapOf(st, s.scope).set(key.slice(s.scope.length + 1), { ...s, seq: st.nextSeq++ });
+  return st;
+}
+
+function mapOf(st: SpikesState, scope: SpikeFinding['scope']): Map<string, SpikeSubject> {
+  return scope === 'channel' ? st.channels : scope === 'network' ? st.networks : st.creation;
+}
 
 function expectedCount(s: SpikeSubject, hourStartMs: number, o: SpikesOptions): number {
   const p = s.profile;
@@ -72,7 +103,7 @@ function finding(s: SpikeSubject, key: string): SpikeFinding {
   const count = (continues ? s.run!.count : 0) + s.count;
   const expected = (continues ? s.run!.expected : 0) + s.expected;
   return {
-    type: 'spike', id: continues ? s.run!.id : `spike:${key}:${isoOf(startHour * HOUR_MS)}`,
+    type: 'spike', id: continues ? s.run!.id : `spike:${s.scope}:${key}:${isoOf(startHour * HOUR_MS)}`,
     scope: s.scope, subject: s.subject, start: isoOf(startHour * HOUR_MS), end: isoOf((s.hour + 1) * HOUR_MS),
     count, expected: round2(expected), pValue: poissonUpperTail(s.count, s.expected),
   };
@@ -103,17 +134,21 @@ function closeHour(s: SpikeSubject, key: string, decay: number): SpikeFinding | 
   return out;
 }
 
-function observe(st: SpikesState, key: string, scope: SpikeFinding['scope'], name: string, t: number, minCount: number, out: Finding[]): void {
-  let s = st.subjects.get(key);
+/** Count the event in its subject's hour; findings go to `out`, allocated only when there is one. */
+function observe(
+  st: SpikesState, map: Map<string, SpikeSubject>, key: string, scope: SpikeFinding['scope'], name: string, t: number, minCount: number,
+  out: Finding[] | undefined,
+): Finding[] | undefined {
+  let s = map.get(key);
   if (s === undefined) {
-    s = { scope, subject: name, profile: newProfile(), firstMs: t, hour: -1, count: 0, critical: -1, expected: 0, run: null };
-    st.subjects.set(key, s);
+    s = { scope, subject: name, profile: newProfile(), firstMs: t, hour: -1, count: 0, critical: -1, expected: 0, run: null, seq: st.nextSeq++ };
+    map.set(key, s);
   }
   const hour = Math.floor(t / HOUR_MS);
-  if (hour < s.hour) return; // late: that hour has been judged already
+  if (hour < s.hour) return out; // late: that hour has been judged already
   if (hour > s.hour) {
     const closed = s.hour >= 0 ? closeHour(s, key, st.decay) : null;
-    if (closed) out.push(closed);
+    if (closed) (out ??= []).push(closed);
     s.hour = hour;
     s.count = 0;
     s.critical = -1;
@@ -126,9 +161,21 @@ function observe(st: SpikesState, key: string, scope: SpikeFinding['scope'], nam
     const warm = start - s.firstMs >= o.warmupDays * DAY_MS;
     s.expected = warm ? expectedCount(s, start, o) : 0;
     s.critical = warm ? Math.max(minCount, poissonCriticalCount(s.expected, o.alpha)) : 0;
-    if (spiking(s)) out.push(finding(s, key));
+    if (spiking(s)) (out ??= []).push(finding(s, key));
   } else if (s.count === s.critical) {
-    out.push(finding(s, key));
+    (out ??= []).push(finding(s, key));
+  }
+  return out;
+}
+
+function closeHours(st: SpikesState, map: Map<string, SpikeSubject>, hour: number, out: [number, SpikeFinding][]): void {
+  for (const [key, s] of map) {
+    if (s.hour < 0 || s.hour >= hour) continue;
+    const closed = closeHour(s, key, st.decay);
+    if (closed) out.push([s.seq, closed]);
+    s.hour = hour;
+    s.count = 0;
+    s.critical = -1;
   }
 }
 
@@ -138,37 +185,32 @@ export const spikesDetector: Detector<SpikesState> = {
   init(options: AnalyticsOptions): SpikesState {
     return {
       options: options.spikes, homePlatform: options.homePlatform, activity: options.activityActions,
-      decay: decayPerDay(options.spikes.profileHalfLifeDays), subjects: new Map(),
+      decay: decayPerDay(options.spikes.profileHalfLifeDays), channels: new Map(), networks: new Map(), creation: new Map(), nextSeq: 0,
     };
   },
 
   step(st, event: ActivityEvent, t) {
     const action = event.event.action;
     const network = event.channel.network;
-    const out: Finding[] = [];
+    let out: Finding[] | undefined;
     if (st.activity.includes(action)) {
       const min = st.options.minCount;
-      observe(st, `channel:${channelKey(event, st.homePlatform)}`, 'channel', channelSubject(event), t, min, out);
-      if (network !== undefined) observe(st, `network:${network}`, 'network', network, t, min, out);
+      out = observe(st, st.channels, channelKey(event, st.homePlatform), 'channel', channelSubject(event), t, min, out);
+      if (network !== undefined) out = observe(st, st.networks, network, 'network', network, t, min, out);
     } else if (action === 'channel_created') {
       const min = st.options.creationMinCount;
-      observe(st, `creation:${ALL}`, 'creation', ALL, t, min, out);
-      if (network !== undefined) observe(st, `creation:${network}`, 'creation', network, t, min, out);
+      out = observe(st, st.creation, ALL, 'creation', ALL, t, min, out);
+      if (network !== undefined) out = observe(st, st.creation, network, 'creation', network, t, min, out);
     }
-    return out.length ? out : NONE;
+    return out ?? NONE;
   },
 
   tick(st, nowMs) {
     const hour = Math.floor(nowMs / HOUR_MS);
-    const out: Finding[] = [];
-    for (const [key, s] of st.subjects) {
-      if (s.hour < 0 || s.hour >= hour) continue;
-      const closed = closeHour(s, key, st.decay);
-      if (closed) out.push(closed);
-      s.hour = hour;
-      s.count = 0;
-      s.critical = -1;
-    }
-    return out;
+    const closed: [number, SpikeFinding][] = [];
+    closeHours(st, st.channels, hour, closed);
+    closeHours(st, st.networks, hour, closed);
+    closeHours(st, st.creation, hour, closed);
+    return closed.sort((a, b) => a[0] - b[0]).map(([, f]) => f);
   },
 };
