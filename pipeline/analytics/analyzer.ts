@@ -139,9 +139,11 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
   return out;
 }
 
-/** A queue rather than Map iteration: deleting from a Map's front leaves tombstones every later scan walks. */
+/**
+ * `id`, already added to recentIds, joins the queue. A queue rather than Map iteration: deleting
+ * from a Map's front leaves tombstones every later scan walks.
+ */
 function rememberId(st: AnalyzerState, id: string, t: number): void {
-  st.recentIds.add(id);
   st.recentOrder.push(id);
   st.recentTimes.push(t);
   const cutoff = st.maxSeenMs - st.options.dedupWindowSecs * 1000;
@@ -174,7 +176,10 @@ export const analyzer = {
     if (st.layout !== LAYOUT) upgrade(st);
     st.counts.events++;
     const id = event.event.id;
-    if (st.recentIds.has(id)) {
+    // One hash lookup instead of has + add: an id already known leaves the size unchanged.
+    const known = st.recentIds.size;
+    st.recentIds.add(id);
+    if (st.recentIds.size === known) {
       st.counts.duplicates++;
       return NONE;
     }

@@ -1,6 +1,6 @@
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, GapsOptions } from './options.ts';
-import { countInProfile, decayPerDay, exposureAt, newProfile, rollProfile, type Profile } from './profile.ts';
+import { countInProfile, decayPerDay, exposureAt, newProfile, profileFromV1, rollProfile, type Profile, type ProfileV1 } from './profile.ts';
 import { channelKey, channelSubject, NONE, type Detector, type Finding, type GapFinding, type Scope } from './types.ts';
 import { DAY_MS, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
 
@@ -30,9 +30,11 @@ interface GapSubject {
   firstMs: number;
   lastMs: number;
   events: number;
-  /** Monotonic deque of long intervals (end time, length), longest first: max over a sliding window. */
-  historyEnd: number[];
-  historyMs: number[];
+  /**
+   * Monotonic deque of long intervals, longest first: max over a sliding window. Pairs (end
+   * time, length) side by side in one array, one heap object to touch.
+   */
+  history: number[];
   /** Threshold cache: the start it was computed for. */
   thresholdStartMs: number;
   thresholdMs: number;
@@ -46,6 +48,30 @@ export interface GapsState {
   decay: number;
   channels: Map<string, GapSubject>;
   networks: Map<string, GapSubject>;
+  /** LAYOUT; absent in state saved before the flat profiles (the analyzer's and the status core's snapshots). */
+  layout?: number;
+}
+
+const LAYOUT = 2;
+
+/** A subject as saved before `layout`: the profile as an object of arrays, the deque as two arrays. */
+type GapSubjectV1 = Omit<GapSubject, 'profile' | 'history'> & { profile: ProfileV1; historyEnd?: number[]; historyMs?: number[] };
+
+/** Brings state saved in an earlier layout to this one, in place (a no-op on the current layout). */
+function upgrade(st: GapsState): void {
+  if (st.layout === LAYOUT) return;
+  if (st.layout !== undefined) throw new Error(`gaps state: unknown layout ${st.layout} (this version reads layouts 1 to ${LAYOUT})`);
+  for (const map of [st.channels, st.networks]) {
+    for (const old of map.values() as Iterable<GapSubjectV1>) {
+      const s = old as unknown as GapSubject;
+      s.profile = profileFromV1(old.profile);
+      s.history = [];
+      for (let i = 0; i < old.historyEnd!.length; i++) s.history.push(old.historyEnd![i]!, old.historyMs![i]!);
+      delete old.historyEnd;
+      delete old.historyMs;
+    }
+  }
+  st.layout = LAYOUT;
 }
 
 /** Intervals shorter than this are not remembered: they can never be the precedent of a gap. */
@@ -54,12 +80,12 @@ const MIN_HISTORY_MS = HOUR_MS;
 function newSubject(scope: Scope, subject: string): GapSubject {
   return {
     scope, subject, profile: newProfile(), firstMs: -1, lastMs: -1, events: 0,
-    historyEnd: [], historyMs: [], thresholdStartMs: -1, thresholdMs: 0, open: null,
+    history: [], thresholdStartMs: -1, thresholdMs: 0, open: null,
   };
 }
 
 /** Time from `start` until the expected count under the (shifted) rhythm reaches `target`. */
-function msToExpect(hourly: number[], exposure: number, start: number, shift: number, target: number): number {
+function msToExpect(hourly: Profile, exposure: number, start: number, shift: number, target: number): number {
   let acc = 0;
   let t = start;
   // Two days hour by hour follow the rhythm; beyond that every day adds the daily total.
@@ -83,7 +109,7 @@ function rhythmMs(s: GapSubject, o: GapsOptions, alpha: number): number {
   const target = -Math.log(alpha);
   let worst = 0;
   for (let shift = -o.rhythmShiftHours; shift <= o.rhythmShiftHours; shift++) {
-    worst = Math.max(worst, msToExpect(s.profile.hourOfDay, exposure, s.lastMs, shift, target));
+    worst = Math.max(worst, msToExpect(s.profile, exposure, s.lastMs, shift, target));
   }
   return worst;
 }
@@ -106,32 +132,29 @@ function warmedUp(s: GapSubject, o: GapsOptions): boolean {
  * which the gap detector does not judge either.
  */
 export function channelSilence(st: GapsState, key: string, alpha: number): { lastMs: number; gapMs: number; unlikelyMs: number } | null {
+  upgrade(st);
   const s = st.channels.get(key);
   if (s === undefined || s.lastMs < 0 || !warmedUp(s, st.options)) return null;
   return { lastMs: s.lastMs, gapMs: thresholdMs(s, st.options), unlikelyMs: rhythmMs(s, st.options, alpha) };
 }
 
 function longestSince(s: GapSubject, cutoffMs: number): number | null {
-  while (s.historyEnd.length && s.historyEnd[0]! < cutoffMs) {
-    s.historyEnd.shift();
-    s.historyMs.shift();
-  }
-  return s.historyMs.length ? s.historyMs[0]! : null;
+  const h = s.history;
+  let drop = 0;
+  while (drop < h.length && h[drop]! < cutoffMs) drop += 2;
+  if (drop > 0) h.splice(0, drop);
+  return h.length ? h[1]! : null;
 }
 
 function remember(s: GapSubject, endMs: number, lengthMs: number, cap: number): void {
   if (lengthMs < MIN_HISTORY_MS) return;
+  const h = s.history;
   // An older interval no longer than a newer one can never again be the longest in the window.
-  while (s.historyMs.length && s.historyMs[s.historyMs.length - 1]! <= lengthMs) {
-    s.historyMs.pop();
-    s.historyEnd.pop();
-  }
-  s.historyEnd.push(endMs);
-  s.historyMs.push(lengthMs);
-  if (s.historyMs.length > cap) {
-    s.historyMs.pop();
-    s.historyEnd.pop();
-  }
+  let n = h.length;
+  while (n > 0 && h[n - 1]! <= lengthMs) n -= 2;
+  if (n < h.length) h.length = n; // setting the length is a runtime call even when it does not change
+  // Full: the newest is not kept.
+  if (n < cap * 2) h.push(endMs, lengthMs);
 }
 
 function gapId(s: GapSubject, key: string, startMs: number): string {
@@ -179,7 +202,7 @@ function observe(s: GapSubject, key: string, t: number, st: GapsState): GapFindi
   const gap = s.lastMs >= 0 && (s.open !== null || t - s.lastMs >= minMs) ? endSilence(s, key, t, st.options) : null;
   if (s.firstMs < 0) s.firstMs = t;
   rollProfile(s.profile, t, st.decay);
-  countInProfile(s.profile, t);
+  countInProfile(s.profile, t, 1);
   s.lastMs = t;
   s.events++;
   return gap;
@@ -202,11 +225,12 @@ export const gapsDetector: Detector<GapsState> = {
   init(options: AnalyticsOptions): GapsState {
     return {
       options: options.gaps, homePlatform: options.homePlatform, activity: options.activityActions,
-      decay: decayPerDay(options.gaps.profileHalfLifeDays), channels: new Map(), networks: new Map(),
+      decay: decayPerDay(options.gaps.profileHalfLifeDays), channels: new Map(), networks: new Map(), layout: LAYOUT,
     };
   },
 
   step(st, event: ActivityEvent, t) {
+    if (st.layout !== LAYOUT) upgrade(st);
     const action = event.event.action;
     if (action === 'channel_banned' || action === 'channel_deleted') {
       // A channel that is gone is not silent: its last silence ends here and it is no longer watched.
@@ -227,6 +251,7 @@ export const gapsDetector: Detector<GapsState> = {
   },
 
   tick(st, nowMs) {
+    upgrade(st);
     const out: Finding[] = [];
     for (const map of [st.channels, st.networks]) {
       for (const [key, s] of map) {

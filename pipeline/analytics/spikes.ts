@@ -1,7 +1,7 @@
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, SpikesOptions } from './options.ts';
 import { poissonCriticalCount, poissonUpperTail } from './poisson.ts';
-import { decayPerDay, exposureAt, newProfile, rollProfile, type Profile } from './profile.ts';
+import { countInProfile, decayPerDay, exposureAt, newProfile, profileFromV1, rollProfile, WEEKDAYS, type Profile, type ProfileV1 } from './profile.ts';
 import { channelKey, channelSubject, NONE, type Detector, type Finding, type SpikeFinding } from './types.ts';
 import { DAY_MS, dayOfWeek, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
 
@@ -62,7 +62,7 @@ export interface SpikesStateV1 {
   activity: string[];
   decay: number;
   /** Keyed "<scope>:<key>", in creation order. */
-  subjects: Map<string, Omit<SpikeSubject, 'seq'>>;
+  subjects: Map<string, Omit<SpikeSubject, 'seq' | 'profile'> & { profile: ProfileV1 }>;
 }
 
 const ALL = 'all';
@@ -73,7 +73,7 @@ export function upgradeSpikesState(old: SpikesStateV1): SpikesState {
     options: old.options, homePlatform: old.homePlatform, activity: old.activity, decay: old.decay,
     channels: new Map(), networks: new Map(), creation: new Map(), nextSeq: 0,
   };
-  for (const [key, s] of old.subjects) mapOf(st, s.scope).set(key.slice(s.scope.length + 1), { ...s, seq: st.nextSeq++ });
+  for (const [key, s] of old.subjects) mapOf(st, s.scope).set(key.slice(s.scope.length + 1), { ...s, profile: profileFromV1(s.profile), seq: st.nextSeq++ });
   return st;
 }
 
@@ -88,12 +88,12 @@ function expectedCount(s: SpikeSubject, hourStartMs: number, o: SpikesOptions): 
   const h = hourOfDay(hourStartMs);
   let hourly = 0;
   for (let shift = -o.rhythmShiftHours; shift <= o.rhythmShiftHours; shift++) {
-    hourly = Math.max(hourly, p.hourOfDay[(h + shift + 24) % 24]!);
+    hourly = Math.max(hourly, p[(h + shift + 24) % 24]!);
   }
   let week = 0;
-  for (let d = 0; d < 7; d++) week += p.dayOfWeek[d]!;
+  for (let d = 0; d < 7; d++) week += p[WEEKDAYS + d]!;
   const mean = week / 7;
-  const weekday = mean > 0 ? (p.dayOfWeek[dayOfWeek(hourStartMs)]! + mean) / (2 * mean) : 1;
+  const weekday = mean > 0 ? (p[WEEKDAYS + dayOfWeek(hourStartMs)]! + mean) / (2 * mean) : 1;
   return Math.max(o.minExpectedPerHour, (hourly / exposure) * weekday);
 }
 
@@ -128,8 +128,7 @@ function closeHour(s: SpikeSubject, key: string, decay: number): SpikeFinding | 
   if (s.count > 0) {
     const start = s.hour * HOUR_MS;
     rollProfile(s.profile, start, decay);
-    s.profile.hourOfDay[hourOfDay(start)]! += s.count;
-    s.profile.dayOfWeek[dayOfWeek(start)]! += s.count;
+    countInProfile(s.profile, start, s.count);
   }
   return out;
 }
