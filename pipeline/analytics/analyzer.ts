@@ -1,3 +1,4 @@
+import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
 import { gapsDetector, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
@@ -77,7 +78,10 @@ type StateV1 = Omit<AnalyzerState, 'bufferTimes' | 'bufferEvents' | 'spikes' | '
 
 function upgrade(st: AnalyzerState): void {
   if (st.layout === LAYOUT) return;
-  if (st.layout !== undefined) throw new Error(`analyzer state: unknown layout ${st.layout} (this version reads layouts 1 to ${LAYOUT})`);
+  if (st.layout !== undefined) {
+    // Saved by a newer version: guessing its shape could only give wrong findings.
+    throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
+  }
   const old = st as unknown as StateV1;
   const waiting = old.buffer.slice(old.head) as [number, string, ActivityEvent][];
   const spikes = upgradeSpikesState(old.spikes);

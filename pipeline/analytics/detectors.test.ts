@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { ErrorCode, TidewatchError } from '../errors.ts';
 import fc from 'fast-check';
 import { buildEvent, validateEvent, type ActivityEvent } from '../events/index.ts';
 import {
@@ -234,3 +235,13 @@ for (const [file, cut] of [['ordering-messy', 700], ['timeline-2015-takedown', 1
     }
   });
 }
+
+test('a snapshot of a layout newer than this version reads is refused, naming the layout', () => {
+  const st = analyzer.init(analyticsOptions());
+  const json = analyzer.snapshot(st);
+  const refused = (e: unknown): boolean => e instanceof TidewatchError && e.code === ErrorCode.INPUT_UNSUPPORTED && /layout 3/.test(e.message);
+  // The analyzer's own layout (the last in the JSON), then the gap detector's (the first).
+  assert.throws(() => analyzer.restore(json.replace(/"layout":2(?![^]*"layout")/, '"layout":3')), refused);
+  const gapsNewer = analyzer.restore(json.replace('"layout":2', '"layout":3'));
+  assert.throws(() => analyzer.tick(gapsNewer, start), refused);
+});

@@ -1,3 +1,4 @@
+import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, GapsOptions } from './options.ts';
 import { countInProfile, decayPerDay, exposureAt, newProfile, profileFromV1, rollProfile, type Profile, type ProfileV1 } from './profile.ts';
@@ -60,7 +61,10 @@ type GapSubjectV1 = Omit<GapSubject, 'profile' | 'history'> & { profile: Profile
 /** Brings state saved in an earlier layout to this one, in place (a no-op on the current layout). */
 function upgrade(st: GapsState): void {
   if (st.layout === LAYOUT) return;
-  if (st.layout !== undefined) throw new Error(`gaps state: unknown layout ${st.layout} (this version reads layouts 1 to ${LAYOUT})`);
+  if (st.layout !== undefined) {
+    // Saved by a newer version: guessing its shape could only give wrong findings.
+    throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `gaps state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
+  }
   for (const map of [st.channels, st.networks]) {
     for (const old of map.values() as Iterable<GapSubjectV1>) {
       const s = old as unknown as GapSubject;
