@@ -9,6 +9,7 @@ import {
   type Finding, type GapFinding, type TakedownFinding,
 } from './index.ts';
 import { takedownsDetector } from './takedowns.ts';
+import { parseTimeMs } from './time.ts';
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -244,4 +245,12 @@ test('a snapshot of a layout newer than this version reads is refused, naming th
   assert.throws(() => analyzer.restore(json.replace(/"layout":2(?![^]*"layout")/, '"layout":3')), refused);
   const gapsNewer = analyzer.restore(json.replace('"layout":2', '"layout":3'));
   assert.throws(() => analyzer.tick(gapsNewer, start), refused);
+});
+
+test('property: parseTimeMs reads ISO timestamps exactly, whatever day came before', () => {
+  const iso = fc.date({ min: new Date(Date.UTC(1000, 0, 1)), max: new Date(Date.UTC(9999, 11, 31)), noInvalidDate: true }).chain((d) =>
+    fc.constantFrom(d.toISOString(), `${d.toISOString().slice(0, 19)}Z`, `${d.toISOString().slice(0, 19)}+02:00`));
+  fc.assert(fc.property(fc.array(iso, { minLength: 1, maxLength: 20 }), (list) => {
+    for (const s of list) assert.equal(parseTimeMs(s), Date.parse(s), s);
+  }), { numRuns: 500 });
 });
