@@ -127,11 +127,25 @@ export interface LinkFields {
 }
 
 /**
- * Links recur (a channel's own invite links, its backups, forwarded copies): the indexer's
- * per-event classification is remembered per catalogue, up to MEMO_LINKS distinct links.
+ * Links recur (a channel's own invite links, its backups, forwarded copies): classifications are
+ * remembered per catalogue, up to MEMO_LINKS distinct links (the indexer's link fields, the
+ * migration detector). classifyLink is pure, so a remembered result is the same result.
  */
 const MEMO_LINKS = 20_000;
 const memos = new WeakMap<PlatformCatalogue, Map<string, LinkClass | null>>();
+
+/** classifyLink, remembered. The result is shared: callers must not change it. */
+export function classifyLinkCached(link: string, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): Readonly<LinkClass> | null {
+  let memo = memos.get(catalogue);
+  if (memo === undefined) memos.set(catalogue, (memo = new Map()));
+  let c = memo.get(link);
+  if (c === undefined) {
+    c = classifyLink(link, catalogue);
+    if (memo.size >= MEMO_LINKS) memo.clear();
+    memo.set(link, c);
+  }
+  return c;
+}
 
 /**
  * The normalised link fields of an event (classifyLink() per link): what dashboards count and
@@ -139,17 +153,10 @@ const memos = new WeakMap<PlatformCatalogue, Map<string, LinkClass | null>>();
  */
 export function linkFields(links: readonly string[] | undefined, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): LinkFields | null {
   if (links === undefined || links.length === 0) return null;
-  let memo = memos.get(catalogue);
-  if (memo === undefined) memos.set(catalogue, (memo = new Map()));
   const domain: string[] = [];
   const platform: string[] = [];
   for (const l of links) {
-    let c = memo.get(l);
-    if (c === undefined) {
-      c = classifyLink(l, catalogue);
-      if (memo.size >= MEMO_LINKS) memo.clear();
-      memo.set(l, c);
-    }
+    const c = classifyLinkCached(l, catalogue);
     if (c === null) continue;
     if (c.domain !== '' && !domain.includes(c.domain)) domain.push(c.domain);
     if (!platform.includes(c.platform)) platform.push(c.platform);

@@ -1,5 +1,5 @@
 import type { ActivityEvent } from '../events/index.ts';
-import { BUNDLED_CATALOGUE, classifyLink, linksInText, UNKNOWN, type PlatformCatalogue } from './links.ts';
+import { BUNDLED_CATALOGUE, classifyLinkCached, linksInText, UNKNOWN, type PlatformCatalogue } from './links.ts';
 import type { AnalyticsOptions, MigrationOptions } from './options.ts';
 import { channelKey, channelSubject, NONE, type Detector, type Finding, type LinkDayFinding, type MigrationFinding, type MigrationScope } from './types.ts';
 import { DAY_MS, dayIso, dayOf, isoOf, round2 } from './time.ts';
@@ -161,7 +161,7 @@ export const migrationDetector: Detector<MigrationState> & { init(options: Analy
     }
     const day = dayOf(t);
     for (const raw of eventLinks(event, st.catalogue)) {
-      const link = classifyLink(raw, st.catalogue);
+      const link = classifyLinkCached(raw, st.catalogue);
       if (link === null) continue;
       const { platform } = link;
       total(st, platform, link.domain, t).links++;
