@@ -93,6 +93,13 @@ export async function withCpu<T>(pids: EnginePids, fn: () => Promise<T>): Promis
   };
 }
 
+/**
+ * CPU milliseconds the pipeline's own processes (Elasticsearch, Kafka, this one) spent per 1,000
+ * documents of a phase at `docsPerSec`: unlike a rate, it hardly moves with other work on the
+ * machine, so phases compare even when their share of the cores differed.
+ */
+export const cpuMsPerKDocs = (c: CpuUse, docsPerSec: number): number => ((c.elasticsearch + c.kafka + c.bench) / docsPerSec) * 1e6;
+
 export const formatCpu = (c: CpuUse): string =>
   `ES ${c.elasticsearch.toFixed(2)}, Kafka ${c.kafka.toFixed(2)}, bench process ${c.bench.toFixed(2)}; machine ${c.machine.toFixed(2)} (others ${Math.max(0, c.machine - c.elasticsearch - c.kafka - c.bench).toFixed(2)}); load ${c.load1.toFixed(2)}`;
 

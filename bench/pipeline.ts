@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { elasticsearchSchema, indexerSchema } from '../pipeline/config/index.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { benchEngines, benchEvents, describeMachine, resultHead, warmUp } from './engines.ts';
-import { formatCpu } from './cpu.ts';
+import { cpuMsPerKDocs, formatCpu } from './cpu.ts';
 import { benchIndexer, decodeCost } from './indexer.ts';
 import { benchProducer } from './producer.ts';
 import { record } from './summary.ts';
@@ -46,6 +46,8 @@ export async function run(): Promise<string> {
     const ceiling = ix.ceiling;
     const steady = Math.max(...ix.indexerRuns.map((r) => r.steady));
     const total = Math.max(...ix.indexerRuns.map((r) => r.total));
+    const leastCpu = (runs: { cpu: Parameters<typeof cpuMsPerKDocs>[0]; rate: number }[]) => Math.min(...runs.map((r) => cpuMsPerKDocs(r.cpu, r.rate)));
+    const cpuRatio = leastCpu(ix.rawRuns) / leastCpu(ix.indexerRuns.map((r) => ({ cpu: r.cpu, rate: r.total })));
     const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 
     const md = [
@@ -79,10 +81,12 @@ export async function run(): Promise<string> {
       '',
       '## CPU used per phase (cores of the 2, over the phase; "others" is the rest of the machine)',
       '',
-      '| phase | docs/s | CPU |',
-      '|---|---|---|',
-      ...ix.rawRuns.map((r) => `| raw \`_bulk\`, ~${mb(r.flushBytes)} bodies, ${r.concurrency} in flight | ${rate(r.rate)} | ${formatCpu(r.cpu)} |`),
-      ...ix.indexerRuns.map((r, i) => `| indexer run ${i + 1} (whole run) | ${rate(r.total)} | ${formatCpu(r.cpu)} |`),
+      '| phase | docs/s | CPU | CPU ms per 1,000 docs (ES + Kafka + bench) |',
+      '|---|---|---|---|',
+      ...ix.rawRuns.map((r) => `| raw \`_bulk\`, ~${mb(r.flushBytes)} bodies, ${r.concurrency} in flight | ${rate(r.rate)} | ${formatCpu(r.cpu)} | ${cpuMsPerKDocs(r.cpu, r.rate).toFixed(0)} |`),
+      ...ix.indexerRuns.map((r, i) => `| indexer run ${i + 1} (whole run) | ${rate(r.total)} | ${formatCpu(r.cpu)} | ${cpuMsPerKDocs(r.cpu, r.total).toFixed(0)} |`),
+      '',
+      `Where the cores are the limit, the indexer can reach at most raw CPU per document / indexer CPU per document of the ceiling: ${cpuRatio.toFixed(2)} in this run (least CPU per document of each kind of run); this hardly moves with other work on the machine, while rates do.`,
       ...(ix.pinned
         ? [
             '',
@@ -109,6 +113,7 @@ export async function run(): Promise<string> {
       { measure: '`tidewatch import` vs a bare kafkajs producer (pipeline)', value: (producer.importPerSec / producer.barePerSec).toFixed(2), target: '' },
       { measure: 'indexer, steady, vs the raw `_bulk` ceiling on the same records (pipeline)', value: (steady / ceiling).toFixed(2), target: '>= 0.8' },
       { measure: 'indexer, whole run, vs the raw `_bulk` ceiling on the same records (pipeline)', value: (total / ceiling).toFixed(2), target: '' },
+      { measure: 'raw `_bulk` CPU per document / indexer CPU per document, ES + Kafka + bench process (pipeline)', value: cpuRatio.toFixed(2), target: '' },
       ...(ix.pinned
         ? [{ measure: 'indexer, steady, vs raw `_bulk`, Elasticsearch pinned to its own core (pipeline --pin-es)', value: (ix.pinned.indexer.steady / ix.pinned.raw.rate).toFixed(2), target: '' }]
         : []),
