@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeSyntheticExport } from '../pipeline/producers/telegram-export/synthetic.ts';
+import { record } from './summary.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
 const REPORT_MAX_RSS = "data:text/javascript,process.on('exit',()=>process.stderr.write('MAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))";
@@ -151,6 +152,10 @@ export async function run(): Promise<string> {
         : []),
       '',
     ].join('\n');
+    record(
+      { measure: '`tidewatch import --dry-run`, messages/s (import)', value: Math.round(messages / command!.seconds).toLocaleString('en'), target: '' },
+      { measure: 'import time vs a bare parse loop over the same file (import)', value: `${(command!.seconds / parseOnly!.seconds).toFixed(2)}x`, target: '' },
+    );
     mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
     writeFileSync(new URL('./results/import.md', import.meta.url), md);
     return md;

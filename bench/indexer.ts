@@ -1,9 +1,12 @@
 /**
  * Indexer end to end (Kafka -> Elasticsearch) against two baselines on the same engines and the
- * same documents: (a) the raw Elasticsearch ceiling, pre-built `_bulk` bodies of the sink's size
- * posted with the same requests in flight, no Kafka; (b) a naive consumer, kafkajs `eachMessage`
- * plus one `index` call per message. The indexer runs in this process with the deployment's
- * default options (config `indexer` section), so a CPU profile can cover exactly its phase.
+ * same documents: (a) the raw Elasticsearch ceiling: the topic's own records read back from Kafka
+ * and turned into the very `_bulk` bodies the indexer sends (same documents, indices and ids),
+ * pre-built and posted with no Kafka at the best of a few body sizes and requests in flight;
+ * (b) a naive consumer, kafkajs `eachMessage` plus one `index` call per message. The indexer runs
+ * in this process with the deployment's default options (config `indexer` section), so a CPU
+ * profile can cover exactly its phase; raw and indexer runs alternate, each on fresh indices,
+ * with the CPU each engine and this process used (bench/cpu.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -17,26 +20,29 @@ import { decodeEvent, type ActivityEvent } from '../pipeline/events/index.ts';
 import { createLogger } from '../pipeline/log.ts';
 import { retry } from '../pipeline/retry.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
-import { EsEventSink } from '../pipeline/store/elasticsearch/sink.ts';
+import { createAction, EsEventSink } from '../pipeline/store/elasticsearch/sink.ts';
 import { activityIndex, installTemplates } from '../pipeline/store/elasticsearch/templates.ts';
 import { KafkaTransport } from '../pipeline/transport/kafka/transport.ts';
-import { bulkBodies, postBodies } from './engines.ts';
+import { enginePids, withCpu, withEsPinned, type CpuUse } from './cpu.ts';
+import { postBodies } from './engines.ts';
 
 export interface IndexerFigures {
   events: number;
-  /** Raw `_bulk` ceiling at the sink's own request count in flight, and at half of it. */
-  rawPerSec: { concurrency: number; rate: number }[];
-  /** From subscribe to the last document, and from the first record received to the last. */
-  indexerTotalPerSec: number;
-  indexerSteadyPerSec: number;
-  groupJoinSecs: number;
+  /** Raw `_bulk` runs of the topic's own records: the settings sweep, then the best setting again between the indexer runs. */
+  rawRuns: RawRun[];
+  /** The best raw run. */
+  ceiling: number;
+  /** Steady: from the first record received to the last document; total: from subscribe. */
+  indexerRuns: IndexerRun[];
+  /** The best raw setting and the indexer again with Elasticsearch alone on core 1 (`--pin-es`). */
+  pinned: { raw: RawRun; indexer: IndexerRun } | undefined;
   /** `reanalyze` over the indexed documents: events read back and analysed per second. */
   reanalysisPerSec: number;
   reanalysisEvents: number;
   naivePerSec: number;
   naiveDocs: number;
   naiveSecs: number;
-  /** Self time of the indexer phase by package, when profiled. */
+  /** Self time of the first indexer phase by package, when profiled. */
   profile: string[];
 }
 
@@ -199,11 +205,70 @@ async function runReanalysis(esUrl: string, prefix: string): Promise<{ perSec: n
   }
 }
 
+/** The topic's records as the indexer receives them: their bytes, read back from Kafka. */
+async function readTopic(brokers: string[], topic: string, group: string, count: number): Promise<Buffer[]> {
+  const values: Buffer[] = [];
+  const consumer = new Kafka({ clientId: 'bench-reader', brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: group, maxBytesPerPartition: 16 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) values.push(m.value!);
+    },
+  });
+  const deadline = performance.now() + 120_000;
+  while (values.length < count && performance.now() < deadline) await sleep(50);
+  await consumer.disconnect();
+  if (values.length !== count) throw new Error(`bench: read ${values.length} of the ${count} records of ${topic} back`);
+  return values;
+}
+
+/**
+ * `_bulk` bodies of the records exactly as the indexer writes them: decodeForIndex, the sink's
+ * own `create` action (index of the event's UTC month, `_id` = event id) and the document text it
+ * sends (the record's own text where it is the event exactly), cut at about `flushBytes` like the
+ * client's bulk helper.
+ */
+export function recordBodies(prefix: string, values: readonly Buffer[], flushBytes: number): { body: string; docs: number }[] {
+  const bodies: { body: string; docs: number }[] = [];
+  const nowMs = Date.now();
+  let lines: string[] = [];
+  let bytes = 0;
+  for (const value of values) {
+    const v = decodeForIndex(value, { storeText: false, nowMs });
+    if (!v.ok) throw new Error(`bench: a record of the topic does not decode: ${v.reason}`);
+    const line = `${JSON.stringify(createAction(prefix, v.event))}\n${v.json ?? JSON.stringify(v.event)}\n`;
+    lines.push(line);
+    bytes += Buffer.byteLength(line);
+    if (bytes >= flushBytes) {
+      bodies.push({ body: lines.join(''), docs: lines.length });
+      lines = [];
+      bytes = 0;
+    }
+  }
+  if (lines.length) bodies.push({ body: lines.join(''), docs: lines.length });
+  return bodies;
+}
+
+export interface RawRun {
+  flushBytes: number;
+  concurrency: number;
+  rate: number;
+  cpu: CpuUse;
+}
+
+export interface IndexerRun {
+  steady: number;
+  total: number;
+  joinSecs: number;
+  cpu: CpuUse;
+}
+
 export async function benchIndexer(
   engines: { brokers: string[]; esUrl: string },
   client: Client,
   events: readonly ActivityEvent[],
-  opts: { naiveSecs: number; profileTo?: string | undefined; run: string },
+  opts: { naiveSecs: number; profileTo?: string | undefined; run: string; pinEs: boolean },
 ): Promise<IndexerFigures> {
   const options = indexerSchema.parse({});
   const topic = `${opts.run}.activity`;
@@ -212,21 +277,53 @@ export async function benchIndexer(
   await retry(() => transport.ensureTopics());
   await (await transport.publisher()).publish(events);
   await transport.close();
+  const records = await readTopic(engines.brokers, topic, `${opts.run}-reader`, events.length);
+  const pids = await enginePids();
 
-  // The indexer has `concurrentPartitions` batches in flight, each with up to `concurrency` bulk
-  // requests: the raw ceiling is measured at that product and at the per-batch figure.
+  // Every raw run and indexer run writes fresh indices of its own (same template, same refresh
+  // interval), deleted after it, so each starts from the same warm state.
+  let runs = 0;
+  const raw = (flushBytes: number, concurrency: number): Promise<RawRun> => {
+    const prefix = `${opts.run}-raw${++runs}`;
+    const bodies = recordBodies(prefix, records, flushBytes);
+    return withPrefix(client, engines.esUrl, prefix, async () => {
+      const { result, cpu } = await withCpu(pids, () => postBodies(client, bodies, concurrency));
+      return { flushBytes, concurrency, rate: result, cpu };
+    });
+  };
+  const indexer = (profileTo?: string): Promise<IndexerRun & { profile: string[] }> => {
+    const prefix = `${opts.run}-indexer${++runs}`;
+    return withPrefix(client, engines.esUrl, prefix, async () => {
+      const { result, cpu } = await withCpu(pids, () => runIndexer(engines, topic, prefix, events.length, profileTo));
+      return { steady: result.steady, total: result.total, joinSecs: result.joinSecs, profile: result.profile, cpu };
+    });
+  };
+
+  // The ceiling: the best of the sink's body size and a larger one, at the requests one batch
+  // keeps in flight, all batches together, and fewer.
   const inFlight = options.concurrentPartitions * options.concurrency;
-  const rawPerSec: { concurrency: number; rate: number }[] = [];
-  for (const concurrency of [options.concurrency, inFlight]) {
-    const prefix = `${opts.run}-raw${concurrency}`;
-    const rate = await withPrefix(client, engines.esUrl, prefix, () => postBodies(client, bulkBodies(prefix, events, options.flushBytes), concurrency));
-    rawPerSec.push({ concurrency, rate });
+  const rawRuns: RawRun[] = [];
+  for (const flushBytes of [options.flushBytes, 4 * options.flushBytes]) {
+    for (const concurrency of [...new Set([2, options.concurrency, inFlight])]) rawRuns.push(await raw(flushBytes, concurrency));
   }
-  // The re-analysis reads back what the indexer stored: the same documents, in event-time order.
-  const ix = await withPrefix(client, engines.esUrl, `${opts.run}-indexer`, async () => ({
-    ...(await runIndexer(engines, topic, `${opts.run}-indexer`, events.length, opts.profileTo)),
-    reanalysis: await runReanalysis(engines.esUrl, `${opts.run}-indexer`),
-  }));
+  const best = rawRuns.reduce((a, b) => (b.rate > a.rate ? b : a));
+  // Then the indexer and the best raw setting alternated, so both meet the same machine state.
+  const indexerRuns: (IndexerRun & { profile: string[] })[] = [];
+  for (let round = 0; round < 2; round++) {
+    indexerRuns.push(await indexer(round === 0 ? opts.profileTo : undefined));
+    rawRuns.push(await raw(best.flushBytes, best.concurrency));
+  }
+  let pinned: { raw: RawRun; indexer: IndexerRun } | undefined;
+  if (opts.pinEs) {
+    pinned = await withEsPinned(pids, async () => ({ raw: await raw(best.flushBytes, best.concurrency), indexer: await indexer() }));
+  }
+
+  // The re-analysis reads back what an indexer stored: the same documents, in event-time order.
+  const reanalysisPrefix = `${opts.run}-reanalysis`;
+  const reanalysis = await withPrefix(client, engines.esUrl, reanalysisPrefix, async () => {
+    await postBodies(client, recordBodies(reanalysisPrefix, records, best.flushBytes), best.concurrency);
+    return runReanalysis(engines.esUrl, reanalysisPrefix);
+  });
   const naive = await withPrefix(client, engines.esUrl, `${opts.run}-naive`, () => runNaive(engines, client, topic, `${opts.run}-naive`, events.length, opts.naiveSecs));
 
   const admin = new Kafka({ clientId: 'bench', brokers: engines.brokers, logLevel: logLevel.NOTHING }).admin();
@@ -235,15 +332,15 @@ export async function benchIndexer(
   await admin.disconnect();
   return {
     events: events.length,
-    rawPerSec,
-    indexerTotalPerSec: ix.total,
-    indexerSteadyPerSec: ix.steady,
-    groupJoinSecs: ix.joinSecs,
-    reanalysisPerSec: ix.reanalysis.perSec,
-    reanalysisEvents: ix.reanalysis.events,
+    rawRuns,
+    ceiling: Math.max(...rawRuns.map((r) => r.rate)),
+    indexerRuns,
+    pinned,
+    reanalysisPerSec: reanalysis.perSec,
+    reanalysisEvents: reanalysis.events,
     naivePerSec: naive.rate,
     naiveDocs: naive.docs,
     naiveSecs: naive.secs,
-    profile: ix.profile,
+    profile: indexerRuns[0]!.profile,
   };
 }

@@ -4,7 +4,8 @@
  *   - producing: tidewatch's publisher and `tidewatch import` vs a bare kafkajs producer;
  *   - indexing: the indexer (Kafka -> ES) vs the raw `_bulk` ceiling and vs a naive consumer.
  * Engines come from the services script (TIDEWATCH_SERVICES_DIR and the port variables choose
- * which pair). `--quick`: a short smoke run; `--profile`: a CPU profile of the indexer phase.
+ * which pair). `--quick`: a short smoke run; `--profile`: a CPU profile of the indexer phase;
+ * `--pin-es`: the raw and indexer phases again with Elasticsearch alone on core 1 (taskset).
  * The table goes to bench/results/<date>.md and is returned for printing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { elasticsearchSchema, indexerSchema } from '../pipeline/config/index.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { benchEngines, benchEvents, describeMachine, resultHead, warmUp } from './engines.ts';
+import { cpuMsPerKDocs, formatCpu } from './cpu.ts';
 import { benchIndexer, decodeCost } from './indexer.ts';
 import { benchProducer } from './producer.ts';
 import { record } from './summary.ts';
@@ -22,6 +24,7 @@ const rate = (n: number) => `${Math.round(n).toLocaleString('en')}/s`;
 export async function run(): Promise<string> {
   const quick = process.argv.includes('--quick');
   const profile = process.argv.includes('--profile');
+  const pinEs = process.argv.includes('--pin-es');
   const events = quick ? 50_000 : 300_000;
   const warmDocs = quick ? 50_000 : 300_000;
   const naiveSecs = quick ? 10 : 20;
@@ -37,10 +40,15 @@ export async function run(): Promise<string> {
     const producer = await benchProducer(engines.brokers, data, runName);
     mkdirSync(RESULTS, { recursive: true });
     const profileTo = profile ? fileURLToPath(new URL(`${date}-indexer.cpuprofile`, RESULTS)) : undefined;
-    const ix = await benchIndexer(engines, client, data, { naiveSecs, profileTo, run: runName });
+    const ix = await benchIndexer(engines, client, data, { naiveSecs, profileTo, run: runName, pinEs });
     const decode = decodeCost(data.slice(0, 100_000));
     const options = indexerSchema.parse({});
-    const ceiling = Math.max(...ix.rawPerSec.map((r) => r.rate));
+    const ceiling = ix.ceiling;
+    const steady = Math.max(...ix.indexerRuns.map((r) => r.steady));
+    const total = Math.max(...ix.indexerRuns.map((r) => r.total));
+    const leastCpu = (runs: { cpu: Parameters<typeof cpuMsPerKDocs>[0]; rate: number }[]) => Math.min(...runs.map((r) => cpuMsPerKDocs(r.cpu, r.rate)));
+    const cpuRatio = leastCpu(ix.rawRuns) / leastCpu(ix.indexerRuns.map((r) => ({ cpu: r.cpu, rate: r.total })));
+    const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 
     const md = [
       ...resultHead(`# Pipeline benchmark, ${date}${quick ? ' (--quick smoke run: too short for conclusions)' : ''}`, machine),
@@ -59,13 +67,38 @@ export async function run(): Promise<string> {
       '',
       '| path | docs/s | ratio | target |',
       '|---|---|---|---|',
-      ...ix.rawPerSec.map((r) => `| (a) raw \`_bulk\`, pre-built ~${(options.flushBytes / 1e6).toFixed(0)} MB bodies, ${r.concurrency} in flight, no Kafka | ${rate(r.rate)} | ${(r.rate / ceiling).toFixed(2)} of (a) | |`),
-      `| indexer, steady (after its first batch is handled, to the last document) | ${rate(ix.indexerSteadyPerSec)} | ${(ix.indexerSteadyPerSec / ceiling).toFixed(2)} of (a); ${(ix.indexerSteadyPerSec / ix.naivePerSec).toFixed(1)}x (b) | >= 0.8 of (a); >= 10x (b) |`,
-      `| indexer, whole run (its first ${ix.groupJoinSecs.toFixed(1)} s, group join and first batch, included) | ${rate(ix.indexerTotalPerSec)} | ${(ix.indexerTotalPerSec / ceiling).toFixed(2)} of (a) | |`,
-      `| re-analysis: the indexed events read back from Elasticsearch in (time, id) order and analysed, findings written (${ix.reanalysisEvents.toLocaleString('en')} events) | ${rate(ix.reanalysisPerSec)} | ${(ix.reanalysisPerSec / ix.indexerSteadyPerSec).toFixed(2)} of the indexer, steady | |`,
+      ...ix.indexerRuns.flatMap((r, i) => [
+        `| indexer run ${i + 1}, steady (after its first batch is handled, to the last document) | ${rate(r.steady)} | ${(r.steady / ceiling).toFixed(2)} of (a); ${(r.steady / ix.naivePerSec).toFixed(1)}x (b) | >= 0.8 of (a); >= 10x (b) |`,
+        `| indexer run ${i + 1}, whole run (its first ${r.joinSecs.toFixed(1)} s, group join and first batch, included) | ${rate(r.total)} | ${(r.total / ceiling).toFixed(2)} of (a) | |`,
+      ]),
+      `| (a) raw \`_bulk\` ceiling: the best of the raw runs below | ${rate(ceiling)} | 1.00 | |`,
+      `| re-analysis: the indexed events read back from Elasticsearch in (time, id) order and analysed, findings written (${ix.reanalysisEvents.toLocaleString('en')} events) | ${rate(ix.reanalysisPerSec)} | ${(ix.reanalysisPerSec / steady).toFixed(2)} of the indexer, steady | |`,
       `| (b) naive: kafkajs eachMessage + one index call each (${ix.naiveDocs.toLocaleString('en')} docs in ${ix.naiveSecs.toFixed(1)} s) | ${rate(ix.naivePerSec)} | | |`,
       '',
-      `Indexer options: the defaults (flushBytes ${options.flushBytes.toLocaleString('en')}, concurrency ${options.concurrency}, concurrentPartitions ${options.concurrentPartitions}, maxBatchRecords ${options.maxBatchRecords.toLocaleString('en')}); the topic has the default partitions. The ceiling (a) is the best of the raw runs.`,
+      `Indexer options: the defaults (flushBytes ${options.flushBytes.toLocaleString('en')}, concurrency ${options.concurrency}, concurrentPartitions ${options.concurrentPartitions}, maxBatchRecords ${options.maxBatchRecords.toLocaleString('en')}); the topic has the default partitions.`,
+      'Raw runs post the topic\'s own records, read back from Kafka, as the bodies the indexer sends (same documents, indices, ids), pre-built; every run (raw or indexer) writes fresh indices of the same template. ' +
+        'The sweep comes first, then the indexer and the best raw setting alternate.',
+      '',
+      '## CPU used per phase (cores of the 2, over the phase; "others" is the rest of the machine)',
+      '',
+      '| phase | docs/s | CPU | CPU ms per 1,000 docs (ES + Kafka + bench) |',
+      '|---|---|---|---|',
+      ...ix.rawRuns.map((r) => `| raw \`_bulk\`, ~${mb(r.flushBytes)} bodies, ${r.concurrency} in flight | ${rate(r.rate)} | ${formatCpu(r.cpu)} | ${cpuMsPerKDocs(r.cpu, r.rate).toFixed(0)} |`),
+      ...ix.indexerRuns.map((r, i) => `| indexer run ${i + 1} (whole run) | ${rate(r.total)} | ${formatCpu(r.cpu)} | ${cpuMsPerKDocs(r.cpu, r.total).toFixed(0)} |`),
+      '',
+      `Where the cores are the limit, the indexer can reach at most raw CPU per document / indexer CPU per document of the ceiling: ${cpuRatio.toFixed(2)} in this run (least CPU per document of each kind of run); this hardly moves with other work on the machine, while rates do.`,
+      ...(ix.pinned
+        ? [
+            '',
+            '## Elasticsearch pinned to core 1 (taskset -a), Kafka and this process on core 0 (`--pin-es`)',
+            '',
+            '| phase | docs/s | ratio | CPU |',
+            '|---|---|---|---|',
+            `| raw \`_bulk\`, ~${mb(ix.pinned.raw.flushBytes)} bodies, ${ix.pinned.raw.concurrency} in flight | ${rate(ix.pinned.raw.rate)} | 1.00 | ${formatCpu(ix.pinned.raw.cpu)} |`,
+            `| indexer, steady | ${rate(ix.pinned.indexer.steady)} | ${(ix.pinned.indexer.steady / ix.pinned.raw.rate).toFixed(2)} of the pinned raw run | |`,
+            `| indexer, whole run | ${rate(ix.pinned.indexer.total)} | ${(ix.pinned.indexer.total / ix.pinned.raw.rate).toFixed(2)} of the pinned raw run | ${formatCpu(ix.pinned.indexer.cpu)} |`,
+          ]
+        : []),
       '',
       '## CPU cost per event of the decode step (one core, no I/O)',
       '',
@@ -76,9 +109,15 @@ export async function run(): Promise<string> {
       '',
     ].join('\n');
     record(
-      { measure: 'indexer, steady, vs the raw `_bulk` ceiling (pipeline)', value: (ix.indexerSteadyPerSec / ceiling).toFixed(2), target: '>= 0.8' },
-      { measure: 'indexer, whole run, vs the raw `_bulk` ceiling (pipeline)', value: (ix.indexerTotalPerSec / ceiling).toFixed(2), target: '' },
-      { measure: 're-analysis vs the indexer, steady (pipeline)', value: (ix.reanalysisPerSec / ix.indexerSteadyPerSec).toFixed(2), target: '' },
+      { measure: 'tidewatch publisher vs a bare kafkajs producer (pipeline)', value: (producer.publisherPerSec / producer.barePerSec).toFixed(2), target: '' },
+      { measure: '`tidewatch import` vs a bare kafkajs producer (pipeline)', value: (producer.importPerSec / producer.barePerSec).toFixed(2), target: '' },
+      { measure: 'indexer, steady, vs the raw `_bulk` ceiling on the same records (pipeline)', value: (steady / ceiling).toFixed(2), target: '>= 0.8' },
+      { measure: 'indexer, whole run, vs the raw `_bulk` ceiling on the same records (pipeline)', value: (total / ceiling).toFixed(2), target: '' },
+      { measure: 'raw `_bulk` CPU per document / indexer CPU per document, ES + Kafka + bench process (pipeline)', value: cpuRatio.toFixed(2), target: '' },
+      ...(ix.pinned
+        ? [{ measure: 'indexer, steady, vs raw `_bulk`, Elasticsearch pinned to its own core (pipeline --pin-es)', value: (ix.pinned.indexer.steady / ix.pinned.raw.rate).toFixed(2), target: '' }]
+        : []),
+      { measure: 're-analysis vs the indexer, steady (pipeline)', value: (ix.reanalysisPerSec / steady).toFixed(2), target: '' },
       { measure: 'live analyzer, both stages, vs the indexer', value: 'not measured by a bench yet', target: '>= 0.8' },
     );
     writeFileSync(new URL(`${date}.md`, RESULTS), md);

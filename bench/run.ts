@@ -12,7 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<string> }>> = {
   pipeline: () => import('./pipeline.ts'),
 };
 
-// Flags (`--quick`, `--profile`) are read by the benches themselves.
+// Flags (`--quick`, `--profile`, `--pin-es`) are read by the benches themselves.
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   const load = BENCHES[name];

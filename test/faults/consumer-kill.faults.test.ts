@@ -73,7 +73,7 @@ function overlapping(findings: readonly Finding[]): string[] {
   return out;
 }
 
-test('the indexer and the analyzer SIGKILLed mid-batch and restarted, three times: every event indexed once, every expected channel and network silence once and none twice', { timeout: 600_000 }, async () => {
+test('the analyzer SIGKILLed mid-stream (after storing findings and snapshots) and the indexer mid-batch, each restarted, three times: every event indexed once, every expected channel and network silence once and none twice', { timeout: 600_000 }, async () => {
   const N = 60_000;
   const KILLS = 3;
   const events = activity(sc.name, N);
@@ -86,27 +86,64 @@ test('the indexer and the analyzer SIGKILLed mid-batch and restarted, three time
   const all = [...events.map((e) => JSON.stringify(e)), ...timeline]
     .map((value) => ({ value, e: JSON.parse(value) as ActivityEvent }))
     .sort((a, b) => Date.parse(a.e['@timestamp']) - Date.parse(b.e['@timestamp']) || (a.e.event.id < b.e.event.id ? -1 : 1));
-  for (let i = 0; i < all.length; i += 10_000) await publisher.publishRaw(all.slice(i, i + 10_000).map(({ value, e }) => ({ key: eventKey(e), value })));
-
-  const indexer = sc.consumer('indexer');
+  // The analyzer first, on a topic published in KILLS + 1 slices, one more after each kill: it
+  // cannot finish the stream before it has been killed three times, so every kill lands
+  // mid-stream, with findings and snapshots already stored and records still to analyse.
+  const sliceSize = Math.ceil(all.length / (KILLS + 1));
+  let published = 0;
+  const publishSlice = async () => {
+    const slice = all.slice(published, published + sliceSize);
+    for (let i = 0; i < slice.length; i += 10_000) await publisher.publishRaw(slice.slice(i, i + 10_000).map(({ value, e }) => ({ key: eventKey(e), value })));
+    published += slice.length;
+  };
   const analyzer = sc.consumer<AnalyzerStats>('analyzer', analyzerConfig(sc.name));
-  indexer.start();
   analyzer.start();
-
-  const killedAt: number[] = [];
   const analyzedAt: number[] = [];
+  const analyzerLagAt: number[] = [];
+  const findingsAt: number[] = [];
   for (let k = 1; k <= KILLS; k++) {
-    // Mid-stream, and mid-batch: offsets are committed once per batch (up to 50,000 records), while
-    // documents land one ~1 MB bulk request at a time, so the count passing an arbitrary mark
-    // means a batch is half written and not committed.
-    const mark = Math.round((N * k) / (KILLS + 2)) + 777;
+    const sliceStart = published;
+    await publishSlice();
+    // Killed once this process has analysed part of the new slice and saved snapshots covering
+    // it (its progress is what it has stored, however often it saves), with findings stored: a
+    // crash now must neither lose nor repeat what it found.
+    let covered = 0;
+    let stored = 0;
+    await waitUntil(
+      async () => {
+        covered = await sc.analyzerCovered(`${sc.name}-analyzer`);
+        stored = (await sc.findings(sc.name)).size;
+        return covered > sliceStart && stored > 0;
+      },
+      `the analyzer's snapshots past record ${sliceStart} and findings stored before kill ${k}`,
+      180_000,
+    );
+    await analyzer.kill();
+    analyzedAt.push(covered);
+    analyzerLagAt.push(await sc.lag(`${sc.name}-analyzer`));
+    findingsAt.push(stored);
+    analyzer.start();
+  }
+  await publishSlice();
+
+  // Then the indexer, on the whole topic, while the analyzer goes on: killed mid-batch, since
+  // offsets are committed once per batch (up to 50,000 records) while documents land one ~1 MB
+  // bulk request at a time, so the count passing an arbitrary mark means a batch is half written
+  // and not committed.
+  // Small requests, one at a time: the whole topic takes the indexer seconds, not a few polls
+  // of the document count, so the kills land inside its batches.
+  const indexer = sc.consumer('indexer', { indexer: { groupId: sc.groupId, flushBytes: 100_000, concurrency: 1 } });
+  indexer.start();
+  const killedAt: number[] = [];
+  for (let k = 1; k <= KILLS; k++) {
+    // Past the documents of the killed processes too: a process killed before it wrote anything
+    // would test nothing (its batch's first documents are the previous one's, answered 409).
+    const mark = Math.max(Math.round((all.length * k) / (KILLS + 2)), killedAt[k - 2] ?? 0) + 777;
     await waitUntil(async () => (await sc.docCount()) >= mark, `${mark} documents before kill ${k}`, 180_000);
     await sleep(Math.random() * 300);
-    analyzedAt.push(analyzer.stats?.channel.records ?? 0);
-    await Promise.all([indexer.kill(), analyzer.kill()]);
+    await indexer.kill();
     killedAt.push(await sc.docCount());
     indexer.start();
-    analyzer.start();
   }
   await sc.caughtUp(240_000);
   const redelivered = indexer.stats?.duplicates ?? 0;
@@ -127,7 +164,8 @@ test('the indexer and the analyzer SIGKILLed mid-batch and restarted, three time
   const twice = overlapping(findings);
   figures('consumer-kill', {
     in: N + timeline.length, indexed: v.indexed, dlq, duplicates: v.duplicates, lost: v.lost, unexpected: v.unexpected,
-    kills: KILLS, docsAtKills: killedAt.join('/'), analyzedAtKills: analyzedAt.join('/'), redeliveredAfterLastRestart: redelivered,
+    kills: KILLS, docsAtKills: killedAt.join('/'), analyzedAtKills: analyzedAt.join('/'), analyzerLagAtKills: analyzerLagAt.join('/'), findingsAtKills: findingsAt.join('/'),
+    redeliveredAfterLastRestart: redelivered,
     findings: findings.length, channelGapsMissing: missing.length, networkGapsFound: `${networkGaps.length - networkMissing.length}/${networkGaps.length}`, findingsDuplicated: twice.length,
     indexerCrashes: indexer.crashes.length, analyzerCrashes: analyzer.crashes.length,
   });

@@ -352,6 +352,21 @@ export class Scenario {
     return new Map(page.hits.hits.map((h) => [`${h._index.slice(prefix.length)}/${h._id}`, h._source]));
   }
 
+  /**
+   * Records of `topic` that `group`'s saved analyzer snapshots cover (each partition's snapshot
+   * offset + 1, the topic starting at offset 0): how far the analyzer has durably analysed.
+   */
+  async analyzerCovered(group: string, topic = this.kafka.topic): Promise<number> {
+    const index = `${this.name}-analyzer-state`;
+    try {
+      await this.client.indices.refresh({ index, ignore_unavailable: true });
+      const page = await this.client.search<{ key: string; offset: string }>({ index, size: 1_000, _source: ['key', 'offset'], ignore_unavailable: true, query: { match_all: {} } });
+      return page.hits.hits.filter((h) => h._source!.key.startsWith(`${group}:${topic}:`)).reduce((n, h) => n + Number(h._source!.offset) + 1, 0);
+    } catch {
+      return -1;
+    }
+  }
+
   /** Records in the DLQ topic, without reading them. */
   async dlqCount(): Promise<number> {
     const ends = await this.admin.fetchTopicOffsets(this.kafka.dlqTopic);

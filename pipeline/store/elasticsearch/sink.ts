@@ -19,6 +19,15 @@ interface DropInfo {
 const utc = (timestamp: string): string => (timestamp.endsWith('Z') ? timestamp : new Date(timestamp).toISOString());
 
 /**
+ * The bulk action that writes `doc`: `create` in the monthly index of its UTC instant, like the
+ * id: the same event spelled in another zone (2017-12-31T23:30:00-05:00 = 2018-01-01T04:30Z) must
+ * meet its first copy's 409, not land as a second document in the neighbouring month's index.
+ */
+export function createAction(prefix: string, doc: IndexedEvent): { create: { _index: string; _id: string } } {
+  return { create: { _index: activityIndex(prefix, utc(doc['@timestamp'])), _id: doc.event.id } };
+}
+
+/**
  * Writes activity events with the client's bulk helper. `create` with `_id = event.id`: the
  * first copy wins, a redelivered one answers 409 and counts as a duplicate, never a second
  * document. The helper does not retry here; the caller retries what comes back retriable, with
@@ -40,11 +49,8 @@ export class EsEventSink implements EventSink {
     try {
       await this.client.helpers.bulk<IndexedEvent>({
         datasource: events as IndexedEvent[],
-        // The month of the UTC instant, like the id: the same event spelled in another zone
-        // (2017-12-31T23:30:00-05:00 = 2018-01-01T04:30Z) must meet its first copy's 409, not
-        // land as a second document in the neighbouring month's index.
         onDocument: (doc) => {
-          const action = { create: { _index: activityIndex(prefix, utc(doc['@timestamp'])), _id: doc.event.id } };
+          const action = createAction(prefix, doc);
           const text = json?.[next++];
           // The transport's own text when it is the event exactly: no second serialisation.
           return text === undefined ? action : [action, text];
