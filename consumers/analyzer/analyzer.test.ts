@@ -307,3 +307,32 @@ test('live: the network stage keeps the watch-list status: collector records obs
   await sub2.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close(), statusPublisher.close(), publisher.close()]);
 });
+
+test('live: a silence that becomes due is announced (onSilenceDue) once its gap is in the store', async () => {
+  const MIN = 60_000;
+  const speed = 600; // a real second is ten minutes
+  const t0 = Date.now();
+  const start = Date.parse('2026-03-02T00:00:00Z');
+  const now = () => start + (Date.now() - t0) * speed;
+  const w = world({ mode: 'live' });
+  const store = await DuckDbStore.open(w.dir);
+  const seen: string[][] = [];
+  const analyzer = new Analyzer({
+    transport: w.transport, network: w.network, sourcePartitions: 4, store, snapshots: w.snapshots,
+    options: { ...analyzerSchema.parse({ mode: 'live', tickSecs: 1 }), instanceId: 'one', storeText: true },
+    analytics: analyticsOptions({ allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } }),
+    log, now, nowRate: speed,
+    onSilenceDue: async () => void seen.push((await store.findings('gap', { open: true })).map((g) => `${g.scope}:${g.subject}`).sort()),
+  });
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  // A day and more of posts every 10 minutes up to now, then silence.
+  const events = [];
+  for (let t = now() - 26 * 60 * MIN, i = 0; t < now(); t += 10 * MIN, i++) {
+    for (const ch of ['a', 'b']) events.push(buildEvent({ timestamp: t, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${i}` }, source: { type: 'test' } }));
+  }
+  await publisher.publish(events);
+  await until(() => seen.some((s) => s.join() === 'channel:a,channel:b,network:net'), 'the three silences announced with their gaps stored', 30_000);
+  await sub.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});

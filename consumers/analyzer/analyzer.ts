@@ -83,6 +83,15 @@ export interface AnalyzerDeps {
   display?: DisplayOptions;
   /** The wall clock of live mode; injected so tests can compress time. */
   now?: () => number;
+  /** Milliseconds of `now` per real millisecond (a compressed clock's speed): turns a silence deadline into a timer. Default 1. */
+  nowRate?: number;
+  /**
+   * Live mode: called after a tick at which a silence threshold was due, once the gaps it opened
+   * are stored and visible to search, so the alerter evaluates its silence rules at once rather
+   * than at their next scheduled run (cli/embedded.ts calls the alerter, `run analyzer` publishes
+   * to `alerter.findingsTopic`). A failure is logged; the rules' schedule still finds the gap.
+   */
+  onSilenceDue?: () => Promise<void>;
   /**
    * Replay: each time the network stage (the last) has analysed another `everyMs` of event time,
    * within a batch too, it writes the findings so far and awaits `reached` with the event time
@@ -107,6 +116,9 @@ interface PartitionState {
   lastBatchAtMs: number;
   flushed: boolean;
 }
+
+/** Deadline ticks come at least this long after the previous tick: many thresholds due together share one. */
+const MIN_TICK_SPACING_MS = 50;
 
 const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt(than);
 
@@ -489,13 +501,13 @@ class Stage {
   }
 
   /** Upsert findings by id, each detector's stamped with the analysis that made it; retriable failures are retried, then the batch is given back. */
-  private async write(docs: FindingDoc[], batch?: Batch): Promise<void> {
+  private async write(docs: FindingDoc[], batch?: Batch, refresh = false): Promise<void> {
     if (docs.length === 0) return;
     const findings = docs.map((d) => (DETECTOR_TYPE_SET.has(d.type) ? { ...d, analysis: this.analysis } as FindingDoc : d));
     const { store, log } = this.deps;
     let pending = findings;
     await retry(async () => {
-      const results = await store.writeFindings(pending);
+      const results = await store.writeFindings(pending, { refresh });
       const again: FindingDoc[] = [];
       results.forEach((res, i) => {
         if (res.status === 'written') this.stats.findingsWritten++;
@@ -596,7 +608,8 @@ class Stage {
               if (statusNow >= 0) docs.push(...(await this.tickStatus(p, statusNow)));
             }
             this.stats.ticks++;
-            await this.write(docs).catch((err: unknown) => {
+            // A tick's writes are few (open findings, status): refreshed so an alert rule sees them at once.
+            await this.write(docs, undefined, this.deps.options.mode === 'live').catch((err: unknown) => {
               this.statusWritten.clear();
               throw err;
             });
@@ -633,6 +646,10 @@ export class Analyzer {
   readonly corrections: CorrectionStats = { runs: 0, events: 0, added: 0, changed: 0, removed: 0, failures: 0, lastAt: null };
   private readonly stages: [Stage, Stage];
   private timer: NodeJS.Timeout | undefined;
+  /** Live mode: an extra tick at the next silence deadline (between the tickSecs ticks). */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private lastTickAtMs = -Infinity;
+  private stopped = false;
   private correcting = false;
   private correctedAtMs = -Infinity;
 
@@ -655,10 +672,12 @@ export class Analyzer {
       await Promise.allSettled(subs.map((s) => s.stop()));
       throw err;
     }
-    this.timer = setInterval(() => void this.tick(), this.deps.options.tickSecs * 1000);
+    this.timer = setInterval(() => void this.timedTick(), this.deps.options.tickSecs * 1000);
     return {
       stop: async () => {
+        this.stopped = true;
         clearInterval(this.timer);
+        clearTimeout(this.deadlineTimer);
         await Promise.all(subs.map((s) => s.stop()));
       },
       crashed: Promise.race(subs.map((s) => s.crashed)),
@@ -681,6 +700,52 @@ export class Analyzer {
   async tick(): Promise<void> {
     await Promise.all(this.stages.map((s) => s.tick()));
     await this.correct();
+  }
+
+  /**
+   * A tick of the live timers. Live mode also ticks when a silence threshold is due (plus the
+   * allowed lateness), so the gap opens then rather than up to tickSecs later, and then tells
+   * `onSilenceDue`. Deadlines only move later with new events, except for a subject just warmed
+   * up, whose first deadline lies at least analytics.gaps.floorHours ahead: the next regular tick
+   * arms it in time.
+   */
+  private async timedTick(): Promise<void> {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.lastTickAtMs = Date.now();
+    const nowMs = this.now();
+    const due = this.deps.options.mode === 'live' ? this.nextDeadline() : null;
+    await this.tick();
+    if (due !== null && due <= nowMs && this.deps.onSilenceDue) {
+      await this.deps.onSilenceDue().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'analyzer: announcing opened silences failed; the alert rules find them at their next run'));
+    }
+    if (this.deps.options.mode === 'live' && !this.stopped) this.armDeadline();
+  }
+
+  /** A timer for the next deadline if it comes before the next regular tick; never within 50 ms of the last tick. */
+  private armDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    const due = this.nextDeadline();
+    if (due === null) return;
+    const inMs = Math.max((due - this.now()) / (this.deps.nowRate ?? 1), this.lastTickAtMs + MIN_TICK_SPACING_MS - Date.now(), 0);
+    if (inMs >= this.deps.options.tickSecs * 1000) return;
+    this.deadlineTimer = setTimeout(() => void this.timedTick(), Math.ceil(inMs));
+  }
+
+  /** The earliest silence deadline of the states held here (the injected clock), or null. */
+  private nextDeadline(): number | null {
+    let earliest: number | null = null;
+    for (const stage of this.stages) {
+      for (const st of stage.held().values()) {
+        const due = analyzer.nextDeadline(st);
+        if (due !== null && (earliest === null || due < earliest)) earliest = due;
+      }
+    }
+    return earliest;
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
   }
 
   /** Corrections so far, and whether late events wait for one (the re-analysis backlog). */

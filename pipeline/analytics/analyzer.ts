@@ -1,5 +1,5 @@
 import type { ActivityEvent } from '../events/index.ts';
-import { gapsDetector, type GapsState } from './gaps.ts';
+import { gapsDetector, nextDeadline, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
@@ -179,6 +179,15 @@ export const analyzer = {
   flush(st: AnalyzerState, nowMs: number = st.maxSeenMs): readonly Finding[] {
     const out = release(st, Math.max(st.maxSeenMs, nowMs), undefined);
     return tickDetectors(st, Math.max(nowMs, st.watermarkMs), out) ?? NONE;
+  },
+
+  /**
+   * When `tick` next opens a silence gap if no event arrives: the gaps detector's deadline plus
+   * the allowed lateness `tick` waits out, on the injected clock (null: none pending).
+   */
+  nextDeadline(st: AnalyzerState): number | null {
+    const due = nextDeadline(st.gaps);
+    return due === null ? null : due + st.options.allowedLatenessSecs * 1000;
   },
 
   snapshot(st: AnalyzerState): string {
