@@ -336,3 +336,41 @@ test('live: a silence that becomes due is announced (onSilenceDue) once its gap 
   await sub.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });
+
+test('live: no silence is judged while the topic holds posts the state has not analysed yet; once they are, only the truly silent channel has a gap', async () => {
+  const MIN = 60_000;
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'live', now: () => nowMs, analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } } });
+  const store = await DuckDbStore.open(w.dir);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  const post = (ch: string, i: number) =>
+    buildEvent({ timestamp: nowMs, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${i}` }, source: { type: 'test' } });
+  let sent = 0;
+  for (let i = 0; i < 26 * 6; i++) {
+    nowMs += 10 * MIN;
+    await publisher.publish([post('a', i), post('b', i)]);
+    sent += 2;
+  }
+  await until(() => analyzer.stats.channel.records === sent && analyzer.stats.network.records === sent, 'the history analysed');
+  // The analyzer stops consuming (a slow consumer, a backlog) while a keeps posting for three hours.
+  await sub.stop();
+  for (let i = 0; i < 18; i++) {
+    nowMs += 10 * MIN;
+    await publisher.publish([post('a', 1000 + i)]);
+  }
+  assert.equal(await analyzer.tick(), false, 'not every partition judged');
+  // b's partition holds nothing new: b's silence is judged; a's posts, and so the network's, are on the way.
+  assert.deepEqual((await store.findings('gap', {})).map((g) => [g.scope, g.subject]), [['channel', 'b']]);
+  // Caught up: b's silence is judged, a is active.
+  const again = w.make(store);
+  const sub2 = await again.start();
+  await until(() => again.stats.channel.records === 18 && again.stats.network.records === 18, 'the backlog analysed');
+  // The channel group commits just after the network stage has the records: a tick judges all once it has.
+  await until(() => again.tick(), 'a tick that judges every partition');
+  const gaps = await store.findings('gap', { open: true });
+  assert.deepEqual(gaps.map((g) => [g.scope, g.subject]), [['channel', 'b']]);
+  await sub2.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});

@@ -554,11 +554,15 @@ class Stage {
    * held for sources that are done, and analyse the held-back tail of a partition that has
    * analysed all its topic holds. Only the instance that saved a partition's snapshot last ticks
    * it, and only while that snapshot is at its offset: once another instance has analysed newer
-   * records, this one's state is stale and is dropped.
+   * records, this one's state is stale and is dropped. Live mode judges no silence of a partition
+   * whose topic holds records its state has not analysed yet: the wall clock is ahead of what it
+   * knows, and a channel whose posts are still on the way would look silent. Resolves true when
+   * every held partition was judged (none behind, no tick already running).
    */
-  async tick(): Promise<void> {
-    if (this.ticking) return;
+  async tick(): Promise<boolean> {
+    if (this.ticking) return false;
     this.ticking = true;
+    let judgedAll = true;
     try {
       await this.adopting;
       if (this.name === 'network' && this.deps.reloadWatchList) {
@@ -576,11 +580,33 @@ class Stage {
       // One offsets request per tick for all the partitions held, asked only if one needs it.
       let asked: Promise<PartitionProgress[]> | undefined;
       const ownProgress = () => (asked ??= this.transport.progress(this.groupId));
+      const live = this.deps.options.mode === 'live';
+      // Asked before the partitions are locked: a stage catching up is not slowed by ticks.
+      // The network stage is behind as well while the channel stage has records left to forward.
+      const behindOf = async (): Promise<(partition: number, lastOffset: string) => boolean> => {
+        const own = await ownProgress();
+        const upstream = this.name === 'network' && !(await this.deps.transport.progress(this.deps.options.groupId)).every(caughtUp);
+        return (partition, lastOffset) => {
+          const x = own.find((o) => o.partition === partition);
+          return upstream || (x !== undefined && BigInt(x.end) > BigInt(lastOffset) + 1n);
+        };
+      };
+      const behind = live && this.partitions.size > 0
+        ? await behindOf().catch((err: unknown) => {
+            // Unknown: judged at the wall clock as before, rather than not at all.
+            this.deps.log.warn({ stage: this.name, err: errorMessage(err) }, 'analyzer: consumer progress unknown; silences judged without it');
+            return () => false;
+          })
+        : () => false;
       await Promise.all(
         [...this.partitions.keys()].map((partition) =>
           this.exclusive(partition, async () => {
             const p = this.partitions.get(partition);
             if (!p) return;
+            if (behind(partition, p.lastOffset)) {
+              judgedAll = false;
+              return;
+            }
             const head = await this.deps.snapshots.head(p.key);
             if (!head || head.owner !== this.deps.options.instanceId || head.offset !== p.lastOffset) {
               this.partitions.delete(partition);
@@ -613,12 +639,16 @@ class Stage {
               this.statusWritten.clear();
               throw err;
             });
-          }).catch((err) => this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again')),
+          }).catch((err) => {
+            judgedAll = false;
+            this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again');
+          }),
         ),
       );
     } finally {
       this.ticking = false;
     }
+    return judgedAll;
   }
 }
 
@@ -696,10 +726,14 @@ export class Analyzer {
     }
   }
 
-  /** One wall-clock tick of both stages (the live timer calls it; tests call it with their clock), then a correction if one is due. */
-  async tick(): Promise<void> {
-    await Promise.all(this.stages.map((s) => s.tick()));
+  /**
+   * One wall-clock tick of both stages (the live timer calls it; tests call it with their clock),
+   * then a correction if one is due. True when every held partition was judged (Stage.tick).
+   */
+  async tick(): Promise<boolean> {
+    const judged = await Promise.all(this.stages.map((s) => s.tick()));
     await this.correct();
+    return judged.every(Boolean);
   }
 
   /**
@@ -715,8 +749,8 @@ export class Analyzer {
     this.lastTickAtMs = Date.now();
     const nowMs = this.now();
     const due = this.deps.options.mode === 'live' ? this.nextDeadline() : null;
-    await this.tick();
-    if (due !== null && due <= nowMs && this.deps.onSilenceDue) {
+    const judged = await this.tick();
+    if (judged && due !== null && due <= nowMs && this.deps.onSilenceDue) {
       await this.deps.onSilenceDue().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'analyzer: announcing opened silences failed; the alert rules find them at their next run'));
     }
     if (this.deps.options.mode === 'live' && !this.stopped) this.armDeadline();
