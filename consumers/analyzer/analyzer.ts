@@ -134,8 +134,6 @@ class Stage {
   private readonly locks = new Map<number, Promise<unknown>>();
   private forward: Publisher | undefined;
   private ticking = false;
-  /** Live mode: end offsets seen at the previous tick, per partition of this stage's topic and (network stage) of its sources. */
-  private readonly endsSeen = new Map<string, string>();
   private adopting: Promise<void> = Promise.resolve();
   private watchList: WatchList;
   private watchListVersion = 0;
@@ -211,17 +209,6 @@ class Stage {
         this.partitions.set(partition, this.restore(saved));
       });
     }
-  }
-
-  /**
-   * Whether the records a topic partition already held at the previous tick (its end offset then;
-   * at the first tick, now) are not all analysed: `next` is the first offset not analysed. Records
-   * appended since are not a backlog: a steady stream always has a few on the way.
-   */
-  private backlog(key: string, end: string, next: bigint): boolean {
-    const before = this.endsSeen.get(key) ?? end;
-    this.endsSeen.set(key, end);
-    return next < BigInt(before);
   }
 
   /** Batches and ticks of one partition never interleave: both read and write its state. */
@@ -568,10 +555,10 @@ class Stage {
    * analysed all its topic holds. Only the instance that saved a partition's snapshot last ticks
    * it, and only while that snapshot is at its offset: once another instance has analysed newer
    * records, this one's state is stale and is dropped. Live mode judges no silence of a partition
-   * with a backlog (records its topic held at the previous tick that its state has not analysed):
-   * the wall clock is ahead of what it knows, and a channel whose posts are still on the way
-   * would look silent. Resolves true when every held partition was judged (none behind, no tick
-   * already running).
+   * that is behind: records on the way while its state has not seen events up to the time it
+   * would judge at; the wall clock is ahead of what it knows, and a channel whose posts are still
+   * on the way would look silent. Resolves true when every held partition was judged (none
+   * behind, no tick already running).
    */
   async tick(): Promise<boolean> {
     if (this.ticking) return false;
@@ -596,14 +583,16 @@ class Stage {
       const ownProgress = () => (asked ??= this.transport.progress(this.groupId));
       const live = this.deps.options.mode === 'live';
       // Asked before the partitions are locked: a stage catching up is not slowed by ticks. The
-      // network stage is behind as well while the channel stage has a backlog left to forward.
-      const behindOf = async (): Promise<(partition: number, lastOffset: string) => boolean> => {
+      // network stage also waits for what the channel stage has not analysed (and forwarded) yet.
+      const behindOf = async (): Promise<(partition: number, p: PartitionState) => boolean> => {
         const own = new Map((await ownProgress()).map((x) => [x.partition, x.end]));
-        const sources = this.name === 'network' ? await this.deps.transport.progress(this.deps.options.groupId) : [];
-        const upstream = sources.map((x) => this.backlog(`source:${x.partition}`, x.end, BigInt(x.committed ?? x.start))).some(Boolean);
-        return (partition, lastOffset) => {
+        const upstream = this.name === 'network' && !(await this.deps.transport.progress(this.deps.options.groupId)).every(caughtUp);
+        return (partition, p) => {
           const end = own.get(partition);
-          return (end !== undefined && this.backlog(`own:${partition}`, end, BigInt(lastOffset) + 1n)) || upstream;
+          const waiting = upstream || (end !== undefined && BigInt(end) > BigInt(p.lastOffset) + 1n);
+          // Records on the way matter only while the state has not seen up to the time it judges
+          // at (the wall clock less the allowed lateness): a steady stream always has a few.
+          return waiting && p.state.maxSeenMs < this.now() - this.deps.analytics.allowedLatenessSecs * 1000;
         };
       };
       const behind = live && this.partitions.size > 0
@@ -618,7 +607,7 @@ class Stage {
           this.exclusive(partition, async () => {
             const p = this.partitions.get(partition);
             if (!p) return;
-            if (behind(partition, p.lastOffset)) {
+            if (behind(partition, p)) {
               judgedAll = false;
               return;
             }
