@@ -753,8 +753,10 @@ export class Analyzer {
     this.lastTickAtMs = Date.now();
     const nowMs = this.now();
     const due = this.deps.options.mode === 'live' ? this.nextDeadline() : null;
-    const judged = await this.tick();
-    if (judged && due !== null && due <= nowMs && this.deps.onSilenceDue) {
+    await this.tick();
+    // Announced once the due silence is no longer pending: judged (its partition was not behind) and stored.
+    const after = due === null || due > nowMs ? null : this.nextDeadline();
+    if (due !== null && due <= nowMs && (after === null || after > due) && this.deps.onSilenceDue) {
       await this.deps.onSilenceDue().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'analyzer: announcing opened silences failed; the alert rules find them at their next run'));
     }
     if (this.deps.options.mode === 'live' && !this.stopped) this.armDeadline();
@@ -770,12 +772,12 @@ export class Analyzer {
     this.deadlineTimer = setTimeout(() => void this.timedTick(), Math.ceil(inMs));
   }
 
-  /** The earliest silence deadline of the states held here (the injected clock), or null. */
+  /** The earliest deadline of the silences the stages find (channel gaps in the channel stage, network gaps in the network stage; the injected clock), or null. */
   private nextDeadline(): number | null {
     let earliest: number | null = null;
     for (const stage of this.stages) {
       for (const st of stage.held().values()) {
-        const due = analyzer.nextDeadline(st);
+        const due = analyzer.nextDeadline(st, stage.name);
         if (due !== null && (earliest === null || due < earliest)) earliest = due;
       }
     }

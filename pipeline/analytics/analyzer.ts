@@ -183,10 +183,11 @@ export const analyzer = {
 
   /**
    * When `tick` next opens a silence gap if no event arrives: the gaps detector's deadline plus
-   * the allowed lateness `tick` waits out, on the injected clock (null: none pending).
+   * the allowed lateness `tick` waits out, on the injected clock (null: none pending). `scope`:
+   * only channel gaps, or only network gaps.
    */
-  nextDeadline(st: AnalyzerState): number | null {
-    const due = nextDeadline(st.gaps);
+  nextDeadline(st: AnalyzerState, scope?: 'channel' | 'network'): number | null {
+    const due = nextDeadline(st.gaps, scope);
     return due === null ? null : due + st.options.allowedLatenessSecs * 1000;
   },
 

@@ -40,6 +40,20 @@ test('nextDeadline: the first tick at the deadline opens the silence, a tick a m
   assert.equal(analyzer.nextDeadline(st), null, 'an open gap (channel and network) has no deadline left');
 });
 
+test('nextDeadline by scope: channel gaps only, network gaps only', () => {
+  const st = analyzer.init(analyticsOptions());
+  const events = [...history('a', 12), ...history('b', 16)].sort((x, y) => x['@timestamp'].localeCompare(y['@timestamp']));
+  for (const e of events) analyzer.step(st, e);
+  analyzer.tick(st, start + 20 * 24 * H + 16 * H + lateness + MIN);
+  const channel = analyzer.nextDeadline(st, 'channel')!;
+  const network = analyzer.nextDeadline(st, 'network')!;
+  // The network is silent only once b, its later channel, is: after a's deadline.
+  assert.ok(network > channel, `${new Date(network).toISOString()} after ${new Date(channel).toISOString()}`);
+  assert.equal(analyzer.nextDeadline(st), channel);
+  assert.deepEqual(openGaps(analyzer.tick(st, network - 1), 'network'), []);
+  assert.equal(openGaps(analyzer.tick(st, network), 'network').length, 1);
+});
+
 test('nextDeadline: the earliest subject, moved on by new activity; none before warm-up', () => {
   const st = analyzer.init(analyticsOptions());
   assert.equal(analyzer.nextDeadline(st), null, 'no subject yet');
