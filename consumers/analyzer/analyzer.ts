@@ -578,10 +578,13 @@ class Stage {
           this.deps.log.warn({ stage: this.name, err: errorMessage(err) }, 'watch list not reloaded; keeping the current one');
         }
       }
-      // One offsets request per tick for all the partitions held (live: always; replay: only if one needs it).
+      // One offsets request per tick for all the partitions held, asked only if one needs it.
       let asked: Promise<PartitionProgress[]> | undefined;
       const ownProgress = () => (asked ??= this.transport.progress(this.groupId));
       const live = this.deps.options.mode === 'live';
+      // Live: a partition whose silence (gap, or the status core's, which uses the gap threshold)
+      // is due at this tick. Only then do records on the way matter and is the write refreshed.
+      const dueAt = (p: PartitionState, nowMs: number) => live && (analyzer.nextDeadline(p.state) ?? Infinity) <= nowMs;
       // Asked before the partitions are locked: a stage catching up is not slowed by ticks. The
       // network stage also waits for what the channel stage has not analysed (and forwarded) yet.
       const behindOf = async (): Promise<(partition: number, p: PartitionState) => boolean> => {
@@ -595,7 +598,8 @@ class Stage {
           return waiting && p.state.maxSeenMs < this.now() - this.deps.analytics.allowedLatenessSecs * 1000;
         };
       };
-      const behind = live && this.partitions.size > 0
+      const tickMs = this.now();
+      const behind = [...this.partitions.values()].some((p) => dueAt(p, tickMs))
         ? await behindOf().catch((err: unknown) => {
             // Unknown: judged at the wall clock as before, rather than not at all.
             this.deps.log.warn({ stage: this.name, err: errorMessage(err) }, 'analyzer: consumer progress unknown; silences judged without it');
@@ -607,7 +611,8 @@ class Stage {
           this.exclusive(partition, async () => {
             const p = this.partitions.get(partition);
             if (!p) return;
-            if (behind(partition, p)) {
+            const due = dueAt(p, tickMs);
+            if (due && behind(partition, p)) {
               judgedAll = false;
               return;
             }
@@ -638,8 +643,8 @@ class Stage {
               if (statusNow >= 0) docs.push(...(await this.tickStatus(p, statusNow)));
             }
             this.stats.ticks++;
-            // A tick's writes are few (open findings, status): refreshed so an alert rule sees them at once.
-            await this.write(docs, undefined, this.deps.options.mode === 'live').catch((err: unknown) => {
+            // A silence just opened: refreshed (a tick's writes are few) so an alert rule sees it at once.
+            await this.write(docs, undefined, due).catch((err: unknown) => {
               this.statusWritten.clear();
               throw err;
             });
