@@ -756,12 +756,12 @@ export class Analyzer {
     clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
     this.lastTickAtMs = Date.now();
-    const nowMs = this.now();
     const due = this.deps.options.mode === 'live' ? this.nextDeadline() : null;
     await this.tick();
-    // Announced once the due silence is no longer pending: judged (its partition was not behind) and stored.
-    const after = due === null || due > nowMs ? null : this.nextDeadline();
-    if (due !== null && due <= nowMs && (after === null || after > due) && this.deps.onSilenceDue) {
+    // Announced once the silence due is no longer pending: judged (the stages judge at their own
+    // clock reading, after this one's; its partition was not behind) and stored.
+    const after = due === null || due > this.now() ? due : this.nextDeadline();
+    if (due !== null && (after === null || after > due) && this.deps.onSilenceDue) {
       await this.deps.onSilenceDue().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'analyzer: announcing opened silences failed; the alert rules find them at their next run'));
     }
     if (this.deps.options.mode === 'live' && !this.stopped) this.armDeadline();
@@ -774,7 +774,8 @@ export class Analyzer {
     if (due === null) return;
     const inMs = Math.max((due - this.now()) / (this.deps.nowRate ?? 1), this.lastTickAtMs + MIN_TICK_SPACING_MS - Date.now(), 0);
     if (inMs >= this.deps.options.tickSecs * 1000) return;
-    this.deadlineTimer = setTimeout(() => void this.timedTick(), Math.ceil(inMs));
+    // A millisecond late rather than early: a timer may fire within a millisecond before its time.
+    this.deadlineTimer = setTimeout(() => void this.timedTick(), Math.ceil(inMs) + 1);
   }
 
   /** The earliest deadline of the silences the stages find (channel gaps in the channel stage, network gaps in the network stage; the injected clock), or null. */
