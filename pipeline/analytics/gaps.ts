@@ -142,6 +142,25 @@ export function channelSilence(st: GapsState, key: string, alpha: number): { las
   return { lastMs: s.lastMs, gapMs: thresholdMs(s, st.options), unlikelyMs: rhythmMs(s, st.options, alpha) };
 }
 
+/**
+ * The earliest time a tick opens a gap if nothing arrives meanwhile: the first millisecond past
+ * `lastMs + threshold` of a warmed-up subject with no open gap (channels, networks, or both when
+ * no scope is given). null when none is pending. Reads each subject's lastMs, firstMs, events,
+ * open and its threshold (cached per lastMs by thresholdMs, which it may fill); the live analyzer
+ * ticks then, not a tick later.
+ */
+export function nextDeadline(st: GapsState, scope?: 'channel' | 'network'): number | null {
+  let earliest: number | null = null;
+  for (const map of scope === 'channel' ? [st.channels] : scope === 'network' ? [st.networks] : [st.channels, st.networks]) {
+    for (const s of map.values()) {
+      if (s.open !== null || s.lastMs < 0 || !warmedUp(s, st.options)) continue;
+      const due = Math.floor(s.lastMs + thresholdMs(s, st.options)) + 1;
+      if (Number.isFinite(due) && (earliest === null || due < earliest)) earliest = due;
+    }
+  }
+  return earliest;
+}
+
 function longestSince(s: GapSubject, cutoffMs: number): number | null {
   const h = s.history;
   let drop = 0;
