@@ -13,7 +13,9 @@ export interface Transport {
   /**
    * Deliver batches to `handler`. A batch's offsets are committed only after the handler
    * resolves; if it throws, the same records are delivered again (at-least-once). Sinks
-   * are idempotent by event id, so redelivery never duplicates.
+   * are idempotent by event id, so redelivery never duplicates. A handler that resolves with
+   * 'deferCommit' leaves the batch uncommitted: delivery goes on, the partition's next committed
+   * batch commits it too, and until then a failure or a restart delivers it again.
    */
   subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
   /**
@@ -78,9 +80,15 @@ export interface Batch {
   heartbeat(): Promise<void>;
   /** True once the partition was revoked: stop early; uncommitted work is redelivered elsewhere. */
   isStale(): boolean;
+  /**
+   * The offset the partition's next record will get, as known when the batch was read: the
+   * batch reaches the partition's end when its last offset + 1 is this. Absent: unknown.
+   */
+  end?: string;
 }
 
-export type BatchHandler = (batch: Batch) => Promise<void>;
+/** 'deferCommit': handled, but not to be committed yet (Transport.subscribe). */
+export type BatchHandler = (batch: Batch) => Promise<void | 'deferCommit'>;
 
 export interface Subscription {
   /** Stop consuming after the batch in flight is handled and committed. */
