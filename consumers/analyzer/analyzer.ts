@@ -392,6 +392,7 @@ class Stage {
       const nowMs = this.now();
       const status: StatusOutput[] = [];
       const merged: [string, ActivityEvent][] = [];
+      const valid: TransportRecord[] = [];
       for (const r of fresh) {
         if (p.status && r.key === STATUS_RECORD_KEY) {
           // A collector's status update (cli/commands/collect.ts publishes them here), not an event.
@@ -408,10 +409,14 @@ class Stage {
           this.stats.resent++;
           continue;
         }
-        const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs });
+        // The network stage gets only records the channel stage decoded, id checked: not checked twice.
+        const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs, checkId: this.name === 'channel' });
         if (!v.ok) this.stats.invalid++;
         else if (p.merge) merged.push([source!, v.event]);
-        else keep(this.step(p, v.event, status));
+        else {
+          keep(this.step(p, v.event, status));
+          valid.push(r);
+        }
       }
       if (p.merge) addEvents(p.merge, merged, nowMs);
       const replay = this.deps.options.mode === 'replay';
@@ -444,7 +449,8 @@ class Stage {
         }
       }
       await settle();
-      if (this.forward) await this.forwardRecords(fresh);
+      // The original bytes of the valid records (an invalid one is the indexer's to dead-letter).
+      if (this.forward) await this.forwardRecords(valid);
       if (batch.isStale()) {
         // Revoked meanwhile: the new owner starts from the last saved state and committed offset.
         this.partitions.delete(batch.partition);
