@@ -169,7 +169,7 @@ class Stage {
         fromBeginning: true,
         maxBatchRecords: options.maxBatchRecords,
         // The network stage's topic has one partition.
-        ...(this.name === 'channel' ? { concurrentPartitions: options.concurrentPartitions } : {}),
+        ...(this.name === 'channel' ? { concurrentPartitions: options.concurrentPartitions ?? this.deps.sourcePartitions ?? 1 } : {}),
         onAssigned: (topic, partitions) => {
           // In order of the rebalances; a tick waits for the adoption in progress.
           this.adopting = this.adopting

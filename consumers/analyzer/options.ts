@@ -45,10 +45,12 @@ export const analyzerSchema = z.strictObject({
    */
   snapshotEverySecs: z.number().nonnegative().default(5),
   /**
-   * Activity partitions the channel stage analyses at once (each has its own state): one
-   * partition's store writes, forwarding and snapshot overlap another's analysis.
+   * Activity partitions the channel stage analyses at once (each has its own state). Default:
+   * all the topic has, so they advance together: the network stage's merge holds every event
+   * until the slowest source partition passes its time, and partitions read one after another
+   * left most of the input waiting there (and in its snapshots).
    */
-  concurrentPartitions: z.number().int().positive().default(3),
+  concurrentPartitions: z.number().int().positive().optional(),
   /** Retries of retriable store failures before the batch is given back to the transport. */
   retries: z.number().int().nonnegative().default(8),
   retryInitialDelayMs: z.number().int().positive().default(200),
