@@ -169,7 +169,9 @@ class Stage {
         fromBeginning: true,
         maxBatchRecords: options.maxBatchRecords,
         // The network stage's topic has one partition.
-        ...(this.name === 'channel' ? { concurrentPartitions: options.concurrentPartitions ?? this.deps.sourcePartitions ?? 1 } : {}),
+        // The channel stage's partitions advance together (a fetch's worth of each at a time): the
+        // network stage's merge holds every event until the slowest source partition passes its time.
+        ...(this.name === 'channel' ? { concurrentPartitions: options.concurrentPartitions ?? this.deps.sourcePartitions ?? 1, fetchBytesPerPartition: 2 * 1024 * 1024 } : {}),
         onAssigned: (topic, partitions) => {
           // In order of the rebalances; a tick waits for the adoption in progress.
           this.adopting = this.adopting

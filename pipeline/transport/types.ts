@@ -46,6 +46,11 @@ export interface SubscribeOptions {
   /** Partitions handled at the same time (order is kept within each partition). */
   concurrentPartitions?: number;
   /**
+   * Kafka: at most this many bytes of a partition per fetch (default 16 MiB). Smaller keeps the
+   * partitions of a backlog in step: the next fetch waits for every partition of the last one.
+   */
+  fetchBytesPerPartition?: number;
+  /**
    * Told the partitions this subscriber owns, after joining and after every rebalance. A
    * partition that receives nothing still has an owner: the analyzer ticks its state for silences.
    */

@@ -158,7 +158,7 @@ export class KafkaTransport implements Transport {
       // Big fetches: kafkajs fetches again only once every batch of the last fetch is handled, so
       // each fetch is a pause in the indexer's bulk stream (measured: 4 MB / 10 MB fetches kept
       // Elasticsearch at ~0.6 of its raw ceiling). Bounded: at most this much raw data in memory.
-      maxBytesPerPartition: 16 * 1024 * 1024,
+      maxBytesPerPartition: options.fetchBytesPerPartition ?? 16 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
       sessionTimeout: 45_000,
       heartbeatInterval: 3_000,
