@@ -21,8 +21,8 @@ import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
 import { caughtUp, type Batch, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
-import { snapshotKey, type Snapshot, type SnapshotStore } from './snapshots.ts';
-import { addEvent, admit, allDone, forwardKey, newMerge, setSources, release, type MergeState } from './merge.ts';
+import { snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
+import { addEvents, admit, allDone, forwardKey, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
 
 export interface AnalyzerStats {
@@ -112,6 +112,9 @@ interface PartitionState {
   watchListVersion: number;
   /** Last offset in `state`; '-1' before the first record. */
   lastOffset: string;
+  /** Offset of the last snapshot saved (the commit point), and when (Date.now()). */
+  savedOffset: string;
+  savedAtMs: number;
   /** Wall clock of the last batch, and whether the replay's held-back tail was analysed since. */
   lastBatchAtMs: number;
   flushed: boolean;
@@ -177,6 +180,10 @@ class Stage {
         groupId: this.groupId,
         fromBeginning: true,
         maxBatchRecords: options.maxBatchRecords,
+        // The network stage's topic has one partition.
+        // The channel stage's partitions advance together (a fetch's worth of each at a time): the
+        // network stage's merge holds every event until the slowest source partition passes its time.
+        ...(this.name === 'channel' ? { concurrentPartitions: options.concurrentPartitions ?? this.deps.sourcePartitions ?? 1, fetchBytesPerPartition: 2 * 1024 * 1024 } : {}),
         onAssigned: (topic, partitions) => {
           // In order of the rebalances; a tick waits for the adoption in progress.
           this.adopting = this.adopting
@@ -249,14 +256,21 @@ class Stage {
     if (!p) return;
     p.state = state;
     if (p.merge) p.merge.pending = [];
-    const nowMs = this.now();
-    await retry(() => this.deps.snapshots.save({
+    await this.save(p);
+  }
+
+  /** The partition's state saved at the offset it covers (ahead of the commit is safe: covered records are skipped). */
+  private async save(p: PartitionState): Promise<void> {
+    const snapshot: Snapshot = {
       key: p.key,
       offset: p.lastOffset,
       owner: this.deps.options.instanceId,
       state: snapshotState({ state: p.state, merge: p.merge, status: p.status }),
-      savedAt: new Date(nowMs).toISOString(),
-    }), this.retryOptions);
+      savedAt: new Date(this.now()).toISOString(),
+    };
+    await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
+    p.savedOffset = snapshot.offset;
+    p.savedAtMs = Date.now();
   }
 
   /** Replay mode: the partition's held-back tail has been judged (flush), so a rebuilt state must be too. */
@@ -274,7 +288,7 @@ class Stage {
     const status = this.name === 'network' ? (saved.status ?? this.initStatus()) : null;
     // Messages read in the zone configured now, not the one the snapshot was taken under.
     if (status) status.display = this.deps.display ?? DEFAULT_DISPLAY;
-    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, lastBatchAtMs: this.now(), flushed: false };
+    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, savedOffset: s.offset, savedAtMs: Date.now(), lastBatchAtMs: this.now(), flushed: false };
   }
 
   private now(): number {
@@ -336,6 +350,11 @@ class Stage {
     return docs;
   }
 
+  /** The saved snapshot is the one this instance saved last (none yet, before a partition's first save). */
+  private stillOurs(p: PartitionState, head: SnapshotHead | null): boolean {
+    return head === null ? p.savedOffset === '-1' : head.owner === this.deps.options.instanceId && head.offset === p.savedOffset;
+  }
+
   /**
    * The state for a batch: the one in memory if the saved snapshot is still ours and at the same
    * offset; otherwise (first batch, partition moved away and back, a failed batch) the saved one.
@@ -346,7 +365,7 @@ class Stage {
     const held = this.partitions.get(batch.partition);
     if (held) {
       const head = await retry(() => snapshots.head(key), this.retryOptions);
-      if (head && head.owner === options.instanceId && head.offset === held.lastOffset) return held;
+      if (this.stillOurs(held, head)) return held;
     }
     const saved = await retry(() => snapshots.load(key), this.retryOptions);
     const p = saved
@@ -358,6 +377,8 @@ class Stage {
           status: this.name === 'network' ? this.initStatus() : null,
           watchListVersion: this.watchListVersion,
           lastOffset: '-1',
+          savedOffset: '-1',
+          savedAtMs: Date.now(),
           lastBatchAtMs: this.now(),
           flushed: false,
         };
@@ -365,7 +386,7 @@ class Stage {
     return p;
   }
 
-  private async handle(batch: Batch): Promise<void> {
+  private async handle(batch: Batch): Promise<void | 'deferCommit'> {
     if (this.name === 'network' && batch.partition !== 0) {
       // Records are keyed by their source partition: with several partitions the network state
       // would be split, and every network finding wrong.
@@ -374,7 +395,9 @@ class Stage {
     const p = await this.stateFor(batch);
     const fresh = batch.records.filter((r) => newer(r.offset, p.lastOffset));
     this.stats.skipped += batch.records.length - fresh.length;
-    if (fresh.length === 0) return;
+    // Records the state covers but its last snapshot does not (read again after a rebalance) must
+    // not be committed past that snapshot.
+    if (fresh.length === 0) return newer(batch.records[batch.records.length - 1]!.offset, p.savedOffset) ? 'deferCommit' : undefined;
     try {
       const found = new Map<string, Finding>();
       const keep = (fs: readonly Finding[]) => {
@@ -382,6 +405,8 @@ class Stage {
       };
       const nowMs = this.now();
       const status: StatusOutput[] = [];
+      const merged: [string, ActivityEvent][] = [];
+      const valid: TransportRecord[] = [];
       for (const r of fresh) {
         if (p.status && r.key === STATUS_RECORD_KEY) {
           // A collector's status update (cli/commands/collect.ts publishes them here), not an event.
@@ -398,11 +423,16 @@ class Stage {
           this.stats.resent++;
           continue;
         }
-        const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs });
+        // The network stage gets only records the channel stage decoded, id checked: not checked twice.
+        const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs, checkId: this.name === 'channel' });
         if (!v.ok) this.stats.invalid++;
-        else if (p.merge) addEvent(p.merge, source!, v.event, nowMs);
-        else keep(this.step(p, v.event, status));
+        else if (p.merge) merged.push([source!, v.event]);
+        else {
+          keep(this.step(p, v.event, status));
+          valid.push(r);
+        }
       }
+      if (p.merge) addEvents(p.merge, merged, nowMs);
       const replay = this.deps.options.mode === 'replay';
       // Replay: event time is the only clock, so what it makes due is judged after every batch
       // (and at every checkpoint). Live mode writes the members' documents at each tick (a scan of
@@ -433,7 +463,8 @@ class Stage {
         }
       }
       await settle();
-      if (this.forward) await this.forwardRecords(fresh);
+      // The original bytes of the valid records (an invalid one is the indexer's to dead-letter).
+      if (this.forward) await this.forwardRecords(valid);
       if (batch.isStale()) {
         // Revoked meanwhile: the new owner starts from the last saved state and committed offset.
         this.partitions.delete(batch.partition);
@@ -442,16 +473,14 @@ class Stage {
       p.lastOffset = fresh[fresh.length - 1]!.offset;
       p.lastBatchAtMs = nowMs;
       p.flushed = false;
-      const snapshot: Snapshot = {
-        key: p.key,
-        offset: p.lastOffset,
-        owner: this.deps.options.instanceId,
-        state: snapshotState({ state: p.state, merge: p.merge, status: p.status }),
-        savedAt: new Date(nowMs).toISOString(),
-      };
-      await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
+      // A batch that reaches the partition's end is always saved and committed: the replay's end
+      // and the merge's "source done" are read from committed offsets.
+      const atEnd = batch.end === undefined || BigInt(p.lastOffset) + 1n >= BigInt(batch.end);
+      const defer = !atEnd && Date.now() - p.savedAtMs < this.deps.options.snapshotEverySecs * 1000;
+      if (!defer) await this.save(p);
       this.stats.batches++;
       this.stats.records += fresh.length;
+      if (defer) return 'deferCommit';
     } catch (err) {
       // The state has seen records whose batch will be delivered again: start over from the snapshot.
       this.partitions.delete(batch.partition);
@@ -617,7 +646,7 @@ class Stage {
               return;
             }
             const head = await this.deps.snapshots.head(p.key);
-            if (!head || head.owner !== this.deps.options.instanceId || head.offset !== p.lastOffset) {
+            if (!this.stillOurs(p, head)) {
               this.partitions.delete(partition);
               return;
             }

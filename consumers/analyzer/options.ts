@@ -37,6 +37,20 @@ export const analyzerSchema = z.strictObject({
   /** Names this instance in the snapshots it owns; default: the host name (stable across restarts of a container). */
   instanceId: z.string().min(1).optional(),
   maxBatchRecords: z.number().int().positive().default(5_000),
+  /**
+   * A partition's state is saved (and its offsets committed) at most this often while a backlog
+   * is read, and always once a batch reaches the end of the partition; 0: after every batch.
+   * Saving the whole state per batch dominated the analyzer's time (bench/analyzer.ts). A crash
+   * reads again what came after the last save: at most this much work is redone.
+   */
+  snapshotEverySecs: z.number().nonnegative().default(5),
+  /**
+   * Activity partitions the channel stage analyses at once (each has its own state). Default:
+   * all the topic has, so they advance together: the network stage's merge holds every event
+   * until the slowest source partition passes its time, and partitions read one after another
+   * left most of the input waiting there (and in its snapshots).
+   */
+  concurrentPartitions: z.number().int().positive().optional(),
   /** Retries of retriable store failures before the batch is given back to the transport. */
   retries: z.number().int().nonnegative().default(8),
   retryInitialDelayMs: z.number().int().positive().default(200),

@@ -88,10 +88,11 @@ export class ConsumerLag {
             options.onAssigned?.(t, partitions);
           },
         }, async (batch: Batch) => {
-          await handler(batch);
+          const result = await handler(batch);
           const last = batch.records[batch.records.length - 1];
           const ms = last && eventTimeMs(last.value);
           if (ms !== undefined) finished(w.tracker, batch.partition, ms);
+          return result;
         }),
     });
   }

@@ -13,7 +13,9 @@ export interface Transport {
   /**
    * Deliver batches to `handler`. A batch's offsets are committed only after the handler
    * resolves; if it throws, the same records are delivered again (at-least-once). Sinks
-   * are idempotent by event id, so redelivery never duplicates.
+   * are idempotent by event id, so redelivery never duplicates. A handler that resolves with
+   * 'deferCommit' leaves the batch uncommitted: delivery goes on, the partition's next committed
+   * batch commits it too, and until then a failure or a restart delivers it again.
    */
   subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
   /**
@@ -43,6 +45,11 @@ export interface SubscribeOptions {
   maxBatchRecords?: number;
   /** Partitions handled at the same time (order is kept within each partition). */
   concurrentPartitions?: number;
+  /**
+   * Kafka: at most this many bytes of a partition per fetch (default 16 MiB). Smaller keeps the
+   * partitions of a backlog in step: the next fetch waits for every partition of the last one.
+   */
+  fetchBytesPerPartition?: number;
   /**
    * Told the partitions this subscriber owns, after joining and after every rebalance. A
    * partition that receives nothing still has an owner: the analyzer ticks its state for silences.
@@ -78,9 +85,15 @@ export interface Batch {
   heartbeat(): Promise<void>;
   /** True once the partition was revoked: stop early; uncommitted work is redelivered elsewhere. */
   isStale(): boolean;
+  /**
+   * The offset the partition's next record will get, as known when the batch was read: the
+   * batch reaches the partition's end when its last offset + 1 is this. Absent: unknown.
+   */
+  end?: string;
 }
 
-export type BatchHandler = (batch: Batch) => Promise<void>;
+/** 'deferCommit': handled, but not to be committed yet (Transport.subscribe). */
+export type BatchHandler = (batch: Batch) => Promise<void | 'deferCommit'>;
 
 export interface Subscription {
   /** Stop consuming after the batch in flight is handled and committed. */

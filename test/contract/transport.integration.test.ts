@@ -140,6 +140,32 @@ for (const impl of impls) {
       for (let i = 0; i < 30; i++) assert.ok(handled.has(String(i)), `offset ${i} delivered`);
     });
 
+    test('a batch left uncommitted (deferCommit) is delivered again after a later failure, and committed by the next committed batch', async () => {
+      const { transport } = await fresh();
+      const groupId = uniqueName('g-defer');
+      const deliveries: string[][] = [];
+      let failed = false;
+      const sub = await transport.subscribe({ groupId, maxBatchRecords: 10 }, async (b) => {
+        const offsets = b.records.map((r) => r.offset);
+        deliveries.push(offsets);
+        if (!failed && offsets.includes('20')) {
+          failed = true;
+          throw new Error('handler not ready yet');
+        }
+        // Only the batch that holds the last record commits: every earlier one is deferred.
+        return offsets.includes('29') ? undefined : 'deferCommit';
+      });
+      await (await transport.publisher()).publish(events(1, 30, 'defer'));
+      await waitFor(() => failed && deliveries.flat().includes('29'), 'the last offset after the failure', impl.timeoutMs);
+      const progress = async () => (await transport.progress(groupId)).find((p) => p.end === '30');
+      let committed: string | null | undefined;
+      const deadline = Date.now() + impl.timeoutMs;
+      while ((committed = (await progress())?.committed) !== '30' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await sub.stop();
+      assert.equal(deliveries.filter((d) => d.includes('0')).length, 2, `the deferred records delivered again from the start after the failure: ${JSON.stringify(deliveries)}`);
+      assert.equal(committed, '30', 'the last batch commits the deferred ones too');
+    });
+
     test('a group that stops and subscribes again resumes after its last commit', async () => {
       const { transport } = await fresh();
       const groupId = uniqueName('g-resume');

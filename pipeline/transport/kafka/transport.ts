@@ -158,7 +158,7 @@ export class KafkaTransport implements Transport {
       // Big fetches: kafkajs fetches again only once every batch of the last fetch is handled, so
       // each fetch is a pause in the indexer's bulk stream (measured: 4 MB / 10 MB fetches kept
       // Elasticsearch at ~0.6 of its raw ceiling). Bounded: at most this much raw data in memory.
-      maxBytesPerPartition: 16 * 1024 * 1024,
+      maxBytesPerPartition: options.fetchBytesPerPartition ?? 16 * 1024 * 1024,
       maxBytes: 64 * 1024 * 1024,
       sessionTimeout: 45_000,
       heartbeatInterval: 3_000,
@@ -180,8 +180,11 @@ export class KafkaTransport implements Transport {
       await consumer.disconnect().catch(() => {});
       throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot subscribe to ${topic} (${(err as Error).message})`, { cause: err, retriable: true });
     }
+    // Offsets handled but not committed yet (a handler's 'deferCommit'), per partition: the first of them.
+    const uncommittedFrom = new Map<number, string>();
     await consumer.run({
-      autoCommit: true,
+      // Commits are explicit, below: kafkajs would otherwise commit deferred batches on its own.
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.concurrentPartitions ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isStale, isRunning }) => {
@@ -195,15 +198,32 @@ export class KafkaTransport implements Transport {
             key: m.key ? m.key.toString('utf8') : null,
             value: m.value ?? Buffer.alloc(0),
           }));
-          await handler({ topic: batch.topic, partition: batch.partition, records, heartbeat, isStale });
+          let result: void | 'deferCommit';
+          try {
+            result = await handler({ topic: batch.topic, partition: batch.partition, records, heartbeat, isStale, end: batch.highWatermark });
+          } catch (err) {
+            // The failed batch is read again from the last commit, deferred batches included.
+            const from = uncommittedFrom.get(batch.partition);
+            if (from !== undefined && !isStale()) consumer.seek({ topic: batch.topic, partition: batch.partition, offset: from });
+            uncommittedFrom.delete(batch.partition);
+            throw err;
+          }
           // Revoked meanwhile: the new owner re-reads from the last commit; committing here could skip work.
-          if (isStale()) break;
+          if (isStale()) {
+            uncommittedFrom.delete(batch.partition);
+            break;
+          }
           const last = chunk[chunk.length - 1]!.offset;
           resolveOffset(last);
-          // Commit exactly what the handler finished: the next offset after the last record.
-          await commitOffsetsIfNecessary({
-            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
-          });
+          if (result === 'deferCommit') {
+            if (!uncommittedFrom.has(batch.partition)) uncommittedFrom.set(batch.partition, chunk[0]!.offset);
+          } else {
+            // Commit exactly what the handler finished: the next offset after the last record.
+            await commitOffsetsIfNecessary({
+              topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+            });
+            uncommittedFrom.delete(batch.partition);
+          }
           await heartbeat();
         }
       },

@@ -17,12 +17,15 @@ interface Member {
 /** A consumer group on one topic: committed offsets survive its members, as in Kafka. */
 class Group {
   readonly committed: number[];
+  /** The next offset to deliver: past `committed` while handlers defer their commits. */
+  readonly position: number[];
   readonly members: Member[] = [];
   /** Partitions with a batch in a handler: a new owner waits for it, so a partition never runs twice at once. */
   readonly inFlight = new Set<number>();
 
   constructor(topic: Topic, fromBeginning: boolean) {
     this.committed = topic.partitions.map((p) => (fromBeginning ? p.firstOffset : p.nextOffset));
+    this.position = [...this.committed];
   }
 
   owner(partition: number): Member | undefined {
@@ -185,25 +188,35 @@ export class MemoryTransport implements Transport {
     const maxRecords = options.maxBatchRecords ?? 10_000;
     const member: Member = { running: true };
     group.members.push(member);
+    // A rebalance: partitions change owners, and a new owner starts from the last commit.
+    group.position.splice(0, Infinity, ...group.committed);
     topic.changed.notify();
 
     const attempts = new Map<number, number>();
     const retryAt = new Map<number, number>();
 
     const deliver = async (p: number): Promise<void> => {
-      const entries = topic.partitions[p]!.read(group.committed[p]!, maxRecords);
+      const entries = topic.partitions[p]!.read(group.position[p]!, maxRecords);
       const records: TransportRecord[] = entries.map((e) => ({ topic: topic.name, partition: p, offset: String(e.offset), key: e.key, value: e.value }));
       const isStale = () => group.owner(p) !== member;
       group.inFlight.add(p);
       try {
-        await handler({ topic: topic.name, partition: p, records, heartbeat: async () => {}, isStale });
+        const result = await handler({ topic: topic.name, partition: p, records, heartbeat: async () => {}, isStale, end: String(topic.partitions[p]!.nextOffset) });
         // Revoked meanwhile: the new owner re-reads from the last commit; committing here could skip work.
-        if (isStale()) return;
-        group.committed[p] = entries[entries.length - 1]!.offset + 1;
+        if (isStale()) {
+          group.position[p] = group.committed[p]!;
+          return;
+        }
+        group.position[p] = entries[entries.length - 1]!.offset + 1;
         attempts.delete(p);
         retryAt.delete(p);
-        this.trim(topic, p);
+        if (result !== 'deferCommit') {
+          group.committed[p] = group.position[p];
+          this.trim(topic, p);
+        }
       } catch (err) {
+        // Delivered again from the last commit, deferred batches included.
+        group.position[p] = group.committed[p]!;
         const attempt = (attempts.get(p) ?? 0) + 1;
         const delayMs = backoffDelayMs(attempt, { initialDelayMs: this.options.redeliveryInitialDelayMs, maxDelayMs: this.options.redeliveryMaxDelayMs, factor: 2, jitter: 0.5 });
         attempts.set(p, attempt);
@@ -230,7 +243,7 @@ export class MemoryTransport implements Transport {
         let waitMs: number | undefined;
         for (let i = 0; i < mine.length && next === undefined; i++) {
           const p = mine[(turn + i) % mine.length]!;
-          if (group.inFlight.has(p) || group.committed[p]! >= topic.partitions[p]!.nextOffset) continue;
+          if (group.inFlight.has(p) || group.position[p]! >= topic.partitions[p]!.nextOffset) continue;
           const due = (retryAt.get(p) ?? 0) - Date.now();
           if (due > 0) waitMs = Math.min(waitMs ?? due, due);
           else next = p;
@@ -251,6 +264,7 @@ export class MemoryTransport implements Transport {
         topic.changed.notify();
         await loop;
         group.members.splice(group.members.indexOf(member), 1);
+        group.position.splice(0, Infinity, ...group.committed);
         this.subscriptions.delete(stop);
         topic.changed.notify();
       })();
