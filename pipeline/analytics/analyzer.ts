@@ -1,6 +1,6 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { gapsDetector, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
@@ -24,7 +24,7 @@ import { NONE, type Finding } from './types.ts';
  * Its `layout` says which shape it has: a state saved in an earlier layout is upgraded when it is
  * restored or first used.
  */
-const LAYOUT = 2;
+const LAYOUT = 3;
 
 export interface AnalyzerCounts {
   /** Events given to step, duplicates included. */
@@ -76,8 +76,16 @@ type StateV1 = Omit<AnalyzerState, 'bufferTimes' | 'bufferEvents' | 'spikes' | '
   spikes: SpikesStateV1;
 };
 
+/**
+ * Layout 2 differs from 3 in the gap detector's state only, which that detector upgrades itself on
+ * first use (the watch-list status core keeps one too).
+ */
 function upgrade(st: AnalyzerState): void {
   if (st.layout === LAYOUT) return;
+  if (st.layout === 2) {
+    st.layout = LAYOUT;
+    return;
+  }
   if (st.layout !== undefined) {
     // Saved by a newer version: guessing its shape could only give wrong findings.
     throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
@@ -229,6 +237,8 @@ export const analyzer = {
   },
 
   snapshot(st: AnalyzerState): string {
+    // Slots in a canonical order: the same subjects give the same snapshot however they came.
+    compactGaps(st.gaps);
     return snapshotState(st);
   },
 

@@ -9,9 +9,13 @@ import { DAY_MS, dayOf, dayOfWeek, hourOfDay } from './time.ts';
  * detectors are bound by memory access, and an event's update then touches one place.
  */
 export type Profile = number[];
+/** Where profiles live: a profile's own array, or a pool of them side by side (the gap detector's). */
+type Cells = number[] | Float64Array;
 export const WEEKDAYS = 24;
 const EXPOSURE = 31;
 const DAY = 32;
+/** Numbers in a profile. */
+export const PROFILE_SIZE = 33;
 
 /** The layout saved before the flat array (state layout 1): kept to upgrade such snapshots. */
 export interface ProfileV1 {
@@ -32,40 +36,49 @@ export function newProfile(): Profile {
   return ZERO.slice();
 }
 
-export function profileFromV1(p: ProfileV1): Profile {
-  const f = newProfile();
-  for (let h = 0; h < 24; h++) f[h] = p.hourOfDay[h]!;
-  for (let d = 0; d < 7; d++) f[WEEKDAYS + d] = p.dayOfWeek[d]!;
-  f[EXPOSURE] = p.exposureDays;
-  f[DAY] = p.day;
+/** An empty profile at offset `o` of a pool. */
+export function clearProfile(f: Float64Array, o: number): void {
+  f.fill(0, o, o + PROFILE_SIZE);
+  f[o + DAY] = -1;
+}
+
+/** A profile saved in layout 1, written at offset `o` of `f` (a new flat profile by default). */
+export function profileFromV1(p: ProfileV1, f: Cells = newProfile(), o = 0): Cells {
+  for (let h = 0; h < 24; h++) f[o + h] = p.hourOfDay[h]!;
+  for (let d = 0; d < 7; d++) f[o + WEEKDAYS + d] = p.dayOfWeek[d]!;
+  f[o + EXPOSURE] = p.exposureDays;
+  f[o + DAY] = p.day;
   return f;
 }
 
 /** Per-day decay factor for a half-life in days. */
 export const decayPerDay = (halfLifeDays: number): number => Math.pow(0.5, 1 / halfLifeDays);
 
-/** Bring the profile to the day of `t`: every elapsed day decays the counts and adds exposure. */
-export function rollProfile(p: Profile, t: number, decay: number): void {
+/**
+ * Bring the profile (at offset `o` of `p`) to the day of `t`: every elapsed day decays the counts
+ * and adds exposure.
+ */
+export function rollProfile(p: Cells, o: number, t: number, decay: number): void {
   const day = dayOf(t);
-  const last = p[DAY]!;
+  const last = p[o + DAY]!;
   if (last < 0) {
-    p[DAY] = day;
+    p[o + DAY] = day;
     return;
   }
   if (day <= last) return;
   const f = Math.pow(decay, day - last);
-  for (let i = 0; i < WEEKDAYS + 7; i++) p[i]! *= f;
-  p[EXPOSURE] = p[EXPOSURE]! * f + (1 - f) / (1 - decay);
-  p[DAY] = day;
+  for (let i = o; i < o + WEEKDAYS + 7; i++) p[i]! *= f;
+  p[o + EXPOSURE] = p[o + EXPOSURE]! * f + (1 - f) / (1 - decay);
+  p[o + DAY] = day;
 }
 
 /** Count `n` events at `t`. */
-export function countInProfile(p: Profile, t: number, n: number): void {
-  p[hourOfDay(t)]! += n;
-  p[WEEKDAYS + dayOfWeek(t)]! += n;
+export function countInProfile(p: Cells, o: number, t: number, n: number): void {
+  p[o + hourOfDay(t)]! += n;
+  p[o + WEEKDAYS + dayOfWeek(t)]! += n;
 }
 
 /** Days of exposure at `t` (within the profile's current day): completed days plus today's part. */
-export function exposureAt(p: Profile, t: number): number {
-  return p[EXPOSURE]! + (t - p[DAY]! * DAY_MS) / DAY_MS;
+export function exposureAt(p: Cells, o: number, t: number): number {
+  return p[o + EXPOSURE]! + (t - p[o + DAY]! * DAY_MS) / DAY_MS;
 }

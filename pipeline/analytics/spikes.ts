@@ -73,7 +73,7 @@ export function upgradeSpikesState(old: SpikesStateV1): SpikesState {
     options: old.options, homePlatform: old.homePlatform, activity: old.activity, decay: old.decay,
     channels: new Map(), networks: new Map(), creation: new Map(), nextSeq: 0,
   };
-  for (const [key, s] of old.subjects) mapOf(st, s.scope).set(key.slice(s.scope.length + 1), { ...s, profile: profileFromV1(s.profile), seq: st.nextSeq++ });
+  for (const [key, s] of old.subjects) mapOf(st, s.scope).set(key.slice(s.scope.length + 1), { ...s, profile: profileFromV1(s.profile) as Profile, seq: st.nextSeq++ });
   return st;
 }
 
@@ -83,7 +83,7 @@ function mapOf(st: SpikesState, scope: SpikeFinding['scope']): Map<string, Spike
 
 function expectedCount(s: SpikeSubject, hourStartMs: number, o: SpikesOptions): number {
   const p = s.profile;
-  const exposure = exposureAt(p, hourStartMs);
+  const exposure = exposureAt(p, 0, hourStartMs);
   if (exposure <= 0) return o.minExpectedPerHour;
   const h = hourOfDay(hourStartMs);
   let hourly = 0;
@@ -127,8 +127,8 @@ function closeHour(s: SpikeSubject, key: string, decay: number): SpikeFinding | 
   }
   if (s.count > 0) {
     const start = s.hour * HOUR_MS;
-    rollProfile(s.profile, start, decay);
-    countInProfile(s.profile, start, s.count);
+    rollProfile(s.profile, 0, start, decay);
+    countInProfile(s.profile, 0, start, s.count);
   }
   return out;
 }
@@ -156,7 +156,7 @@ function observe(
   if (s.count === minCount && s.critical < 0) {
     const o = st.options;
     const start = hour * HOUR_MS;
-    rollProfile(s.profile, start, st.decay);
+    rollProfile(s.profile, 0, start, st.decay);
     const warm = start - s.firstMs >= o.warmupDays * DAY_MS;
     s.expected = warm ? expectedCount(s, start, o) : 0;
     s.critical = warm ? Math.max(minCount, poissonCriticalCount(s.expected, o.alpha)) : 0;
