@@ -1,15 +1,15 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { compactGaps, gapsDetector, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, newGapsIndex, stepIndexed, type GapsIndex, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
 import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
-import { spikesDetector, upgradeSpikesState, type SpikesState, type SpikesStateV1 } from './spikes.ts';
+import { activityIndexed, newSpikesIndex, spikesDetector, upgradeSpikesState, type SpikesIndex, type SpikesState, type SpikesStateV1 } from './spikes.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
 import { dayOf, parseTimeMs } from './time.ts';
-import { NONE, type Finding } from './types.ts';
+import { channelKey, NONE, type Finding } from './types.ts';
 
 /**
  * All detectors behind one step/tick, with what makes their input trustworthy:
@@ -108,9 +108,50 @@ function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[
   return out;
 }
 
+/**
+ * Each channel key and network resolved to a dense id once per event, with which gaps and spikes
+ * find their subjects in arrays instead of each looking the key up again. Per state object and not
+ * part of the state (ids are given as subjects are met, in any process), so snapshots are unchanged.
+ */
+interface Index {
+  channels: Map<string, number>;
+  networks: Map<string, number>;
+  gaps: GapsIndex;
+  spikes: SpikesIndex;
+}
+
+const indexes = new WeakMap<AnalyzerState, Index>();
+
+function indexOf(st: AnalyzerState): Index {
+  let ix = indexes.get(st);
+  if (ix === undefined) {
+    ix = { channels: new Map(), networks: new Map(), gaps: newGapsIndex(), spikes: newSpikesIndex() };
+    indexes.set(st, ix);
+  }
+  return ix;
+}
+
+function idOf(ids: Map<string, number>, key: string): number {
+  let id = ids.get(key);
+  if (id === undefined) ids.set(key, (id = ids.size));
+  return id;
+}
+
 function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Finding[] | undefined): Finding[] | undefined {
-  out = append(out, gapsDetector.step(st.gaps, event, t));
-  out = append(out, spikesDetector.step(st.spikes, event, t));
+  const action = event.event.action;
+  const activity = st.options.activityActions.includes(action);
+  if (activity || action === 'channel_banned' || action === 'channel_deleted') {
+    const ix = indexOf(st);
+    const key = channelKey(event, st.options.homePlatform);
+    const c = idOf(ix.channels, key);
+    const network = event.channel.network;
+    const n = network === undefined ? -1 : idOf(ix.networks, network);
+    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, c, network, n));
+    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, c, network, n) : spikesDetector.step(st.spikes, event, t));
+  } else {
+    out = append(out, gapsDetector.step(st.gaps, event, t));
+    out = append(out, spikesDetector.step(st.spikes, event, t));
+  }
   out = append(out, migrationDetector.step(st.migration, event, t));
   out = append(out, takedownsDetector.step(st.takedowns, event, t));
   return append(out, resurrectionsDetector.step(st.resurrections, event, t));
@@ -239,6 +280,8 @@ export const analyzer = {
   snapshot(st: AnalyzerState): string {
     // Slots in a canonical order: the same subjects give the same snapshot however they came.
     compactGaps(st.gaps);
+    const ix = indexes.get(st);
+    if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
     return snapshotState(st);
   },
 

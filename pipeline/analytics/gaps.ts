@@ -330,6 +330,74 @@ function slotOf(st: GapsState, map: Map<string, number>, key: string, name: stri
   return i;
 }
 
+/** A channel that is gone is not silent: its last silence ends at `t` and it is no longer watched. */
+function channelGone(st: GapsState, key: string, i: number, t: number): readonly Finding[] {
+  st.channels.delete(key);
+  const gap = t > st.numbers[i * NUMBERS + LAST]! ? endSilence(st, i, 'channel', key, t) : null;
+  freeSlot(st, i);
+  return gap ? [gap] : NONE;
+}
+
+/** Activity of channel slot `c` and network slot `n` (-1: none) at `t`. */
+function activity(st: GapsState, key: string, c: number, network: string | undefined, n: number, t: number): readonly Finding[] {
+  const channelGap = observe(st, c, 'channel', key, t);
+  const networkGap = n < 0 ? null : observe(st, n, 'network', network!, t);
+  if (channelGap === null && networkGap === null) return NONE;
+  return [channelGap, networkGap].filter((g): g is GapFinding => g !== null);
+}
+
+/**
+ * The analyzer's shortcut to slots: slot + 1 by its dense channel and network ids (0: not looked
+ * up yet). Not part of the state: filled as subjects are met, so it needs no snapshot or upgrade.
+ */
+export interface GapsIndex {
+  channels: Int32Array;
+  networks: Int32Array;
+}
+
+export const newGapsIndex = (): GapsIndex => ({ channels: new Int32Array(1024), networks: new Int32Array(64) });
+
+/** `a` with room for index `id` (doubled as needed). */
+export function withRoom(a: Int32Array, id: number): Int32Array {
+  if (id < a.length) return a;
+  let length = a.length * 2;
+  while (length <= id) length *= 2;
+  const grown = new Int32Array(length);
+  grown.set(a);
+  return grown;
+}
+
+/**
+ * `step` for an event the analyzer has resolved already: `key` its channel key, `c` and `n` the
+ * dense ids of its channel and network (-1: none), the same findings as `step`.
+ */
+export function stepIndexed(st: GapsState, ix: GapsIndex, event: ActivityEvent, t: number, key: string, c: number, network: string | undefined, n: number): readonly Finding[] {
+  if (st.layout !== LAYOUT) upgrade(st);
+  const action = event.event.action;
+  if (c >= ix.channels.length) ix.channels = withRoom(ix.channels, c);
+  if (action === 'channel_banned' || action === 'channel_deleted') {
+    const i = ix.channels[c]! - 1;
+    if (i < 0) {
+      const slot = st.channels.get(key);
+      return slot === undefined ? NONE : channelGone(st, key, slot, t);
+    }
+    ix.channels[c] = 0;
+    return channelGone(st, key, i, t);
+  }
+  if (!st.activity.includes(action)) return NONE;
+  const name = channelSubject(event);
+  let i = ix.channels[c]! - 1;
+  if (i < 0) ix.channels[c] = (i = slotOf(st, st.channels, key, name)) + 1;
+  else if (st.names[i] !== name) st.names[i] = name;
+  let j = -1;
+  if (n >= 0) {
+    if (n >= ix.networks.length) ix.networks = withRoom(ix.networks, n);
+    j = ix.networks[n]! - 1;
+    if (j < 0) ix.networks[n] = (j = slotOf(st, st.networks, network!, network!)) + 1;
+  }
+  return activity(st, key, i, network, j, t);
+}
+
 /**
  * The earliest time a tick opens a gap if nothing arrives meanwhile: the first millisecond past
  * `lastMs + threshold` of a warmed-up subject with no open gap (channels, networks, or both when
@@ -366,22 +434,14 @@ export const gapsDetector: Detector<GapsState> = {
     if (st.layout !== LAYOUT) upgrade(st);
     const action = event.event.action;
     if (action === 'channel_banned' || action === 'channel_deleted') {
-      // A channel that is gone is not silent: its last silence ends here and it is no longer watched.
       const key = channelKey(event, st.homePlatform);
       const i = st.channels.get(key);
-      if (i === undefined) return NONE;
-      st.channels.delete(key);
-      const gap = t > st.numbers[i * NUMBERS + LAST]! ? endSilence(st, i, 'channel', key, t) : null;
-      freeSlot(st, i);
-      return gap ? [gap] : NONE;
+      return i === undefined ? NONE : channelGone(st, key, i, t);
     }
     if (!st.activity.includes(action)) return NONE;
     const key = channelKey(event, st.homePlatform);
-    const channelGap = observe(st, slotOf(st, st.channels, key, channelSubject(event)), 'channel', key, t);
     const network = event.channel.network;
-    const networkGap = network === undefined ? null : observe(st, slotOf(st, st.networks, network, network), 'network', network, t);
-    if (channelGap === null && networkGap === null) return NONE;
-    return [channelGap, networkGap].filter((g): g is GapFinding => g !== null);
+    return activity(st, key, slotOf(st, st.channels, key, channelSubject(event)), network, network === undefined ? -1 : slotOf(st, st.networks, network, network), t);
   },
 
   tick(st, nowMs) {

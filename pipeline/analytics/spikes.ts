@@ -133,16 +133,18 @@ function closeHour(s: SpikeSubject, key: string, decay: number): SpikeFinding | 
   return out;
 }
 
-/** Count the event in its subject's hour; findings go to `out`, allocated only when there is one. */
-function observe(
-  st: SpikesState, map: Map<string, SpikeSubject>, key: string, scope: SpikeFinding['scope'], name: string, t: number, minCount: number,
-  out: Finding[] | undefined,
-): Finding[] | undefined {
+/** The subject of `key` in `map`, created at `t` if new. */
+function subjectIn(st: SpikesState, map: Map<string, SpikeSubject>, key: string, scope: SpikeFinding['scope'], name: string, t: number): SpikeSubject {
   let s = map.get(key);
   if (s === undefined) {
     s = { scope, subject: name, profile: newProfile(), firstMs: t, hour: -1, count: 0, critical: -1, expected: 0, run: null, seq: st.nextSeq++ };
     map.set(key, s);
   }
+  return s;
+}
+
+/** Count the event in its subject's hour; findings go to `out`, allocated only when there is one. */
+function observe(st: SpikesState, s: SpikeSubject, key: string, t: number, minCount: number, out: Finding[] | undefined): Finding[] | undefined {
   const hour = Math.floor(t / HOUR_MS);
   if (hour < s.hour) return out; // late: that hour has been judged already
   if (hour > s.hour) {
@@ -165,6 +167,34 @@ function observe(
     (out ??= []).push(finding(s, key));
   }
   return out;
+}
+
+/**
+ * The analyzer's shortcut to subjects: by its dense channel and network ids. Not part of the
+ * state: filled as subjects are met (they are never removed), so it needs no snapshot or upgrade.
+ */
+export interface SpikesIndex {
+  channels: (SpikeSubject | undefined)[];
+  networks: (SpikeSubject | undefined)[];
+}
+
+export const newSpikesIndex = (): SpikesIndex => ({ channels: [], networks: [] });
+
+/**
+ * `step` for activity the analyzer has resolved already: `key` its channel key, `c` and `n` the
+ * dense ids of its channel and network (-1: none), the same findings as `step`.
+ */
+export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: ActivityEvent, t: number, key: string, c: number, network: string | undefined, n: number): readonly Finding[] {
+  const min = st.options.minCount;
+  let s = ix.channels[c];
+  if (s === undefined) ix.channels[c] = s = subjectIn(st, st.channels, key, 'channel', channelSubject(event), t);
+  let out = observe(st, s, key, t, min, undefined);
+  if (n >= 0) {
+    let ns = ix.networks[n];
+    if (ns === undefined) ix.networks[n] = ns = subjectIn(st, st.networks, network!, 'network', network!, t);
+    out = observe(st, ns, network!, t, min, out);
+  }
+  return out ?? NONE;
 }
 
 function closeHours(st: SpikesState, map: Map<string, SpikeSubject>, hour: number, out: [number, SpikeFinding][]): void {
@@ -194,12 +224,13 @@ export const spikesDetector: Detector<SpikesState> = {
     let out: Finding[] | undefined;
     if (st.activity.includes(action)) {
       const min = st.options.minCount;
-      out = observe(st, st.channels, channelKey(event, st.homePlatform), 'channel', channelSubject(event), t, min, out);
-      if (network !== undefined) out = observe(st, st.networks, network, 'network', network, t, min, out);
+      const key = channelKey(event, st.homePlatform);
+      out = observe(st, subjectIn(st, st.channels, key, 'channel', channelSubject(event), t), key, t, min, out);
+      if (network !== undefined) out = observe(st, subjectIn(st, st.networks, network, 'network', network, t), network, t, min, out);
     } else if (action === 'channel_created') {
       const min = st.options.creationMinCount;
-      out = observe(st, st.creation, ALL, 'creation', ALL, t, min, out);
-      if (network !== undefined) out = observe(st, st.creation, network, 'creation', network, t, min, out);
+      out = observe(st, subjectIn(st, st.creation, ALL, 'creation', ALL, t), ALL, t, min, out);
+      if (network !== undefined) out = observe(st, subjectIn(st, st.creation, network, 'creation', network, t), network, t, min, out);
     }
     return out ?? NONE;
   },
