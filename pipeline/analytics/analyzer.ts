@@ -5,7 +5,7 @@ import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
 import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
-import { activityIndexed, newSpikesIndex, spikesDetector, upgradeSpikesState, type SpikesIndex, type SpikesState, type SpikesStateV1 } from './spikes.ts';
+import { activityIndexed, compactSpikes, newSpikesIndex, spikesDetector, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
 import { dayOf, parseTimeMs } from './time.ts';
@@ -77,12 +77,14 @@ type StateV1 = Omit<AnalyzerState, 'bufferTimes' | 'bufferEvents' | 'spikes' | '
 };
 
 /**
- * Layout 2 differs from 3 in the gap detector's state only, which that detector upgrades itself on
- * first use (the watch-list status core keeps one too).
+ * Layout 2 differs from 3 in the spikes' state (one object per subject then), and in the gap
+ * detector's, which that detector upgrades itself on first use (the watch-list status core keeps
+ * one too).
  */
 function upgrade(st: AnalyzerState): void {
   if (st.layout === LAYOUT) return;
   if (st.layout === 2) {
+    st.spikes = upgradeSpikesStateV2(st.spikes as unknown as SpikesStateV2);
     st.layout = LAYOUT;
     return;
   }
@@ -280,6 +282,7 @@ export const analyzer = {
   snapshot(st: AnalyzerState): string {
     // Slots in a canonical order: the same subjects give the same snapshot however they came.
     compactGaps(st.gaps);
+    compactSpikes(st.spikes);
     const ix = indexes.get(st);
     if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
     return snapshotState(st);
