@@ -40,11 +40,17 @@ export interface AnalyzerState {
   migration: MigrationState;
   takedowns: TakedownsState;
   resurrections: ResurrectionsState;
-  /** Recent event ids, and the same ids with their times in arrival order (a queue from recentHead). */
+  /**
+   * Recent event ids, and the same ids with their times in arrival order: a ring of
+   * recentOrder.length entries, the oldest at recentHead, recentCount of them in use (grown by
+   * doubling; a snapshot saves it from the oldest, without spare room).
+   */
   recentIds: Set<string>;
   recentOrder: string[];
   recentTimes: number[];
   recentHead: number;
+  /** Absent in layouts 1 and 2, where recentOrder was a queue from recentHead. */
+  recentCount: number;
   /**
    * The reorder buffer, sorted by (time, id) from `head`; mostly-ordered input appends, so no heap
    * is needed. Times and events in parallel arrays: no entry is allocated per event.
@@ -77,20 +83,23 @@ type StateV1 = Omit<AnalyzerState, 'bufferTimes' | 'bufferEvents' | 'spikes' | '
 };
 
 /**
- * Layout 2 differs from 3 in the spikes' state (one object per subject then), and in the gap
+ * Layout 2 differs from 3 in the recent ids (a queue then), the spikes' state (one object per subject), and in the gap
  * detector's, which that detector upgrades itself on first use (the watch-list status core keeps
  * one too).
  */
 function upgrade(st: AnalyzerState): void {
   if (st.layout === LAYOUT) return;
+  if (st.layout !== undefined && st.layout > LAYOUT) {
+    // Saved by a newer version: guessing its shape could only give wrong findings.
+    throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
+  }
+  // Layouts 1 and 2: recent ids a queue from recentHead.
+  st.recentCount = st.recentOrder.length - st.recentHead;
+  resizeRing(st, st.recentCount);
   if (st.layout === 2) {
     st.spikes = upgradeSpikesStateV2(st.spikes as unknown as SpikesStateV2);
     st.layout = LAYOUT;
     return;
-  }
-  if (st.layout !== undefined) {
-    // Saved by a newer version: guessing its shape could only give wrong findings.
-    throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
   }
   const old = st as unknown as StateV1;
   const waiting = old.buffer.slice(old.head) as [number, string, ActivityEvent][];
@@ -195,22 +204,43 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
 }
 
 /**
- * `id`, already added to recentIds, joins the queue. A queue rather than Map iteration: deleting
- * from a Map's front leaves tombstones every later scan walks.
+ * `id`, already added to recentIds, joins the ring; ids out of the window (or beyond dedupMaxIds)
+ * leave it. A ring rather than Map iteration: deleting from a Map's front leaves tombstones every
+ * later scan walks; and rather than a queue, which allocates as it is shifted.
  */
 function rememberId(st: AnalyzerState, id: string, t: number): void {
-  st.recentOrder.push(id);
-  st.recentTimes.push(t);
+  let order = st.recentOrder;
+  if (st.recentCount === order.length) {
+    resizeRing(st, Math.max(1024, order.length * 2));
+    order = st.recentOrder;
+  }
+  const capacity = order.length;
+  const times = st.recentTimes;
+  const at = (st.recentHead + st.recentCount++) % capacity;
+  order[at] = id;
+  times[at] = t;
   const cutoff = st.maxSeenMs - st.options.dedupWindowSecs * 1000;
   const max = st.options.dedupMaxIds;
-  while (st.recentHead < st.recentOrder.length && (st.recentTimes[st.recentHead]! < cutoff || st.recentIds.size > max)) {
-    st.recentIds.delete(st.recentOrder[st.recentHead++]!);
+  while (st.recentCount > 0 && (times[st.recentHead]! < cutoff || st.recentIds.size > max)) {
+    st.recentIds.delete(order[st.recentHead]!);
+    order[st.recentHead] = '';
+    st.recentHead = (st.recentHead + 1) % capacity;
+    st.recentCount--;
   }
-  if (st.recentHead > 4096 && st.recentHead * 2 > st.recentOrder.length) {
-    st.recentOrder = st.recentOrder.slice(st.recentHead);
-    st.recentTimes = st.recentTimes.slice(st.recentHead);
-    st.recentHead = 0;
+}
+
+/** The ring's entries from the oldest, in arrays of `capacity` (at least recentCount). */
+function resizeRing(st: AnalyzerState, capacity: number): void {
+  const order: string[] = new Array<string>(capacity).fill('');
+  const times: number[] = new Array<number>(capacity).fill(0.5).fill(0); // doubles from the start
+  for (let i = 0; i < st.recentCount; i++) {
+    const from = (st.recentHead + i) % st.recentOrder.length;
+    order[i] = st.recentOrder[from]!;
+    times[i] = st.recentTimes[from]!;
   }
+  st.recentOrder = order;
+  st.recentTimes = times;
+  st.recentHead = 0;
 }
 
 export const analyzer = {
@@ -222,7 +252,7 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
+      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
@@ -283,6 +313,7 @@ export const analyzer = {
     // Slots in a canonical order: the same subjects give the same snapshot however they came.
     compactGaps(st.gaps);
     compactSpikes(st.spikes);
+    resizeRing(st, st.recentCount);
     const ix = indexes.get(st);
     if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
     return snapshotState(st);
