@@ -99,6 +99,8 @@ export async function startEmbeddedConsumers(config: Config, transport: MemoryTr
     log: log.child({ component: 'analyzer' }),
     ...(now ? { now } : {}),
     ...(alertEveryMs ? { checkpoints } : {}),
+    // Live: silences just stored alert at once (on Kafka the same goes through alerter.findingsTopic).
+    ...(options.clock.mode === 'live' ? { onSilenceDue: () => alerter!.evaluateKind('silence') } : {}),
   });
   const sinks: AlertSink[] = [...(options.sinks ?? [])];
   if (config.alerter.log) sinks.push(new LogSink(log.child({ component: 'alerter' })));

@@ -104,8 +104,8 @@ export function exposeAnalyzer(m: Metrics, stats: Record<string, AnalyzerStats>,
 export function countingFindings(m: Metrics, store: Store): Store {
   const written = m.counter('tidewatch_analyzer_findings_written_total', 'findings (and status documents) written to the store, per type', ['type']);
   return decorate<Store>(store, {
-    writeFindings: async (docs) => {
-      const results = await store.writeFindings(docs);
+    writeFindings: async (docs, options) => {
+      const results = await store.writeFindings(docs, options);
       results.forEach((r, i) => {
         if (r.status === 'written') written.inc({ type: docs[i]!.type });
       });

@@ -13,6 +13,7 @@ import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { createStore } from '../pipeline/store/index.ts';
 import type { AlertRecord, Store } from '../pipeline/store/types.ts';
 import { createTransport } from '../pipeline/transport/index.ts';
+import { findingsTopic, followSilences, silenceAnnouncer } from '../cli/findings-topic.ts';
 import type { Publisher } from '../pipeline/transport/types.ts';
 
 /**
@@ -65,6 +66,7 @@ export async function startLivePipeline(o: LivePipelineOptions): Promise<LivePip
       kafka: { brokers: o.brokers, topic: `${o.name}.activity`, dlqTopic: `${o.name}.dlq`, partitions: 2 },
       elasticsearch: { url: o.esUrl, indexPrefix: o.name },
       analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 }, spikes: { warmupDays: 0 } },
+      alerter: { findingsTopic: `${o.name}.findings` },
       analyzer: { groupId: `${o.name}-analyzer`, networkGroupId: `${o.name}-network`, networkTopic: `${o.name}.network`, mode: 'live', tickSecs: o.analyzerTickSecs },
     });
 
@@ -96,11 +98,15 @@ export async function startLivePipeline(o: LivePipelineOptions): Promise<LivePip
     const network = await createTransport({ ...config, kafka: { ...config.kafka!, topic: config.analyzer.networkTopic, partitions: 1 } });
     await transport.ensureTopics();
     await network.ensureTopics();
-    cleanups.push(() => Promise.all([transport.close(), network.close()]));
+    // As `tidewatch run analyzer` and `run alerter` do: silences just stored are announced over Kafka.
+    const findings = await findingsTopic(config as typeof config & { kafka: NonNullable<typeof config.kafka> });
+    const announcer = await silenceAnnouncer(findings);
+    cleanups.push(() => Promise.all([transport.close(), network.close(), announcer.close().then(() => findings.close())]));
 
     const analyzer = new Analyzer({
       transport, network, sourcePartitions: 2, store, snapshots,
-      options: { ...config.analyzer, instanceId: 'live', storeText: false }, analytics: config.analytics, log, now,
+      options: { ...config.analyzer, instanceId: 'live', storeText: false }, analytics: config.analytics, log, now, nowRate: o.speed,
+      onSilenceDue: announcer.announce,
     });
     const sub = await analyzer.start();
     cleanups.push(() => sub.stop());
@@ -117,6 +123,8 @@ export async function startLivePipeline(o: LivePipelineOptions): Promise<LivePip
     });
     await alerter.start();
     cleanups.push(() => alerter.stop());
+    const announced = await followSilences(findings, `${o.name}-alerter`, alerter, log);
+    cleanups.push(() => announced.stop());
     const publisher = await transport.publisher();
     const post = (ch: string, t: number, seq: number) =>
       buildEvent({ timestamp: t, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${seq}` }, source: { type: 'test' } });

@@ -90,6 +90,9 @@ export function registerRun(program: Command): void {
         const network = await createTransport({ ...config, kafka: { ...config.kafka, topic: config.analyzer.networkTopic, partitions: 1 } });
         await transport.ensureTopics();
         await network.ensureTopics();
+        const { findingsTopic, silenceAnnouncer } = await import('../findings-topic.ts');
+        const findings = await findingsTopic(config);
+        const announcer = await silenceAnnouncer(findings);
         // The status core's watch list: the collectors' one (config, then their file, re-read when edited).
         const listFile = config.collector.watchListFile === undefined ? undefined : new WatchListFile(config.collector.watchListFile);
         const lag = await consumerLag(metrics.metrics, config, transport.kind, log);
@@ -108,6 +111,7 @@ export function registerRun(program: Command): void {
           display: config.display,
           ...(listFile ? { reloadWatchList: () => { const l = listFile.readIfChanged(); return l && mergeWatchLists(config.watchList, l); } } : {}),
           log: log.child({ component: 'analyzer' }),
+          onSilenceDue: announcer.announce,
         });
         exposeAnalyzer(metrics.metrics, analyzer.stats, () => analyzer.correctionStatus());
         const sub = await analyzer.start();
@@ -120,7 +124,8 @@ export function registerRun(program: Command): void {
         clearInterval(timer);
         await metrics.close();
         await sub.stop();
-        await Promise.allSettled([transport.close(), network.close()]);
+        await announcer.close();
+        await Promise.allSettled([transport.close(), network.close(), findings.close()]);
         await store.close();
         await client.close();
         log.info({ stats: analyzer.stats, reason: String(reason) }, 'analyzer stopped');
@@ -161,15 +166,21 @@ export function registerRun(program: Command): void {
         });
         exposeAlerter(metrics.metrics, alerter);
         await alerter.start();
+        // The analyzer's announcements of silences just stored: evaluated at once, not at the next scheduled run.
+        const { findingsTopic, followSilences } = await import('../findings-topic.ts');
+        const findings = await findingsTopic(config);
+        const announced = await followSilences(findings, config.alerter.groupId, alerter, log.child({ component: 'alerter' }));
         metrics.started();
         log.info({ rules: rules.filter((r) => r.enabled).map((r) => `${r.name} (${r.schedule})`), webhooks: config.alerter.webhooks.map((w) => w.name) }, 'alerter started');
-        const reason = await untilSignal();
+        const reason = await Promise.race([untilSignal(), announced.crashed]);
         await metrics.close();
+        await announced.stop();
+        await findings.close();
         await alerter.stop();
         await store.close();
         await probe.close();
-        log.info({ stats: alerter.stats, reason }, 'alerter stopped');
-        return 0;
+        log.info({ stats: alerter.stats, reason: String(reason) }, 'alerter stopped');
+        return reason instanceof Error ? 1 : 0;
       }),
     );
 }

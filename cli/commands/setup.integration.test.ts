@@ -24,7 +24,7 @@ const name = uniqueName('twsetup');
 const es = elasticsearchSchema.parse({ url: testElasticsearchUrl(), indexPrefix: name });
 const client = createEsClient(es);
 const dir = mkdtempSync(join(tmpdir(), 'tw-setup-'));
-const topics = { KAFKA_TOPIC: `${name}.activity`, KAFKA_DLQ_TOPIC: `${name}.dlq`, network: `${name}.network` };
+const topics = { KAFKA_TOPIC: `${name}.activity`, KAFKA_DLQ_TOPIC: `${name}.dlq`, network: `${name}.network`, findings: `${name}.findings` };
 
 after(async () => {
   await client.indices.delete({ index: `${name}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
@@ -32,7 +32,7 @@ after(async () => {
   await client.close();
   const admin = new Kafka({ clientId: name, brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [topics.KAFKA_TOPIC, topics.KAFKA_DLQ_TOPIC, topics.network] }).catch(() => {});
+  await admin.deleteTopics({ topics: [topics.KAFKA_TOPIC, topics.KAFKA_DLQ_TOPIC, topics.network, topics.findings] }).catch(() => {});
   await admin.disconnect();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -59,7 +59,7 @@ test('setup imports into the space under the base path, with a saved range cover
   await new Promise<void>((r) => kibana.listen(0, '127.0.0.1', r));
   const { port } = kibana.address() as AddressInfo;
   const configFile = join(dir, 'config.json');
-  writeFileSync(configFile, JSON.stringify({ analyzer: { networkTopic: topics.network } }));
+  writeFileSync(configFile, JSON.stringify({ analyzer: { networkTopic: topics.network }, alerter: { findingsTopic: topics.findings } }));
   try {
     const cli = startCli(['--config', configFile, 'setup'], {
       KAFKA_BROKERS: testKafkaBrokers().join(','),

@@ -41,12 +41,15 @@ export function registerSetup(program: Command): void {
         const transport = new KafkaTransport(config.kafka);
         // The analyzer's network stage reads a one-partition topic of its own (consumers/analyzer/README.md).
         const network = new KafkaTransport({ ...config.kafka, topic: config.analyzer.networkTopic, partitions: 1 });
+        // The analyzer announces silences just stored to the alerter here (consumers/alerter/README.md, "Latency").
+        const findings = new KafkaTransport({ ...config.kafka, topic: config.alerter.findingsTopic, partitions: 1 });
         try {
           await transport.ensureTopics();
           await network.ensureTopics();
-          process.stdout.write(`topics ready: ${config.kafka.topic}, ${config.kafka.dlqTopic}, ${config.analyzer.networkTopic}\n`);
+          await findings.ensureTopics();
+          process.stdout.write(`topics ready: ${config.kafka.topic}, ${config.kafka.dlqTopic}, ${config.analyzer.networkTopic}, ${config.alerter.findingsTopic}\n`);
         } finally {
-          await Promise.allSettled([transport.close(), network.close()]);
+          await Promise.allSettled([transport.close(), network.close(), findings.close()]);
         }
         if (config.kibana && kibana) {
           const [{ importSavedObjects }, { dashboardTime }] = await Promise.all([import('../../dashboards/kibana/import.ts'), import('../../dashboards/kibana/time.ts')]);

@@ -196,3 +196,27 @@ test('alert state not saved: nothing is sent, and the next evaluation alerts', a
   assert.equal(sent.length, 1);
   assert.equal(alerter.lastRuns.get('silence')?.ok, true);
 });
+
+test('evaluateKind (an announced silence): the silence rules run at once, others not; announcements and the schedule together alert once', async () => {
+  const store = new FakeStore();
+  const sent: AlertRecord[] = [];
+  const alerter = new Alerter({
+    store: store as unknown as Store,
+    rules: [ruleSchema.parse({ name: 'silence', kind: 'silence' }), ruleSchema.parse({ name: 'spike', kind: 'spike' })],
+    sinks: [{ name: 'memory', send: async (a) => void sent.push(a) }],
+    options: { retries: 0, retryInitialDelayMs: 10, retryMaxDelayMs: 20 },
+    log,
+    now: () => Date.parse('2017-11-22T16:00:00Z'),
+  });
+  await alerter.loadState();
+  await alerter.evaluateKind('silence');
+  assert.equal(alerter.stats.evaluations, 1, 'only the silence rule ran');
+  assert.deepEqual([...alerter.lastRuns.keys()], ['silence']);
+  assert.equal(sent.length, 0, 'nothing stored, nothing alerted');
+  await store.writeFindings([gap(null)]);
+  // Two announcements and the scheduled run at the same moment.
+  await Promise.all([alerter.evaluateKind('silence'), alerter.evaluateKind('silence'), alerter.evaluate('silence')]);
+  await alerter.idle();
+  assert.deepEqual(sent.map((a) => [a.id, a.state]), [['silence:gap:channel:1001:2017-11-22T09:00:00.000Z', 'firing']]);
+  assert.equal(alerter.stats.evaluations, 4);
+});

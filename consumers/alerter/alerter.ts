@@ -123,6 +123,14 @@ export class Alerter {
     return this.evaluations;
   }
 
+  /**
+   * Evaluate every enabled rule of `kind` now: the analyzer announces that it has just stored the
+   * silences a threshold made due (`silence`), so they alert without waiting for the schedule.
+   */
+  evaluateKind(kind: Rule['kind']): Promise<void> {
+    return Promise.all(this.deps.rules.filter((r) => r.enabled && r.kind === kind).map((r) => this.evaluate(r.name))).then(() => {});
+  }
+
   /** Evaluate every enabled rule now, one after the other. */
   evaluateAll(): Promise<void> {
     return Promise.all(this.deps.rules.filter((r) => r.enabled).map((r) => this.evaluate(r.name))).then(() => {});

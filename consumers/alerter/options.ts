@@ -21,6 +21,13 @@ export const alerterSchema = z.strictObject({
   /** Log every alert transition (the console sink). */
   log: z.boolean().default(true),
   webhooks: z.array(webhookSchema).default([]),
+  /**
+   * Kafka: the analyzer announces here, as it stores them, silences whose threshold has just
+   * passed; the alerter evaluates its silence rules at once (README "Latency"). One partition.
+   */
+  findingsTopic: z.string().min(1).default('tidewatch.alerter.findings'),
+  /** The alerter's consumer group on `findingsTopic`. */
+  groupId: z.string().min(1).default('tidewatch-alerter'),
   /** Retries of retriable store failures when reading or saving alert state. */
   retries: z.number().int().nonnegative().default(5),
   retryInitialDelayMs: z.number().int().positive().default(200),

@@ -307,3 +307,70 @@ test('live: the network stage keeps the watch-list status: collector records obs
   await sub2.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close(), statusPublisher.close(), publisher.close()]);
 });
+
+test('live: a silence that becomes due is announced (onSilenceDue) once its gap is in the store', async () => {
+  const MIN = 60_000;
+  const speed = 600; // a real second is ten minutes
+  const t0 = Date.now();
+  const start = Date.parse('2026-03-02T00:00:00Z');
+  const now = () => start + (Date.now() - t0) * speed;
+  const w = world({ mode: 'live' });
+  const store = await DuckDbStore.open(w.dir);
+  const seen: string[][] = [];
+  const analyzer = new Analyzer({
+    transport: w.transport, network: w.network, sourcePartitions: 4, store, snapshots: w.snapshots,
+    options: { ...analyzerSchema.parse({ mode: 'live', tickSecs: 1 }), instanceId: 'one', storeText: true },
+    analytics: analyticsOptions({ allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } }),
+    log, now, nowRate: speed,
+    onSilenceDue: async () => void seen.push((await store.findings('gap', { open: true })).map((g) => `${g.scope}:${g.subject}`).sort()),
+  });
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  // A day and more of posts every 10 minutes up to now, then silence.
+  const events = [];
+  for (let t = now() - 26 * 60 * MIN, i = 0; t < now(); t += 10 * MIN, i++) {
+    for (const ch of ['a', 'b']) events.push(buildEvent({ timestamp: t, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${i}` }, source: { type: 'test' } }));
+  }
+  await publisher.publish(events);
+  await until(() => seen.some((s) => s.join() === 'channel:a,channel:b,network:net'), 'the three silences announced with their gaps stored', 30_000);
+  await sub.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});
+
+test('live: no silence is judged while the topic holds posts the state has not analysed yet; once they are, only the truly silent channel has a gap', async () => {
+  const MIN = 60_000;
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'live', now: () => nowMs, analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } } });
+  const store = await DuckDbStore.open(w.dir);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  const post = (ch: string, i: number) =>
+    buildEvent({ timestamp: nowMs, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${i}` }, source: { type: 'test' } });
+  let sent = 0;
+  for (let i = 0; i < 26 * 6; i++) {
+    nowMs += 10 * MIN;
+    await publisher.publish([post('a', i), post('b', i)]);
+    sent += 2;
+  }
+  await until(() => analyzer.stats.channel.records === sent && analyzer.stats.network.records === sent, 'the history analysed');
+  // The analyzer stops consuming (a slow consumer, a backlog) while a keeps posting for three hours.
+  await sub.stop();
+  for (let i = 0; i < 18; i++) {
+    nowMs += 10 * MIN;
+    await publisher.publish([post('a', 1000 + i)]);
+  }
+  assert.equal(await analyzer.tick(), false, 'not every partition judged');
+  // b's partition holds nothing new: b's silence is judged; a's posts, and so the network's, are on the way.
+  assert.deepEqual((await store.findings('gap', {})).map((g) => [g.scope, g.subject]), [['channel', 'b']]);
+  // Caught up: b's silence is judged, a is active.
+  const again = w.make(store);
+  const sub2 = await again.start();
+  await until(() => again.stats.channel.records === 18 && again.stats.network.records === 18, 'the backlog analysed');
+  // The channel group commits just after the network stage has the records: a tick judges all once it has.
+  await until(() => again.tick(), 'a tick that judges every partition');
+  const gaps = await store.findings('gap', { open: true });
+  assert.deepEqual(gaps.map((g) => [g.scope, g.subject]), [['channel', 'b']]);
+  await sub2.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});

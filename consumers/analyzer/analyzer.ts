@@ -83,6 +83,15 @@ export interface AnalyzerDeps {
   display?: DisplayOptions;
   /** The wall clock of live mode; injected so tests can compress time. */
   now?: () => number;
+  /** Milliseconds of `now` per real millisecond (a compressed clock's speed): turns a silence deadline into a timer. Default 1. */
+  nowRate?: number;
+  /**
+   * Live mode: called after a tick at which a silence threshold was due, once the gaps it opened
+   * are stored and visible to search, so the alerter evaluates its silence rules at once rather
+   * than at their next scheduled run (cli/embedded.ts calls the alerter, `run analyzer` publishes
+   * to `alerter.findingsTopic`). A failure is logged; the rules' schedule still finds the gap.
+   */
+  onSilenceDue?: () => Promise<void>;
   /**
    * Replay: each time the network stage (the last) has analysed another `everyMs` of event time,
    * within a batch too, it writes the findings so far and awaits `reached` with the event time
@@ -107,6 +116,9 @@ interface PartitionState {
   lastBatchAtMs: number;
   flushed: boolean;
 }
+
+/** Deadline ticks come at least this long after the previous tick: many thresholds due together share one. */
+const MIN_TICK_SPACING_MS = 50;
 
 const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt(than);
 
@@ -489,13 +501,13 @@ class Stage {
   }
 
   /** Upsert findings by id, each detector's stamped with the analysis that made it; retriable failures are retried, then the batch is given back. */
-  private async write(docs: FindingDoc[], batch?: Batch): Promise<void> {
+  private async write(docs: FindingDoc[], batch?: Batch, refresh = false): Promise<void> {
     if (docs.length === 0) return;
     const findings = docs.map((d) => (DETECTOR_TYPE_SET.has(d.type) ? { ...d, analysis: this.analysis } as FindingDoc : d));
     const { store, log } = this.deps;
     let pending = findings;
     await retry(async () => {
-      const results = await store.writeFindings(pending);
+      const results = await store.writeFindings(pending, { refresh });
       const again: FindingDoc[] = [];
       results.forEach((res, i) => {
         if (res.status === 'written') this.stats.findingsWritten++;
@@ -542,11 +554,16 @@ class Stage {
    * held for sources that are done, and analyse the held-back tail of a partition that has
    * analysed all its topic holds. Only the instance that saved a partition's snapshot last ticks
    * it, and only while that snapshot is at its offset: once another instance has analysed newer
-   * records, this one's state is stale and is dropped.
+   * records, this one's state is stale and is dropped. Live mode judges no silence of a partition
+   * that is behind: records on the way while its state has not seen events up to the time it
+   * would judge at; the wall clock is ahead of what it knows, and a channel whose posts are still
+   * on the way would look silent. Resolves true when every held partition was judged (none
+   * behind, no tick already running).
    */
-  async tick(): Promise<void> {
-    if (this.ticking) return;
+  async tick(): Promise<boolean> {
+    if (this.ticking) return false;
     this.ticking = true;
+    let judgedAll = true;
     try {
       await this.adopting;
       if (this.name === 'network' && this.deps.reloadWatchList) {
@@ -564,11 +581,41 @@ class Stage {
       // One offsets request per tick for all the partitions held, asked only if one needs it.
       let asked: Promise<PartitionProgress[]> | undefined;
       const ownProgress = () => (asked ??= this.transport.progress(this.groupId));
+      const live = this.deps.options.mode === 'live';
+      // Live: a partition whose silence (gap, or the status core's, which uses the gap threshold)
+      // is due at this tick. Only then do records on the way matter and is the write refreshed.
+      const dueAt = (p: PartitionState, nowMs: number) => live && (analyzer.nextDeadline(p.state) ?? Infinity) <= nowMs;
+      // Asked before the partitions are locked: a stage catching up is not slowed by ticks. The
+      // network stage also waits for what the channel stage has not analysed (and forwarded) yet.
+      const behindOf = async (): Promise<(partition: number, p: PartitionState) => boolean> => {
+        const own = new Map((await ownProgress()).map((x) => [x.partition, x.end]));
+        const upstream = this.name === 'network' && !(await this.deps.transport.progress(this.deps.options.groupId)).every(caughtUp);
+        return (partition, p) => {
+          const end = own.get(partition);
+          const waiting = upstream || (end !== undefined && BigInt(end) > BigInt(p.lastOffset) + 1n);
+          // Records on the way matter only while the state has not seen up to the time it judges
+          // at (the wall clock less the allowed lateness): a steady stream always has a few.
+          return waiting && p.state.maxSeenMs < this.now() - this.deps.analytics.allowedLatenessSecs * 1000;
+        };
+      };
+      const tickMs = this.now();
+      const behind = [...this.partitions.values()].some((p) => dueAt(p, tickMs))
+        ? await behindOf().catch((err: unknown) => {
+            // Unknown: judged at the wall clock as before, rather than not at all.
+            this.deps.log.warn({ stage: this.name, err: errorMessage(err) }, 'analyzer: consumer progress unknown; silences judged without it');
+            return () => false;
+          })
+        : () => false;
       await Promise.all(
         [...this.partitions.keys()].map((partition) =>
           this.exclusive(partition, async () => {
             const p = this.partitions.get(partition);
             if (!p) return;
+            const due = dueAt(p, tickMs);
+            if (due && behind(partition, p)) {
+              judgedAll = false;
+              return;
+            }
             const head = await this.deps.snapshots.head(p.key);
             if (!head || head.owner !== this.deps.options.instanceId || head.offset !== p.lastOffset) {
               this.partitions.delete(partition);
@@ -596,16 +643,21 @@ class Stage {
               if (statusNow >= 0) docs.push(...(await this.tickStatus(p, statusNow)));
             }
             this.stats.ticks++;
-            await this.write(docs).catch((err: unknown) => {
+            // A silence just opened: refreshed (a tick's writes are few) so an alert rule sees it at once.
+            await this.write(docs, undefined, due).catch((err: unknown) => {
               this.statusWritten.clear();
               throw err;
             });
-          }).catch((err) => this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again')),
+          }).catch((err) => {
+            judgedAll = false;
+            this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again');
+          }),
         ),
       );
     } finally {
       this.ticking = false;
     }
+    return judgedAll;
   }
 }
 
@@ -633,6 +685,10 @@ export class Analyzer {
   readonly corrections: CorrectionStats = { runs: 0, events: 0, added: 0, changed: 0, removed: 0, failures: 0, lastAt: null };
   private readonly stages: [Stage, Stage];
   private timer: NodeJS.Timeout | undefined;
+  /** Live mode: an extra tick at the next silence deadline (between the tickSecs ticks). */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private lastTickAtMs = -Infinity;
+  private stopped = false;
   private correcting = false;
   private correctedAtMs = -Infinity;
 
@@ -655,10 +711,12 @@ export class Analyzer {
       await Promise.allSettled(subs.map((s) => s.stop()));
       throw err;
     }
-    this.timer = setInterval(() => void this.tick(), this.deps.options.tickSecs * 1000);
+    this.timer = setInterval(() => void this.timedTick(), this.deps.options.tickSecs * 1000);
     return {
       stop: async () => {
+        this.stopped = true;
         clearInterval(this.timer);
+        clearTimeout(this.deadlineTimer);
         await Promise.all(subs.map((s) => s.stop()));
       },
       crashed: Promise.race(subs.map((s) => s.crashed)),
@@ -677,10 +735,63 @@ export class Analyzer {
     }
   }
 
-  /** One wall-clock tick of both stages (the live timer calls it; tests call it with their clock), then a correction if one is due. */
-  async tick(): Promise<void> {
-    await Promise.all(this.stages.map((s) => s.tick()));
+  /**
+   * One wall-clock tick of both stages (the live timer calls it; tests call it with their clock),
+   * then a correction if one is due. True when every held partition was judged (Stage.tick).
+   */
+  async tick(): Promise<boolean> {
+    const judged = await Promise.all(this.stages.map((s) => s.tick()));
     await this.correct();
+    return judged.every(Boolean);
+  }
+
+  /**
+   * A tick of the live timers. Live mode also ticks when a silence threshold is due (plus the
+   * allowed lateness), so the gap opens then rather than up to tickSecs later, and then tells
+   * `onSilenceDue`. Deadlines only move later with new events, except for a subject just warmed
+   * up, whose first deadline lies at least analytics.gaps.floorHours ahead: the next regular tick
+   * arms it in time.
+   */
+  private async timedTick(): Promise<void> {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.lastTickAtMs = Date.now();
+    const due = this.deps.options.mode === 'live' ? this.nextDeadline() : null;
+    await this.tick();
+    // Announced once the silence due is no longer pending: judged (the stages judge at their own
+    // clock reading, after this one's; its partition was not behind) and stored.
+    const after = due === null || due > this.now() ? due : this.nextDeadline();
+    if (due !== null && (after === null || after > due) && this.deps.onSilenceDue) {
+      await this.deps.onSilenceDue().catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'analyzer: announcing opened silences failed; the alert rules find them at their next run'));
+    }
+    if (this.deps.options.mode === 'live' && !this.stopped) this.armDeadline();
+  }
+
+  /** A timer for the next deadline if it comes before the next regular tick; never within 50 ms of the last tick. */
+  private armDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    const due = this.nextDeadline();
+    if (due === null) return;
+    const inMs = Math.max((due - this.now()) / (this.deps.nowRate ?? 1), this.lastTickAtMs + MIN_TICK_SPACING_MS - Date.now(), 0);
+    if (inMs >= this.deps.options.tickSecs * 1000) return;
+    // A millisecond late rather than early: a timer may fire within a millisecond before its time.
+    this.deadlineTimer = setTimeout(() => void this.timedTick(), Math.ceil(inMs) + 1);
+  }
+
+  /** The earliest deadline of the silences the stages find (channel gaps in the channel stage, network gaps in the network stage; the injected clock), or null. */
+  private nextDeadline(): number | null {
+    let earliest: number | null = null;
+    for (const stage of this.stages) {
+      for (const st of stage.held().values()) {
+        const due = analyzer.nextDeadline(st, stage.name);
+        if (due !== null && (earliest === null || due < earliest)) earliest = due;
+      }
+    }
+    return earliest;
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
   }
 
   /** Corrections so far, and whether late events wait for one (the re-analysis backlog). */

@@ -1,6 +1,6 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { compactGaps, gapsDetector, newGapsIndex, stepIndexed, type GapsIndex, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, type GapsIndex, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
@@ -307,6 +307,16 @@ export const analyzer = {
     if (st.layout !== LAYOUT) upgrade(st);
     const out = release(st, Math.max(st.maxSeenMs, nowMs), undefined);
     return tickDetectors(st, Math.max(nowMs, st.watermarkMs), out) ?? NONE;
+  },
+
+  /**
+   * When `tick` next opens a silence gap if no event arrives: the gaps detector's deadline plus
+   * the allowed lateness `tick` waits out, on the injected clock (null: none pending). `scope`:
+   * only channel gaps, or only network gaps.
+   */
+  nextDeadline(st: AnalyzerState, scope?: 'channel' | 'network'): number | null {
+    const due = nextDeadline(st.gaps, scope);
+    return due === null ? null : due + st.options.allowedLatenessSecs * 1000;
   },
 
   snapshot(st: AnalyzerState): string {

@@ -173,8 +173,12 @@ export interface Store extends EventSink {
   readonly kind: 'elasticsearch' | 'duckdb';
   /** Create tables / install templates; idempotent. */
   setup(): Promise<void>;
-  /** Upsert by (type, id): the latest write of a finding replaces the earlier one. */
-  writeFindings(docs: readonly FindingDoc[]): Promise<ItemResult[]>;
+  /**
+   * Upsert by (type, id): the latest write of a finding replaces the earlier one. `refresh`: the
+   * written findings are visible to queries when it resolves (Elasticsearch refreshes the
+   * shards written; for few documents, such as a live tick's).
+   */
+  writeFindings(docs: readonly FindingDoc[], options?: { refresh?: boolean }): Promise<ItemResult[]>;
   /** Make everything written so far visible to queries (Elasticsearch refresh; DuckDB: no-op). */
   refresh(): Promise<void>;
   histogram(query: HistogramQuery): Promise<HistogramBucket[]>;

@@ -307,6 +307,12 @@ for (const impl of impls) {
       assert.deepEqual(left, []);
     });
 
+    test('writeFindings with refresh: the findings are visible to queries when it resolves', async () => {
+      const due = gap({ id: 'refresh-at-once', subject: 'refresh_subject', start: '2020-02-01T00:00:00.000Z', end: null, hours: 7 });
+      assert.deepEqual(await store.writeFindings([due], { refresh: true }), [{ id: due.id, status: 'written' }]);
+      assert.deepEqual((await store.findings('gap', { subject: 'refresh_subject' })).map((g) => g.id), [due.id]);
+    });
+
     test('a takedown wave round-trips with the channels it names, and its growth replaces it in place', async () => {
       const first = takedown(12);
       assert.deepEqual(await store.writeFindings([first]), [{ id: first.id, status: 'written' }]);

@@ -238,7 +238,7 @@ test('`tidewatch run analyzer` and `run alerter` serve their metrics and health 
     kafka: { brokers: testKafkaBrokers(), topic: `${name}.activity`, dlqTopic: `${name}.dlq`, partitions: 2 },
     elasticsearch: { url: testElasticsearchUrl(), indexPrefix: name },
     analyzer: { groupId: `${name}-analyzer`, networkGroupId: `${name}-network`, networkTopic: `${name}.network`, tickSecs: 1 },
-    alerter: { rulesFile },
+    alerter: { rulesFile, findingsTopic: `${name}.findings`, groupId: `${name}-alerter` },
   };
   const configFile = (port: number) => {
     const file = join(dir, `config-${port}.json`);

@@ -133,7 +133,7 @@ export class EsStore implements Store {
   }
 
   /** `index` by `<type>:<id>`: the latest version of a finding replaces the stored one. */
-  async writeFindings(docs: readonly FindingDoc[]): Promise<ItemResult[]> {
+  async writeFindings(docs: readonly FindingDoc[], options: { refresh?: boolean } = {}): Promise<ItemResult[]> {
     if (docs.length === 0) return [];
     const operations = docs.flatMap((d) => {
       const f = findingIndexFields(d);
@@ -142,14 +142,14 @@ export class EsStore implements Store {
         { ...d, '@timestamp': f.start, '@end': f.end, '@subjects': f.subjects, '@magnitude': f.magnitude },
       ];
     });
-    return this.findingsBulk(docs.map((d) => d.id), operations, 'writing');
+    return this.findingsBulk(docs.map((d) => d.id), operations, 'writing', options.refresh ?? false);
   }
 
   /** One bulk request of finding operations, a result per id (partial failure is normal). */
-  private async findingsBulk(ids: readonly string[], operations: estypes.BulkRequest['operations'], what: 'writing' | 'deleting'): Promise<ItemResult[]> {
+  private async findingsBulk(ids: readonly string[], operations: estypes.BulkRequest['operations'], what: 'writing' | 'deleting', refresh = false): Promise<ItemResult[]> {
     let response: estypes.BulkResponse;
     try {
-      response = await this.client.bulk({ operations, refresh: false });
+      response = await this.client.bulk({ operations, refresh });
     } catch (err) {
       const e = esError(err, `${what} ${ids.length} finding(s)`);
       return ids.map((id) => ({ id, status: 'failed', retriable: e.retriable, code: e.code, reason: e.message }));
