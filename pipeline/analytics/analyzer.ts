@@ -1,15 +1,15 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { gapsDetector, nextDeadline, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, type GapsIndex, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
 import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
-import { spikesDetector, upgradeSpikesState, type SpikesState, type SpikesStateV1 } from './spikes.ts';
+import { activityIndexed, compactSpikes, newSpikesIndex, spikesDetector, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
 import { dayOf, parseTimeMs } from './time.ts';
-import { NONE, type Finding } from './types.ts';
+import { channelKey, NONE, type Finding } from './types.ts';
 
 /**
  * All detectors behind one step/tick, with what makes their input trustworthy:
@@ -24,7 +24,7 @@ import { NONE, type Finding } from './types.ts';
  * Its `layout` says which shape it has: a state saved in an earlier layout is upgraded when it is
  * restored or first used.
  */
-const LAYOUT = 2;
+const LAYOUT = 3;
 
 export interface AnalyzerCounts {
   /** Events given to step, duplicates included. */
@@ -40,11 +40,17 @@ export interface AnalyzerState {
   migration: MigrationState;
   takedowns: TakedownsState;
   resurrections: ResurrectionsState;
-  /** Recent event ids, and the same ids with their times in arrival order (a queue from recentHead). */
+  /**
+   * Recent event ids, and the same ids with their times in arrival order: a ring of
+   * recentOrder.length entries, the oldest at recentHead, recentCount of them in use (grown by
+   * doubling; a snapshot saves it from the oldest, without spare room).
+   */
   recentIds: Set<string>;
   recentOrder: string[];
   recentTimes: number[];
   recentHead: number;
+  /** Absent in layouts 1 and 2, where recentOrder was a queue from recentHead. */
+  recentCount: number;
   /**
    * The reorder buffer, sorted by (time, id) from `head`; mostly-ordered input appends, so no heap
    * is needed. Times and events in parallel arrays: no entry is allocated per event.
@@ -76,11 +82,24 @@ type StateV1 = Omit<AnalyzerState, 'bufferTimes' | 'bufferEvents' | 'spikes' | '
   spikes: SpikesStateV1;
 };
 
+/**
+ * Layout 2 differs from 3 in the recent ids (a queue then), the spikes' state (one object per subject), and in the gap
+ * detector's, which that detector upgrades itself on first use (the watch-list status core keeps
+ * one too).
+ */
 function upgrade(st: AnalyzerState): void {
   if (st.layout === LAYOUT) return;
-  if (st.layout !== undefined) {
+  if (st.layout !== undefined && st.layout > LAYOUT) {
     // Saved by a newer version: guessing its shape could only give wrong findings.
     throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
+  }
+  // Layouts 1 and 2: recent ids a queue from recentHead.
+  st.recentCount = st.recentOrder.length - st.recentHead;
+  resizeRing(st, st.recentCount);
+  if (st.layout === 2) {
+    st.spikes = upgradeSpikesStateV2(st.spikes as unknown as SpikesStateV2);
+    st.layout = LAYOUT;
+    return;
   }
   const old = st as unknown as StateV1;
   const waiting = old.buffer.slice(old.head) as [number, string, ActivityEvent][];
@@ -100,9 +119,50 @@ function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[
   return out;
 }
 
+/**
+ * Each channel key and network resolved to a dense id once per event, with which gaps and spikes
+ * find their subjects in arrays instead of each looking the key up again. Per state object and not
+ * part of the state (ids are given as subjects are met, in any process), so snapshots are unchanged.
+ */
+interface Index {
+  channels: Map<string, number>;
+  networks: Map<string, number>;
+  gaps: GapsIndex;
+  spikes: SpikesIndex;
+}
+
+const indexes = new WeakMap<AnalyzerState, Index>();
+
+function indexOf(st: AnalyzerState): Index {
+  let ix = indexes.get(st);
+  if (ix === undefined) {
+    ix = { channels: new Map(), networks: new Map(), gaps: newGapsIndex(), spikes: newSpikesIndex() };
+    indexes.set(st, ix);
+  }
+  return ix;
+}
+
+function idOf(ids: Map<string, number>, key: string): number {
+  let id = ids.get(key);
+  if (id === undefined) ids.set(key, (id = ids.size));
+  return id;
+}
+
 function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Finding[] | undefined): Finding[] | undefined {
-  out = append(out, gapsDetector.step(st.gaps, event, t));
-  out = append(out, spikesDetector.step(st.spikes, event, t));
+  const action = event.event.action;
+  const activity = st.options.activityActions.includes(action);
+  if (activity || action === 'channel_banned' || action === 'channel_deleted') {
+    const ix = indexOf(st);
+    const key = channelKey(event, st.options.homePlatform);
+    const c = idOf(ix.channels, key);
+    const network = event.channel.network;
+    const n = network === undefined ? -1 : idOf(ix.networks, network);
+    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, c, network, n));
+    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, c, network, n) : spikesDetector.step(st.spikes, event, t));
+  } else {
+    out = append(out, gapsDetector.step(st.gaps, event, t));
+    out = append(out, spikesDetector.step(st.spikes, event, t));
+  }
   out = append(out, migrationDetector.step(st.migration, event, t));
   out = append(out, takedownsDetector.step(st.takedowns, event, t));
   return append(out, resurrectionsDetector.step(st.resurrections, event, t));
@@ -144,22 +204,43 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
 }
 
 /**
- * `id`, already added to recentIds, joins the queue. A queue rather than Map iteration: deleting
- * from a Map's front leaves tombstones every later scan walks.
+ * `id`, already added to recentIds, joins the ring; ids out of the window (or beyond dedupMaxIds)
+ * leave it. A ring rather than Map iteration: deleting from a Map's front leaves tombstones every
+ * later scan walks; and rather than a queue, which allocates as it is shifted.
  */
 function rememberId(st: AnalyzerState, id: string, t: number): void {
-  st.recentOrder.push(id);
-  st.recentTimes.push(t);
+  let order = st.recentOrder;
+  if (st.recentCount === order.length) {
+    resizeRing(st, Math.max(1024, order.length * 2));
+    order = st.recentOrder;
+  }
+  const capacity = order.length;
+  const times = st.recentTimes;
+  const at = (st.recentHead + st.recentCount++) % capacity;
+  order[at] = id;
+  times[at] = t;
   const cutoff = st.maxSeenMs - st.options.dedupWindowSecs * 1000;
   const max = st.options.dedupMaxIds;
-  while (st.recentHead < st.recentOrder.length && (st.recentTimes[st.recentHead]! < cutoff || st.recentIds.size > max)) {
-    st.recentIds.delete(st.recentOrder[st.recentHead++]!);
+  while (st.recentCount > 0 && (times[st.recentHead]! < cutoff || st.recentIds.size > max)) {
+    st.recentIds.delete(order[st.recentHead]!);
+    order[st.recentHead] = '';
+    st.recentHead = (st.recentHead + 1) % capacity;
+    st.recentCount--;
   }
-  if (st.recentHead > 4096 && st.recentHead * 2 > st.recentOrder.length) {
-    st.recentOrder = st.recentOrder.slice(st.recentHead);
-    st.recentTimes = st.recentTimes.slice(st.recentHead);
-    st.recentHead = 0;
+}
+
+/** The ring's entries from the oldest, in arrays of `capacity` (at least recentCount). */
+function resizeRing(st: AnalyzerState, capacity: number): void {
+  const order: string[] = new Array<string>(capacity).fill('');
+  const times: number[] = new Array<number>(capacity).fill(0.5).fill(0); // doubles from the start
+  for (let i = 0; i < st.recentCount; i++) {
+    const from = (st.recentHead + i) % st.recentOrder.length;
+    order[i] = st.recentOrder[from]!;
+    times[i] = st.recentTimes[from]!;
   }
+  st.recentOrder = order;
+  st.recentTimes = times;
+  st.recentHead = 0;
 }
 
 export const analyzer = {
@@ -171,7 +252,7 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
+      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
@@ -239,6 +320,12 @@ export const analyzer = {
   },
 
   snapshot(st: AnalyzerState): string {
+    // Slots in a canonical order: the same subjects give the same snapshot however they came.
+    compactGaps(st.gaps);
+    compactSpikes(st.spikes);
+    resizeRing(st, st.recentCount);
+    const ix = indexes.get(st);
+    if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
     return snapshotState(st);
   },
 

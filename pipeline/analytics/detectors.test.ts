@@ -208,17 +208,28 @@ test('takedown subjects: a day restored from a snapshot taken before the list ex
  * analyzer saved after the first N events of X.jsonl. Restored, by the analyzer or by the plain
  * restoreState the live analyzer uses, it must go on exactly as an uninterrupted run.
  */
-for (const [file, cut] of [['ordering-messy', 700], ['timeline-2015-takedown', 120]] as const) {
-  test(`a layout-1 snapshot of ${file} after ${cut} events restores and goes on with the same findings`, () => {
+/**
+ * And X.layout2-state-at-N.json, saved the same way by the version before the gap detector's slots
+ * (layout 3): one object per subject, its profile a flat array.
+ */
+const layouts = [1, 2].flatMap((layout) => ([['ordering-messy', 700], ['timeline-2015-takedown', 120]] as const).map(([file, cut]) => [file, cut, layout] as const));
+for (const [file, cut, layout] of layouts) {
+  test(`a layout-${layout} snapshot of ${file} after ${cut} events restores and goes on with the same findings`, () => {
     const dir = new URL('./testdata/', import.meta.url);
     const events = readFileSync(new URL(`${file}.jsonl`, dir), 'utf8').split('\n').filter(Boolean).map((line) => {
       const v = validateEvent(JSON.parse(line), { nowMs: Date.UTC(2026, 0, 1), storeText: true });
       if (!v.ok) throw new Error(v.reason);
       return v.event;
     });
-    const saved = readFileSync(new URL(`${file}.layout1-state-at-${cut}.json`, dir), 'utf8');
-    assert.match(saved, /"buffer":\[(null,)*\[\d+,"[^"]+",\{/, 'events were waiting in the reorder buffer');
-    assert.doesNotMatch(saved, /"layout"/);
+    const saved = readFileSync(new URL(`${file}.layout${layout}-state-at-${cut}.json`, dir), 'utf8');
+    if (layout === 1) {
+      assert.match(saved, /"buffer":\[(null,)*\[\d+,"[^"]+",\{/, 'events were waiting in the reorder buffer');
+      assert.doesNotMatch(saved, /"layout"/);
+    } else {
+      assert.match(saved, /"bufferTimes":\[\d+/, 'events were waiting in the reorder buffer');
+      const { layout: analyzerLayout, gaps } = JSON.parse(saved) as { layout: number; gaps: { layout: number } };
+      assert.deepEqual([analyzerLayout, gaps.layout], [2, 2]);
+    }
     const whole = analyzer.init(analyticsOptions());
     const expected: Finding[] = [];
     events.forEach((e, i) => {
@@ -237,13 +248,36 @@ for (const [file, cut] of [['ordering-messy', 700], ['timeline-2015-takedown', 1
   });
 }
 
+test('snapshots taken while running (the gap slots renumbered each time) change no finding', () => {
+  const dir = new URL('./testdata/', import.meta.url);
+  for (const file of ['timeline-2015-takedown', 'ordering-messy', 'timeline-2017-silence']) {
+    const events = readFileSync(new URL(`${file}.jsonl`, dir), 'utf8').split('\n').filter(Boolean).map((line) => {
+      const v = validateEvent(JSON.parse(line), { nowMs: Date.UTC(2026, 0, 1), storeText: true });
+      if (!v.ok) throw new Error(v.reason);
+      return v.event;
+    });
+    const run = (every: number): Finding[] => {
+      const st = analyzer.init(analyticsOptions());
+      const found: Finding[] = [];
+      events.forEach((e, i) => {
+        found.push(...analyzer.step(st, e));
+        if (i % every === every - 1) analyzer.snapshot(st);
+      });
+      return [...found, ...analyzer.flush(st)];
+    };
+    const expected = run(Number.MAX_SAFE_INTEGER);
+    assert.ok(expected.some((f) => f.type === 'gap' || f.type === 'takedown'), `${file} finds something`);
+    assert.deepEqual(run(37), expected, file);
+  }
+});
+
 test('a snapshot of a layout newer than this version reads is refused, naming the layout', () => {
   const st = analyzer.init(analyticsOptions());
   const json = analyzer.snapshot(st);
-  const refused = (e: unknown): boolean => e instanceof TidewatchError && e.code === ErrorCode.INPUT_UNSUPPORTED && /layout 3/.test(e.message);
+  const refused = (e: unknown): boolean => e instanceof TidewatchError && e.code === ErrorCode.INPUT_UNSUPPORTED && /layout 4/.test(e.message);
   // The analyzer's own layout (the last in the JSON), then the gap detector's (the first).
-  assert.throws(() => analyzer.restore(json.replace(/"layout":2(?![^]*"layout")/, '"layout":3')), refused);
-  const gapsNewer = analyzer.restore(json.replace('"layout":2', '"layout":3'));
+  assert.throws(() => analyzer.restore(json.replace(/"layout":3(?![^]*"layout")/, '"layout":4')), refused);
+  const gapsNewer = analyzer.restore(json.replace('"layout":3', '"layout":4'));
   assert.throws(() => analyzer.tick(gapsNewer, start), refused);
 });
 

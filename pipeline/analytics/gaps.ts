@@ -1,7 +1,7 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, GapsOptions } from './options.ts';
-import { countInProfile, decayPerDay, exposureAt, newProfile, profileFromV1, rollProfile, type Profile, type ProfileV1 } from './profile.ts';
+import { clearProfile, countInProfile, decayPerDay, exposureAt, PROFILE_SIZE, profileFromV1, rollProfile, type Profile, type ProfileV1 } from './profile.ts';
 import { channelKey, channelSubject, NONE, type Detector, type Finding, type GapFinding, type Scope } from './types.ts';
 import { DAY_MS, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
 
@@ -24,109 +24,214 @@ interface OpenGap {
   previousLongestHours: number | null;
 }
 
-interface GapSubject {
-  scope: Scope;
-  subject: string;
-  profile: Profile;
-  firstMs: number;
-  lastMs: number;
-  events: number;
-  /**
-   * Monotonic deque of long intervals, longest first: max over a sliding window. Pairs (end
-   * time, length) side by side in one array, one heap object to touch.
-   */
-  history: number[];
-  /** Threshold cache: the start it was computed for. */
-  thresholdStartMs: number;
-  thresholdMs: number;
-  open: OpenGap | null;
-}
+/*
+ * A subject (channel or network) is a slot: its numbers at slot * NUMBERS in one Float64Array
+ * (first and last activity, events, the threshold cache, then its profile), its name, interval
+ * deque and open gap at the slot in plain arrays. An event's update touches the map lookup and
+ * then these arrays only: the detectors are bound by memory access, not arithmetic.
+ */
+const FIRST = 0;
+const LAST = 1;
+const EVENTS = 2;
+/** Threshold cache: the start it was computed for, and the threshold. */
+const THRESHOLD_START = 3;
+const THRESHOLD = 4;
+const PROFILE = 5;
+const NUMBERS = PROFILE + PROFILE_SIZE;
 
 export interface GapsState {
   options: GapsOptions;
   homePlatform: string;
   activity: string[];
   decay: number;
-  channels: Map<string, GapSubject>;
-  networks: Map<string, GapSubject>;
+  /** Channel key, or network, to its slot. */
+  channels: Map<string, number>;
+  networks: Map<string, number>;
+  /** Per slot: NUMBERS numbers (see above); grown by doubling. */
+  numbers: Float64Array;
+  /** Per slot: the name findings give (handle, else id; the network). */
+  names: string[];
+  /**
+   * Per slot: the monotonic deque of long intervals, longest first (max over a sliding window),
+   * pairs (end time, length) side by side.
+   */
+  history: number[][];
+  open: (OpenGap | null)[];
+  /** Slots handed out; `free` are those of channels gone since (reused first). */
+  slots: number;
+  free: number[];
   /** LAYOUT; absent in state saved before the flat profiles (the analyzer's and the status core's snapshots). */
   layout?: number;
 }
 
-const LAYOUT = 2;
+const LAYOUT = 3;
 
-/** A subject as saved before `layout`: the profile as an object of arrays, the deque as two arrays. */
-type GapSubjectV1 = Omit<GapSubject, 'profile' | 'history'> & { profile: ProfileV1; historyEnd?: number[]; historyMs?: number[] };
+/** A subject as saved in layouts 1 and 2, one object per subject. */
+interface GapSubjectV2 {
+  subject: string;
+  firstMs: number;
+  lastMs: number;
+  events: number;
+  thresholdStartMs: number;
+  thresholdMs: number;
+  open: OpenGap | null;
+  /** Layout 2: the profile as a flat array, the deque as pairs in one array. */
+  profile: Profile | ProfileV1;
+  history?: number[];
+  /** Layout 1: the profile as an object of arrays, the deque as two arrays. */
+  historyEnd?: number[];
+  historyMs?: number[];
+}
+
+/** Empty slots for `count` subjects (a state of `count` slots handed out, none free). */
+function allocate(st: GapsState, count: number): void {
+  st.numbers = new Float64Array(count * NUMBERS);
+  st.names = [];
+  st.history = [];
+  st.open = [];
+  st.slots = count;
+  st.free = [];
+}
 
 /** Brings state saved in an earlier layout to this one, in place (a no-op on the current layout). */
 function upgrade(st: GapsState): void {
   if (st.layout === LAYOUT) return;
-  if (st.layout !== undefined) {
+  if (st.layout !== undefined && st.layout > LAYOUT) {
     // Saved by a newer version: guessing its shape could only give wrong findings.
     throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `gaps state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
   }
-  for (const map of [st.channels, st.networks]) {
-    for (const old of map.values() as Iterable<GapSubjectV1>) {
-      const s = old as unknown as GapSubject;
-      s.profile = profileFromV1(old.profile);
-      s.history = [];
-      for (let i = 0; i < old.historyEnd!.length; i++) s.history.push(old.historyEnd![i]!, old.historyMs![i]!);
-      delete old.historyEnd;
-      delete old.historyMs;
+  const maps = [st.channels, st.networks] as unknown as Map<string, GapSubjectV2 | number>[];
+  allocate(st, maps[0]!.size + maps[1]!.size);
+  let i = 0;
+  // Slots in map order: the order compact() gives, so an upgraded state snapshots as a fresh one.
+  for (const map of maps) {
+    for (const [key, s] of map as Map<string, GapSubjectV2>) {
+      const n = st.numbers;
+      const o = i * NUMBERS;
+      n[o + FIRST] = s.firstMs;
+      n[o + LAST] = s.lastMs;
+      n[o + EVENTS] = s.events;
+      n[o + THRESHOLD_START] = s.thresholdStartMs;
+      n[o + THRESHOLD] = s.thresholdMs;
+      if (Array.isArray(s.profile)) n.set(s.profile, o + PROFILE);
+      else profileFromV1(s.profile, n, o + PROFILE);
+      let history = s.history;
+      if (history === undefined) {
+        history = [];
+        for (let k = 0; k < s.historyEnd!.length; k++) history.push(s.historyEnd![k]!, s.historyMs![k]!);
+      }
+      st.names[i] = s.subject;
+      st.history[i] = history;
+      st.open[i] = s.open;
+      map.set(key, i++);
     }
   }
   st.layout = LAYOUT;
 }
 
+/**
+ * Renumbers the slots in map order (channels, then networks), with no spare capacity: the state
+ * then depends on the subjects alone, not on the order they came and went in, so a snapshot is
+ * the same whether the state ran uninterrupted or was upgraded from an earlier layout on the way.
+ */
+export function compactGaps(st: GapsState): void {
+  upgrade(st);
+  const { numbers, names, history, open } = st;
+  allocate(st, st.channels.size + st.networks.size);
+  let i = 0;
+  for (const map of [st.channels, st.networks]) {
+    for (const [key, from] of map) {
+      st.numbers.set(numbers.subarray(from * NUMBERS, (from + 1) * NUMBERS), i * NUMBERS);
+      st.names[i] = names[from]!;
+      st.history[i] = history[from]!;
+      st.open[i] = open[from]!;
+      map.set(key, i++);
+    }
+  }
+}
+
+/** A new subject's slot, emptied. */
+function newSlot(st: GapsState, name: string): number {
+  let i = st.free.pop();
+  if (i === undefined) {
+    i = st.slots++;
+    if (st.slots * NUMBERS > st.numbers.length) {
+      const grown = new Float64Array(Math.max(16, st.slots * 2) * NUMBERS);
+      grown.set(st.numbers);
+      st.numbers = grown;
+    }
+  }
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  n[o + FIRST] = -1;
+  n[o + LAST] = -1;
+  n[o + EVENTS] = 0;
+  n[o + THRESHOLD_START] = -1;
+  n[o + THRESHOLD] = 0;
+  clearProfile(n, o + PROFILE);
+  st.names[i] = name;
+  st.history[i] = [];
+  st.open[i] = null;
+  return i;
+}
+
+/** A channel gone: its slot is free for the next new subject. */
+function freeSlot(st: GapsState, i: number): void {
+  st.names[i] = '';
+  st.history[i] = [];
+  st.open[i] = null;
+  st.free.push(i);
+}
+
 /** Intervals shorter than this are not remembered: they can never be the precedent of a gap. */
 const MIN_HISTORY_MS = HOUR_MS;
 
-function newSubject(scope: Scope, subject: string): GapSubject {
-  return {
-    scope, subject, profile: newProfile(), firstMs: -1, lastMs: -1, events: 0,
-    history: [], thresholdStartMs: -1, thresholdMs: 0, open: null,
-  };
-}
-
-/** Time from `start` until the expected count under the (shifted) rhythm reaches `target`. */
-function msToExpect(hourly: Profile, exposure: number, start: number, shift: number, target: number): number {
+/** Time from `start` until the expected count under the (shifted) rhythm reaches `target` (the profile at `p` of `n`). */
+function msToExpect(n: Float64Array, p: number, exposure: number, start: number, shift: number, target: number): number {
   let acc = 0;
   let t = start;
   // Two days hour by hour follow the rhythm; beyond that every day adds the daily total.
   for (let i = 0; i < 48; i++) {
     const hourEnd = (Math.floor(t / HOUR_MS) + 1) * HOUR_MS;
-    const rate = hourly[(hourOfDay(t) - shift + 24) % 24]! / exposure;
+    const rate = n[p + ((hourOfDay(t) - shift + 24) % 24)]! / exposure;
     const expect = (rate * (hourEnd - t)) / HOUR_MS;
     if (expect >= target - acc) return t + ((target - acc) / rate) * HOUR_MS - start;
     acc += expect;
     t = hourEnd;
   }
   let daily = 0;
-  for (let h = 0; h < 24; h++) daily += hourly[h]!;
+  for (let h = 0; h < 24; h++) daily += n[p + h]!;
   daily /= exposure;
   return daily > 0 ? t - start + ((target - acc) / daily) * DAY_MS : Number.MAX_VALUE;
 }
 
 /** Time after the last activity until seeing nothing has probability below `alpha`, under any tolerated shift of the rhythm. */
-function rhythmMs(s: GapSubject, o: GapsOptions, alpha: number): number {
-  const exposure = exposureAt(s.profile, s.lastMs);
+function rhythmMs(st: GapsState, i: number, alpha: number): number {
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  const last = n[o + LAST]!;
+  const exposure = exposureAt(n, o + PROFILE, last);
   const target = -Math.log(alpha);
   let worst = 0;
-  for (let shift = -o.rhythmShiftHours; shift <= o.rhythmShiftHours; shift++) {
-    worst = Math.max(worst, msToExpect(s.profile, exposure, s.lastMs, shift, target));
+  for (let shift = -st.options.rhythmShiftHours; shift <= st.options.rhythmShiftHours; shift++) {
+    worst = Math.max(worst, msToExpect(n, o + PROFILE, exposure, last, shift, target));
   }
   return worst;
 }
 
-function thresholdMs(s: GapSubject, o: GapsOptions): number {
-  if (s.thresholdStartMs === s.lastMs) return s.thresholdMs;
-  s.thresholdStartMs = s.lastMs;
-  s.thresholdMs = Math.max(o.floorHours * HOUR_MS, rhythmMs(s, o, o.alpha));
-  return s.thresholdMs;
+function thresholdMs(st: GapsState, i: number): number {
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  if (n[o + THRESHOLD_START] === n[o + LAST]) return n[o + THRESHOLD]!;
+  n[o + THRESHOLD_START] = n[o + LAST]!;
+  n[o + THRESHOLD] = Math.max(st.options.floorHours * HOUR_MS, rhythmMs(st, i, st.options.alpha));
+  return n[o + THRESHOLD]!;
 }
 
-function warmedUp(s: GapSubject, o: GapsOptions): boolean {
-  return s.events >= o.warmupEvents && s.lastMs - s.firstMs >= o.warmupDays * DAY_MS;
+function warmedUp(st: GapsState, i: number): boolean {
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  return n[o + EVENTS]! >= st.options.warmupEvents && n[o + LAST]! - n[o + FIRST]! >= st.options.warmupDays * DAY_MS;
 }
 
 /**
@@ -137,41 +242,22 @@ function warmedUp(s: GapSubject, o: GapsOptions): boolean {
  */
 export function channelSilence(st: GapsState, key: string, alpha: number): { lastMs: number; gapMs: number; unlikelyMs: number } | null {
   upgrade(st);
-  const s = st.channels.get(key);
-  if (s === undefined || s.lastMs < 0 || !warmedUp(s, st.options)) return null;
-  return { lastMs: s.lastMs, gapMs: thresholdMs(s, st.options), unlikelyMs: rhythmMs(s, st.options, alpha) };
+  const i = st.channels.get(key);
+  if (i === undefined) return null;
+  const lastMs = st.numbers[i * NUMBERS + LAST]!;
+  if (lastMs < 0 || !warmedUp(st, i)) return null;
+  return { lastMs, gapMs: thresholdMs(st, i), unlikelyMs: rhythmMs(st, i, alpha) };
 }
 
-/**
- * The earliest time a tick opens a gap if nothing arrives meanwhile: the first millisecond past
- * `lastMs + threshold` of a warmed-up subject with no open gap (channels, networks, or both when
- * no scope is given). null when none is pending. Reads each subject's lastMs, firstMs, events,
- * open and its threshold (cached per lastMs by thresholdMs, which it may fill); the live analyzer
- * ticks then, not a tick later.
- */
-export function nextDeadline(st: GapsState, scope?: 'channel' | 'network'): number | null {
-  let earliest: number | null = null;
-  for (const map of scope === 'channel' ? [st.channels] : scope === 'network' ? [st.networks] : [st.channels, st.networks]) {
-    for (const s of map.values()) {
-      if (s.open !== null || s.lastMs < 0 || !warmedUp(s, st.options)) continue;
-      const due = Math.floor(s.lastMs + thresholdMs(s, st.options)) + 1;
-      if (Number.isFinite(due) && (earliest === null || due < earliest)) earliest = due;
-    }
-  }
-  return earliest;
-}
-
-function longestSince(s: GapSubject, cutoffMs: number): number | null {
-  const h = s.history;
+function longestSince(h: number[], cutoffMs: number): number | null {
   let drop = 0;
   while (drop < h.length && h[drop]! < cutoffMs) drop += 2;
   if (drop > 0) h.splice(0, drop);
   return h.length ? h[1]! : null;
 }
 
-function remember(s: GapSubject, endMs: number, lengthMs: number, cap: number): void {
+function remember(h: number[], endMs: number, lengthMs: number, cap: number): void {
   if (lengthMs < MIN_HISTORY_MS) return;
-  const h = s.history;
   // An older interval no longer than a newer one can never again be the longest in the window.
   let n = h.length;
   while (n > 0 && h[n - 1]! <= lengthMs) n -= 2;
@@ -180,14 +266,10 @@ function remember(s: GapSubject, endMs: number, lengthMs: number, cap: number): 
   if (n < cap * 2) h.push(endMs, lengthMs);
 }
 
-function gapId(s: GapSubject, key: string, startMs: number): string {
-  return `gap:${s.scope}:${key}:${isoOf(startMs)}`;
-}
-
-function finding(s: GapSubject, open: OpenGap, endMs: number | null, nowMs: number): GapFinding {
+function finding(st: GapsState, i: number, scope: Scope, open: OpenGap, endMs: number | null, nowMs: number): GapFinding {
   const hours = round2((nowMs - open.startMs) / HOUR_MS);
   return {
-    type: 'gap', id: open.id, scope: s.scope, subject: s.subject,
+    type: 'gap', id: open.id, scope, subject: st.names[i]!,
     start: isoOf(open.startMs), end: endMs === null ? null : isoOf(endMs),
     hours, baselineHours: open.baselineHours,
     unprecedented: open.previousLongestHours === null || hours > open.previousLongestHours,
@@ -196,91 +278,180 @@ function finding(s: GapSubject, open: OpenGap, endMs: number | null, nowMs: numb
 }
 
 /** The silence since the subject's last activity, as an open gap if it is one by `nowMs`. */
-function judge(s: GapSubject, key: string, nowMs: number, o: GapsOptions): OpenGap | null {
-  if (s.lastMs < 0 || nowMs - s.lastMs < o.floorHours * HOUR_MS || !warmedUp(s, o)) return null;
-  const threshold = thresholdMs(s, o);
-  if (nowMs - s.lastMs <= threshold) return null;
-  const previous = longestSince(s, s.lastMs - o.lookbackDays * DAY_MS);
+function judge(st: GapsState, i: number, scope: Scope, key: string, nowMs: number): OpenGap | null {
+  const o = st.options;
+  const last = st.numbers[i * NUMBERS + LAST]!;
+  if (last < 0 || nowMs - last < o.floorHours * HOUR_MS || !warmedUp(st, i)) return null;
+  const threshold = thresholdMs(st, i);
+  if (nowMs - last <= threshold) return null;
+  const previous = longestSince(st.history[i]!, last - o.lookbackDays * DAY_MS);
   return {
-    id: gapId(s, key, s.lastMs),
-    startMs: s.lastMs,
+    id: `gap:${scope}:${key}:${isoOf(last)}`,
+    startMs: last,
     baselineHours: round2(threshold / HOUR_MS),
     previousLongestHours: previous === null ? null : round2(previous / HOUR_MS),
   };
 }
 
 /** Activity (or the channel's end) at `t`: closes the silence before it, returned if it was a gap. */
-function endSilence(s: GapSubject, key: string, t: number, o: GapsOptions): GapFinding | null {
-  const open = s.open ?? judge(s, key, t, o);
-  s.open = null;
-  if (s.lastMs >= 0) remember(s, t, t - s.lastMs, o.historyEntries);
-  return open ? finding(s, open, t, t) : null;
+function endSilence(st: GapsState, i: number, scope: Scope, key: string, t: number): GapFinding | null {
+  const open = st.open[i] ?? judge(st, i, scope, key, t);
+  st.open[i] = null;
+  const last = st.numbers[i * NUMBERS + LAST]!;
+  if (last >= 0) remember(st.history[i]!, t, t - last, st.options.historyEntries);
+  return open ? finding(st, i, scope, open, t, t) : null;
 }
 
-function observe(s: GapSubject, key: string, t: number, st: GapsState): GapFinding | null {
+function observe(st: GapsState, i: number, scope: Scope, key: string, t: number): GapFinding | null {
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  const last = n[o + LAST]!;
   // Late or duplicate activity says nothing about a silence already behind us.
-  if (t <= s.lastMs) return null;
+  if (t <= last) return null;
   // Intervals shorter than both an hour and the floor can neither be a gap nor its precedent.
   const minMs = Math.min(MIN_HISTORY_MS, st.options.floorHours * HOUR_MS);
-  const gap = s.lastMs >= 0 && (s.open !== null || t - s.lastMs >= minMs) ? endSilence(s, key, t, st.options) : null;
-  if (s.firstMs < 0) s.firstMs = t;
-  rollProfile(s.profile, t, st.decay);
-  countInProfile(s.profile, t, 1);
-  s.lastMs = t;
-  s.events++;
+  const gap = last >= 0 && (st.open[i] !== null || t - last >= minMs) ? endSilence(st, i, scope, key, t) : null;
+  if (n[o + FIRST]! < 0) n[o + FIRST] = t;
+  rollProfile(n, o + PROFILE, t, st.decay);
+  countInProfile(n, o + PROFILE, t, 1);
+  n[o + LAST] = t;
+  n[o + EVENTS]!++;
   return gap;
 }
 
-function subjectOf(map: Map<string, GapSubject>, key: string, scope: Scope, name: string): GapSubject {
-  let s = map.get(key);
-  if (s === undefined) {
-    s = newSubject(scope, name);
-    map.set(key, s);
-  } else if (s.subject !== name) {
-    s.subject = name;
+function slotOf(st: GapsState, map: Map<string, number>, key: string, name: string): number {
+  let i = map.get(key);
+  if (i === undefined) {
+    i = newSlot(st, name);
+    map.set(key, i);
+  } else if (st.names[i] !== name) {
+    st.names[i] = name;
   }
-  return s;
+  return i;
+}
+
+/** A channel that is gone is not silent: its last silence ends at `t` and it is no longer watched. */
+function channelGone(st: GapsState, key: string, i: number, t: number): readonly Finding[] {
+  st.channels.delete(key);
+  const gap = t > st.numbers[i * NUMBERS + LAST]! ? endSilence(st, i, 'channel', key, t) : null;
+  freeSlot(st, i);
+  return gap ? [gap] : NONE;
+}
+
+/** Activity of channel slot `c` and network slot `n` (-1: none) at `t`. */
+function activity(st: GapsState, key: string, c: number, network: string | undefined, n: number, t: number): readonly Finding[] {
+  const channelGap = observe(st, c, 'channel', key, t);
+  const networkGap = n < 0 ? null : observe(st, n, 'network', network!, t);
+  if (channelGap === null && networkGap === null) return NONE;
+  return [channelGap, networkGap].filter((g): g is GapFinding => g !== null);
+}
+
+/**
+ * The analyzer's shortcut to slots: slot + 1 by its dense channel and network ids (0: not looked
+ * up yet). Not part of the state: filled as subjects are met, so it needs no snapshot or upgrade.
+ */
+export interface GapsIndex {
+  channels: Int32Array;
+  networks: Int32Array;
+}
+
+export const newGapsIndex = (): GapsIndex => ({ channels: new Int32Array(1024), networks: new Int32Array(64) });
+
+/** `a` with room for index `id` (doubled as needed). */
+export function withRoom(a: Int32Array, id: number): Int32Array {
+  if (id < a.length) return a;
+  let length = a.length * 2;
+  while (length <= id) length *= 2;
+  const grown = new Int32Array(length);
+  grown.set(a);
+  return grown;
+}
+
+/**
+ * `step` for an event the analyzer has resolved already: `key` its channel key, `c` and `n` the
+ * dense ids of its channel and network (-1: none), the same findings as `step`.
+ */
+export function stepIndexed(st: GapsState, ix: GapsIndex, event: ActivityEvent, t: number, key: string, c: number, network: string | undefined, n: number): readonly Finding[] {
+  if (st.layout !== LAYOUT) upgrade(st);
+  const action = event.event.action;
+  if (c >= ix.channels.length) ix.channels = withRoom(ix.channels, c);
+  if (action === 'channel_banned' || action === 'channel_deleted') {
+    const i = ix.channels[c]! - 1;
+    if (i < 0) {
+      const slot = st.channels.get(key);
+      return slot === undefined ? NONE : channelGone(st, key, slot, t);
+    }
+    ix.channels[c] = 0;
+    return channelGone(st, key, i, t);
+  }
+  if (!st.activity.includes(action)) return NONE;
+  const name = channelSubject(event);
+  let i = ix.channels[c]! - 1;
+  if (i < 0) ix.channels[c] = (i = slotOf(st, st.channels, key, name)) + 1;
+  else if (st.names[i] !== name) st.names[i] = name;
+  let j = -1;
+  if (n >= 0) {
+    if (n >= ix.networks.length) ix.networks = withRoom(ix.networks, n);
+    j = ix.networks[n]! - 1;
+    if (j < 0) ix.networks[n] = (j = slotOf(st, st.networks, network!, network!)) + 1;
+  }
+  return activity(st, key, i, network, j, t);
+}
+
+/**
+ * The earliest time a tick opens a gap if nothing arrives meanwhile: the first millisecond past
+ * `lastMs + threshold` of a warmed-up subject with no open gap (channels, networks, or both when
+ * no scope is given). null when none is pending. Reads each subject's last and first activity,
+ * events, open gap and its threshold (cached per last activity, which it may fill); the live
+ * analyzer ticks then, not a tick later.
+ */
+export function nextDeadline(st: GapsState, scope?: Scope): number | null {
+  upgrade(st);
+  let earliest: number | null = null;
+  for (const map of scope === 'channel' ? [st.channels] : scope === 'network' ? [st.networks] : [st.channels, st.networks]) {
+    for (const i of map.values()) {
+      if (st.open[i] !== null || st.numbers[i * NUMBERS + LAST]! < 0 || !warmedUp(st, i)) continue;
+      const due = Math.floor(st.numbers[i * NUMBERS + LAST]! + thresholdMs(st, i)) + 1;
+      if (Number.isFinite(due) && (earliest === null || due < earliest)) earliest = due;
+    }
+  }
+  return earliest;
 }
 
 export const gapsDetector: Detector<GapsState> = {
   name: 'gaps',
 
   init(options: AnalyticsOptions): GapsState {
-    return {
+    const st = {
       options: options.gaps, homePlatform: options.homePlatform, activity: options.activityActions,
       decay: decayPerDay(options.gaps.profileHalfLifeDays), channels: new Map(), networks: new Map(), layout: LAYOUT,
-    };
+    } as Omit<GapsState, 'numbers' | 'names' | 'history' | 'open' | 'slots' | 'free'> as GapsState;
+    allocate(st, 0);
+    return st;
   },
 
   step(st, event: ActivityEvent, t) {
     if (st.layout !== LAYOUT) upgrade(st);
     const action = event.event.action;
     if (action === 'channel_banned' || action === 'channel_deleted') {
-      // A channel that is gone is not silent: its last silence ends here and it is no longer watched.
       const key = channelKey(event, st.homePlatform);
-      const s = st.channels.get(key);
-      if (s === undefined) return NONE;
-      st.channels.delete(key);
-      const gap = t > s.lastMs ? endSilence(s, key, t, st.options) : null;
-      return gap ? [gap] : NONE;
+      const i = st.channels.get(key);
+      return i === undefined ? NONE : channelGone(st, key, i, t);
     }
     if (!st.activity.includes(action)) return NONE;
     const key = channelKey(event, st.homePlatform);
-    const channelGap = observe(subjectOf(st.channels, key, 'channel', channelSubject(event)), key, t, st);
     const network = event.channel.network;
-    const networkGap = network === undefined ? null : observe(subjectOf(st.networks, network, 'network', network), network, t, st);
-    if (channelGap === null && networkGap === null) return NONE;
-    return [channelGap, networkGap].filter((g): g is GapFinding => g !== null);
+    return activity(st, key, slotOf(st, st.channels, key, channelSubject(event)), network, network === undefined ? -1 : slotOf(st, st.networks, network, network), t);
   },
 
   tick(st, nowMs) {
     upgrade(st);
     const out: Finding[] = [];
-    for (const map of [st.channels, st.networks]) {
-      for (const [key, s] of map) {
-        if (s.lastMs >= nowMs) continue;
-        s.open ??= judge(s, key, nowMs, st.options);
-        if (s.open) out.push(finding(s, s.open, null, nowMs));
+    for (const [map, scope] of [[st.channels, 'channel'], [st.networks, 'network']] as const) {
+      for (const [key, i] of map) {
+        if (st.numbers[i * NUMBERS + LAST]! >= nowMs) continue;
+        const open = (st.open[i] ??= judge(st, i, scope, key, nowMs));
+        if (open) out.push(finding(st, i, scope, open, null, nowMs));
       }
     }
     return out;

@@ -1,7 +1,7 @@
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, SpikesOptions } from './options.ts';
 import { poissonCriticalCount, poissonUpperTail } from './poisson.ts';
-import { countInProfile, decayPerDay, exposureAt, newProfile, profileFromV1, rollProfile, WEEKDAYS, type Profile, type ProfileV1 } from './profile.ts';
+import { clearProfile, countInProfile, decayPerDay, exposureAt, PROFILE_SIZE, profileFromV1, rollProfile, WEEKDAYS, type Profile, type ProfileV1 } from './profile.ts';
 import { channelKey, channelSubject, NONE, type Detector, type Finding, type SpikeFinding } from './types.ts';
 import { DAY_MS, dayOfWeek, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
 
@@ -26,155 +26,275 @@ interface SpikeRun {
   expected: number;
 }
 
-interface SpikeSubject {
-  scope: SpikeFinding['scope'];
-  subject: string;
-  profile: Profile;
-  firstMs: number;
-  /** Current hour (index since the epoch) and its count; the profile gets it when the hour ends. */
-  hour: number;
-  count: number;
-  /** -1 until the count reaches minCount; 0 when the subject cannot be judged yet. */
-  critical: number;
-  expected: number;
-  run: SpikeRun | null;
-  /** Creation order across the scopes: `tick` reports in it, as when all subjects were one map. */
-  seq: number;
-}
+type SpikeScope = SpikeFinding['scope'];
+
+/*
+ * A subject (channel, network, or creations per network or "all") is a slot, handed out in
+ * creation order (the order `tick` reports in): its numbers at slot * NUMBERS in one
+ * Float64Array, its name and current run at the slot in plain arrays. The detectors are bound by
+ * memory access: an event's update touches these arrays, no object per subject.
+ */
+const FIRST = 0;
+/** Current hour (index since the epoch) and its count; the profile gets it when the hour ends. */
+const HOUR = 1;
+const COUNT = 2;
+/** -1 until the count reaches minCount; 0 when the subject cannot be judged yet. */
+const CRITICAL = 3;
+const EXPECTED = 4;
+const PROFILE = 5;
+const NUMBERS = PROFILE + PROFILE_SIZE;
 
 export interface SpikesState {
   options: SpikesOptions;
   homePlatform: string;
   activity: string[];
   decay: number;
-  /** One map per scope, keyed by channel key, network or "all": no key string is built per event. */
-  channels: Map<string, SpikeSubject>;
-  networks: Map<string, SpikeSubject>;
-  creation: Map<string, SpikeSubject>;
-  /** The next subject's `seq`. */
-  nextSeq: number;
+  /** One map per scope, keyed by channel key, network or "all", to the subject's slot. */
+  channels: Map<string, number>;
+  networks: Map<string, number>;
+  creation: Map<string, number>;
+  /** Per slot: NUMBERS numbers (see above); grown by doubling. */
+  numbers: Float64Array;
+  names: string[];
+  runs: (SpikeRun | null)[];
+  /** Slots handed out. */
+  slots: number;
 }
 
-/** The layout before the per-scope maps (snapshots up to analyzer state layout 1). */
+/** A subject of analyzer layouts 1 and 2: one object, its profile an object of arrays (1) or a flat array (2). */
+interface SpikeSubjectV2 {
+  scope: SpikeScope;
+  subject: string;
+  profile: Profile | ProfileV1;
+  firstMs: number;
+  hour: number;
+  count: number;
+  critical: number;
+  expected: number;
+  run: SpikeRun | null;
+}
+
+/** The state of analyzer layout 2: a map per scope, keyed as now, to subject objects (their `seq` the creation order). */
+export interface SpikesStateV2 {
+  options: SpikesOptions;
+  homePlatform: string;
+  activity: string[];
+  decay: number;
+  channels: Map<string, SpikeSubjectV2 & { seq: number }>;
+  networks: Map<string, SpikeSubjectV2 & { seq: number }>;
+  creation: Map<string, SpikeSubjectV2 & { seq: number }>;
+}
+
+/** The state of analyzer layout 1: one map keyed "<scope>:<key>", in creation order. */
 export interface SpikesStateV1 {
   options: SpikesOptions;
   homePlatform: string;
   activity: string[];
   decay: number;
-  /** Keyed "<scope>:<key>", in creation order. */
-  subjects: Map<string, Omit<SpikeSubject, 'seq' | 'profile'> & { profile: ProfileV1 }>;
+  subjects: Map<string, SpikeSubjectV2>;
 }
 
 const ALL = 'all';
 
-/** Moves a state of the previous layout over to the per-scope maps, keeping the creation order. */
-export function upgradeSpikesState(old: SpikesStateV1): SpikesState {
-  const st: SpikesState = {
+function emptyState(old: Pick<SpikesState, 'options' | 'homePlatform' | 'activity' | 'decay'>, capacity: number): SpikesState {
+  return {
     options: old.options, homePlatform: old.homePlatform, activity: old.activity, decay: old.decay,
-    channels: new Map(), networks: new Map(), creation: new Map(), nextSeq: 0,
+    channels: new Map(), networks: new Map(), creation: new Map(), numbers: new Float64Array(capacity * NUMBERS), names: [], runs: [], slots: 0,
   };
-  for (const [key, s] of old.subjects) mapOf(st, s.scope).set(key.slice(s.scope.length + 1), { ...s, profile: profileFromV1(s.profile), seq: st.nextSeq++ });
-  return st;
 }
 
-function mapOf(st: SpikesState, scope: SpikeFinding['scope']): Map<string, SpikeSubject> {
+function mapOf(st: SpikesState, scope: SpikeScope): Map<string, number> {
   return scope === 'channel' ? st.channels : scope === 'network' ? st.networks : st.creation;
 }
 
-function expectedCount(s: SpikeSubject, hourStartMs: number, o: SpikesOptions): number {
-  const p = s.profile;
-  const exposure = exposureAt(p, hourStartMs);
+/** Adds an old subject object as the next slot. */
+function fromV2(st: SpikesState, key: string, s: SpikeSubjectV2): void {
+  const i = st.slots++;
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  n[o + FIRST] = s.firstMs;
+  n[o + HOUR] = s.hour;
+  n[o + COUNT] = s.count;
+  n[o + CRITICAL] = s.critical;
+  n[o + EXPECTED] = s.expected;
+  if (Array.isArray(s.profile)) n.set(s.profile, o + PROFILE);
+  else profileFromV1(s.profile, n, o + PROFILE);
+  st.names[i] = s.subject;
+  st.runs[i] = s.run;
+  mapOf(st, s.scope).set(key, i);
+}
+
+/** Moves a state of analyzer layout 1 to slots, keeping the creation order. */
+export function upgradeSpikesState(old: SpikesStateV1): SpikesState {
+  const st = emptyState(old, old.subjects.size);
+  for (const [key, s] of old.subjects) fromV2(st, key.slice(s.scope.length + 1), s);
+  return st;
+}
+
+/** Moves a state of analyzer layout 2 to slots, in the creation order its `seq` numbers give. */
+export function upgradeSpikesStateV2(old: SpikesStateV2): SpikesState {
+  const subjects = [...old.channels, ...old.networks, ...old.creation].sort((a, b) => a[1].seq - b[1].seq);
+  const st = emptyState(old, subjects.length);
+  for (const [key, s] of subjects) fromV2(st, key, s);
+  return st;
+}
+
+/** Drops the spare capacity, so a snapshot depends on the subjects alone (as one upgraded from an earlier layout). */
+export function compactSpikes(st: SpikesState): void {
+  if (st.numbers.length > st.slots * NUMBERS) st.numbers = st.numbers.slice(0, st.slots * NUMBERS);
+}
+
+function expectedCount(n: Float64Array, p: number, hourStartMs: number, o: SpikesOptions): number {
+  const exposure = exposureAt(n, p, hourStartMs);
   if (exposure <= 0) return o.minExpectedPerHour;
   const h = hourOfDay(hourStartMs);
   let hourly = 0;
   for (let shift = -o.rhythmShiftHours; shift <= o.rhythmShiftHours; shift++) {
-    hourly = Math.max(hourly, p[(h + shift + 24) % 24]!);
+    hourly = Math.max(hourly, n[p + ((h + shift + 24) % 24)]!);
   }
   let week = 0;
-  for (let d = 0; d < 7; d++) week += p[WEEKDAYS + d]!;
+  for (let d = 0; d < 7; d++) week += n[p + WEEKDAYS + d]!;
   const mean = week / 7;
-  const weekday = mean > 0 ? (p[WEEKDAYS + dayOfWeek(hourStartMs)]! + mean) / (2 * mean) : 1;
+  const weekday = mean > 0 ? (n[p + WEEKDAYS + dayOfWeek(hourStartMs)]! + mean) / (2 * mean) : 1;
   return Math.max(o.minExpectedPerHour, (hourly / exposure) * weekday);
 }
 
-function finding(s: SpikeSubject, key: string): SpikeFinding {
-  const continues = s.run !== null && s.run.lastHour === s.hour - 1;
-  const startHour = continues ? s.run!.startHour : s.hour;
-  const count = (continues ? s.run!.count : 0) + s.count;
-  const expected = (continues ? s.run!.expected : 0) + s.expected;
+function finding(st: SpikesState, i: number, scope: SpikeScope, key: string): SpikeFinding {
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  const hour = n[o + HOUR]!;
+  const run = st.runs[i] as SpikeRun | null;
+  const continues = run !== null && run.lastHour === hour - 1;
+  const startHour = continues ? run.startHour : hour;
+  const count = (continues ? run.count : 0) + n[o + COUNT]!;
+  const expected = (continues ? run.expected : 0) + n[o + EXPECTED]!;
   return {
-    type: 'spike', id: continues ? s.run!.id : `spike:${s.scope}:${key}:${isoOf(startHour * HOUR_MS)}`,
-    scope: s.scope, subject: s.subject, start: isoOf(startHour * HOUR_MS), end: isoOf((s.hour + 1) * HOUR_MS),
-    count, expected: round2(expected), pValue: poissonUpperTail(s.count, s.expected),
+    type: 'spike', id: continues ? run.id : `spike:${scope}:${key}:${isoOf(startHour * HOUR_MS)}`,
+    scope, subject: st.names[i]!, start: isoOf(startHour * HOUR_MS), end: isoOf((hour + 1) * HOUR_MS),
+    count, expected: round2(expected), pValue: poissonUpperTail(n[o + COUNT]!, n[o + EXPECTED]!),
   };
 }
 
-const spiking = (s: SpikeSubject): boolean => s.critical > 0 && s.count >= s.critical;
+const spiking = (n: Float64Array, o: number): boolean => n[o + CRITICAL]! > 0 && n[o + COUNT]! >= n[o + CRITICAL]!;
 
 /** End the current hour: its final spike finding (if it is one), and its count into the profile. */
-function closeHour(s: SpikeSubject, key: string, decay: number): SpikeFinding | null {
+function closeHour(st: SpikesState, i: number, scope: SpikeScope, key: string): SpikeFinding | null {
+  const n = st.numbers;
+  const o = i * NUMBERS;
+  const hour = n[o + HOUR]!;
+  const count = n[o + COUNT]!;
   let out: SpikeFinding | null = null;
-  if (spiking(s)) {
-    out = finding(s, key);
-    const run = s.run;
-    if (run !== null && run.lastHour === s.hour - 1) {
-      run.lastHour = s.hour;
+  if (spiking(n, o)) {
+    out = finding(st, i, scope, key);
+    const run = st.runs[i] as SpikeRun | null;
+    if (run !== null && run.lastHour === hour - 1) {
+      run.lastHour = hour;
       run.count = out.count;
-      run.expected += s.expected;
+      run.expected += n[o + EXPECTED]!;
     } else {
-      s.run = { id: out.id, startHour: s.hour, lastHour: s.hour, count: s.count, expected: s.expected };
+      st.runs[i] = { id: out.id, startHour: hour, lastHour: hour, count, expected: n[o + EXPECTED]! };
     }
   }
-  if (s.count > 0) {
-    const start = s.hour * HOUR_MS;
-    rollProfile(s.profile, start, decay);
-    countInProfile(s.profile, start, s.count);
+  if (count > 0) {
+    const start = hour * HOUR_MS;
+    rollProfile(n, o + PROFILE, start, st.decay);
+    countInProfile(n, o + PROFILE, start, count);
   }
   return out;
+}
+
+/** The slot of `key` in the scope's map, a new subject first seen at `t` if none. */
+function slotIn(st: SpikesState, map: Map<string, number>, key: string, name: string, t: number): number {
+  let i = map.get(key);
+  if (i === undefined) {
+    i = st.slots++;
+    if (st.slots * NUMBERS > st.numbers.length) {
+      const grown = new Float64Array(Math.max(16, st.slots * 2) * NUMBERS);
+      grown.set(st.numbers);
+      st.numbers = grown;
+    }
+    const n = st.numbers;
+    const o = i * NUMBERS;
+    n[o + FIRST] = t;
+    n[o + HOUR] = -1;
+    n[o + COUNT] = 0;
+    n[o + CRITICAL] = -1;
+    n[o + EXPECTED] = 0;
+    clearProfile(n, o + PROFILE);
+    st.names[i] = name;
+    st.runs[i] = null;
+    map.set(key, i);
+  }
+  return i;
 }
 
 /** Count the event in its subject's hour; findings go to `out`, allocated only when there is one. */
-function observe(
-  st: SpikesState, map: Map<string, SpikeSubject>, key: string, scope: SpikeFinding['scope'], name: string, t: number, minCount: number,
-  out: Finding[] | undefined,
-): Finding[] | undefined {
-  let s = map.get(key);
-  if (s === undefined) {
-    s = { scope, subject: name, profile: newProfile(), firstMs: t, hour: -1, count: 0, critical: -1, expected: 0, run: null, seq: st.nextSeq++ };
-    map.set(key, s);
-  }
+function observe(st: SpikesState, i: number, scope: SpikeScope, key: string, t: number, minCount: number, out: Finding[] | undefined): Finding[] | undefined {
+  const n = st.numbers;
+  const o = i * NUMBERS;
   const hour = Math.floor(t / HOUR_MS);
-  if (hour < s.hour) return out; // late: that hour has been judged already
-  if (hour > s.hour) {
-    const closed = s.hour >= 0 ? closeHour(s, key, st.decay) : null;
+  if (hour < n[o + HOUR]!) return out; // late: that hour has been judged already
+  if (hour > n[o + HOUR]!) {
+    const closed = n[o + HOUR]! >= 0 ? closeHour(st, i, scope, key) : null;
     if (closed) (out ??= []).push(closed);
-    s.hour = hour;
-    s.count = 0;
-    s.critical = -1;
+    n[o + HOUR] = hour;
+    n[o + COUNT] = 0;
+    n[o + CRITICAL] = -1;
   }
-  s.count++;
-  if (s.count === minCount && s.critical < 0) {
-    const o = st.options;
+  const count = ++n[o + COUNT]!;
+  if (count === minCount && n[o + CRITICAL]! < 0) {
+    const opts = st.options;
     const start = hour * HOUR_MS;
-    rollProfile(s.profile, start, st.decay);
-    const warm = start - s.firstMs >= o.warmupDays * DAY_MS;
-    s.expected = warm ? expectedCount(s, start, o) : 0;
-    s.critical = warm ? Math.max(minCount, poissonCriticalCount(s.expected, o.alpha)) : 0;
-    if (spiking(s)) (out ??= []).push(finding(s, key));
-  } else if (s.count === s.critical) {
-    (out ??= []).push(finding(s, key));
+    rollProfile(n, o + PROFILE, start, st.decay);
+    const warm = start - n[o + FIRST]! >= opts.warmupDays * DAY_MS;
+    n[o + EXPECTED] = warm ? expectedCount(n, o + PROFILE, start, opts) : 0;
+    n[o + CRITICAL] = warm ? Math.max(minCount, poissonCriticalCount(n[o + EXPECTED]!, opts.alpha)) : 0;
+    if (spiking(n, o)) (out ??= []).push(finding(st, i, scope, key));
+  } else if (count === n[o + CRITICAL]!) {
+    (out ??= []).push(finding(st, i, scope, key));
   }
   return out;
 }
 
-function closeHours(st: SpikesState, map: Map<string, SpikeSubject>, hour: number, out: [number, SpikeFinding][]): void {
-  for (const [key, s] of map) {
-    if (s.hour < 0 || s.hour >= hour) continue;
-    const closed = closeHour(s, key, st.decay);
-    if (closed) out.push([s.seq, closed]);
-    s.hour = hour;
-    s.count = 0;
-    s.critical = -1;
+/**
+ * The analyzer's shortcut to slots: slot + 1 by its dense channel and network ids (0 or absent:
+ * not looked up yet). Not part of the state: filled as subjects are met (slots never move), so it
+ * needs no snapshot or upgrade.
+ */
+export interface SpikesIndex {
+  channels: number[];
+  networks: number[];
+}
+
+export const newSpikesIndex = (): SpikesIndex => ({ channels: [], networks: [] });
+
+/**
+ * `step` for activity the analyzer has resolved already: `key` its channel key, `c` and `n` the
+ * dense ids of its channel and network (-1: none), the same findings as `step`.
+ */
+export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: ActivityEvent, t: number, key: string, c: number, network: string | undefined, n: number): readonly Finding[] {
+  const min = st.options.minCount;
+  let i = (ix.channels[c] ?? 0) - 1;
+  if (i < 0) ix.channels[c] = (i = slotIn(st, st.channels, key, channelSubject(event), t)) + 1;
+  let out = observe(st, i, 'channel', key, t, min, undefined);
+  if (n >= 0) {
+    let j = (ix.networks[n] ?? 0) - 1;
+    if (j < 0) ix.networks[n] = (j = slotIn(st, st.networks, network!, network!, t)) + 1;
+    out = observe(st, j, 'network', network!, t, min, out);
+  }
+  return out ?? NONE;
+}
+
+function closeHours(st: SpikesState, map: Map<string, number>, scope: SpikeScope, hour: number, out: [number, SpikeFinding][]): void {
+  const n = st.numbers;
+  for (const [key, i] of map) {
+    const o = i * NUMBERS;
+    if (n[o + HOUR]! < 0 || n[o + HOUR]! >= hour) continue;
+    const closed = closeHour(st, i, scope, key);
+    if (closed) out.push([i, closed]);
+    n[o + HOUR] = hour;
+    n[o + COUNT] = 0;
+    n[o + CRITICAL] = -1;
   }
 }
 
@@ -182,10 +302,7 @@ export const spikesDetector: Detector<SpikesState> = {
   name: 'spikes',
 
   init(options: AnalyticsOptions): SpikesState {
-    return {
-      options: options.spikes, homePlatform: options.homePlatform, activity: options.activityActions,
-      decay: decayPerDay(options.spikes.profileHalfLifeDays), channels: new Map(), networks: new Map(), creation: new Map(), nextSeq: 0,
-    };
+    return emptyState({ options: options.spikes, homePlatform: options.homePlatform, activity: options.activityActions, decay: decayPerDay(options.spikes.profileHalfLifeDays) }, 0);
   },
 
   step(st, event: ActivityEvent, t) {
@@ -194,12 +311,13 @@ export const spikesDetector: Detector<SpikesState> = {
     let out: Finding[] | undefined;
     if (st.activity.includes(action)) {
       const min = st.options.minCount;
-      out = observe(st, st.channels, channelKey(event, st.homePlatform), 'channel', channelSubject(event), t, min, out);
-      if (network !== undefined) out = observe(st, st.networks, network, 'network', network, t, min, out);
+      const key = channelKey(event, st.homePlatform);
+      out = observe(st, slotIn(st, st.channels, key, channelSubject(event), t), 'channel', key, t, min, out);
+      if (network !== undefined) out = observe(st, slotIn(st, st.networks, network, network, t), 'network', network, t, min, out);
     } else if (action === 'channel_created') {
       const min = st.options.creationMinCount;
-      out = observe(st, st.creation, ALL, 'creation', ALL, t, min, out);
-      if (network !== undefined) out = observe(st, st.creation, network, 'creation', network, t, min, out);
+      out = observe(st, slotIn(st, st.creation, ALL, ALL, t), 'creation', ALL, t, min, out);
+      if (network !== undefined) out = observe(st, slotIn(st, st.creation, network, network, t), 'creation', network, t, min, out);
     }
     return out ?? NONE;
   },
@@ -207,9 +325,9 @@ export const spikesDetector: Detector<SpikesState> = {
   tick(st, nowMs) {
     const hour = Math.floor(nowMs / HOUR_MS);
     const closed: [number, SpikeFinding][] = [];
-    closeHours(st, st.channels, hour, closed);
-    closeHours(st, st.networks, hour, closed);
-    closeHours(st, st.creation, hour, closed);
+    closeHours(st, st.channels, 'channel', hour, closed);
+    closeHours(st, st.networks, 'network', hour, closed);
+    closeHours(st, st.creation, 'creation', hour, closed);
     return closed.sort((a, b) => a[0] - b[0]).map(([, f]) => f);
   },
 };
