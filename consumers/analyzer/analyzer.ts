@@ -265,7 +265,7 @@ class Stage {
       key: p.key,
       offset: p.lastOffset,
       owner: this.deps.options.instanceId,
-      state: snapshotState({ state: p.state, merge: p.merge, status: p.status }),
+      state: snapshotState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
       savedAt: new Date(this.now()).toISOString(),
     };
     await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
@@ -281,6 +281,7 @@ class Stage {
   private restore(s: Snapshot): PartitionState {
     this.stats.restored++;
     const saved = restoreState<{ state: AnalyzerState; merge: MergeState | null; status?: StatusState | null }>(s.state);
+    saved.state = analyzer.revive(saved.state);
     // Idleness is judged from now on: the time this instance was down says nothing about the
     // sources, and counting it would release the merge past partitions that are merely behind.
     if (saved.merge) for (const src of saved.merge.sources.values()) src[1] = this.now();

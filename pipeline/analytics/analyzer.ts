@@ -320,18 +320,33 @@ export const analyzer = {
   },
 
   snapshot(st: AnalyzerState): string {
-    // Slots in a canonical order: the same subjects give the same snapshot however they came.
+    return snapshotState(analyzer.saved(st));
+  },
+
+  restore(json: string): AnalyzerState {
+    return analyzer.revive(restoreState<AnalyzerState>(json));
+  },
+
+  /**
+   * The state as a snapshot holds it, for a caller that saves it inside a larger document (the
+   * live analyzer): slots in a canonical order, so the same subjects give the same snapshot however
+   * they came, and the recent ids once (the ring; the set is rebuilt by `revive`: saving both
+   * doubled the largest part of a snapshot, up to dedupMaxIds ids).
+   */
+  saved(st: AnalyzerState): AnalyzerState {
     compactGaps(st.gaps);
     compactSpikes(st.spikes);
     resizeRing(st, st.recentCount);
     const ix = indexes.get(st);
     if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
-    return snapshotState(st);
+    return { ...st, recentIds: undefined as unknown as Set<string> };
   },
 
-  restore(json: string): AnalyzerState {
-    const st = restoreState<AnalyzerState>(json);
+  /** A state read back from `saved` (or an older layout's snapshot), ready to step. */
+  revive(st: AnalyzerState): AnalyzerState {
     upgrade(st);
+    // Layouts 1 and 2 saved the set; layout 3 saves only the ring, from its oldest id (head 0).
+    if (!(st.recentIds instanceof Set)) st.recentIds = new Set(st.recentOrder.slice(st.recentHead, st.recentHead + st.recentCount));
     return st;
   },
 };

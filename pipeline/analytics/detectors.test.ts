@@ -288,3 +288,21 @@ test('property: parseTimeMs reads ISO timestamps exactly, whatever day came befo
     for (const s of list) assert.equal(parseTimeMs(s), Date.parse(s), s);
   }), { numRuns: 500 });
 });
+
+test('a snapshot saves the recent ids once, and a copy of an event seen before it is still a duplicate after the restore', () => {
+  const st = analyzer.init(analyticsOptions());
+  // A post a minute for 50 minutes: all within the hour of ids remembered, the first 45 past the
+  // five minutes the reorder buffer holds (where an event is saved whole, id included).
+  const events = Array.from({ length: 50 }, (_, i) => post(start + i * MIN, i));
+  for (const e of events) analyzer.step(st, e);
+  const json = analyzer.snapshot(st);
+  const id = events[10]!.event.id;
+  assert.equal(json.split(id).length - 1, 1, 'an id saved once (the ring), not twice (ring and set)');
+  // As the live analyzer saves it: inside a document of its own, revived after reading it back.
+  const live = analyzer.revive(restoreState<{ state: AnalyzerState }>(JSON.stringify({ state: JSON.parse(json) })).state);
+  for (const restored of [analyzer.restore(json), live]) {
+    analyzer.step(restored, events[10]!);
+    analyzer.step(restored, events[30]!);
+    assert.equal(restored.counts.duplicates, 2, 'both copies recognised');
+  }
+});
