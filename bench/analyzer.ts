@@ -5,8 +5,6 @@
  * and partitions as the indexer's (the indexer phase deletes its topic when it ends), and the
  * analyzer reads it from the start, warm engines, right after the indexer phase.
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { Analyzer } from '../consumers/analyzer/analyzer.ts';
 import { EsSnapshotStore } from '../consumers/analyzer/snapshots-es.ts';
@@ -18,6 +16,7 @@ import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { createStore } from '../pipeline/store/index.ts';
 import { createTransport } from '../pipeline/transport/index.ts';
 import type { Transport } from '../pipeline/transport/types.ts';
+import { startProfile } from './profile.ts';
 
 export interface AnalyzerFigures {
   events: number;
@@ -88,12 +87,7 @@ export async function benchAnalyzer(
       display: config.display,
       log: createLogger('warn'),
     });
-    const session = opts.profileTo ? new Session() : undefined;
-    if (session) {
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
-    }
+    const stopProfile = await startProfile(opts.profileTo);
     const n = events.length;
     const t0 = performance.now();
     const sub = await analyzer.start();
@@ -104,11 +98,7 @@ export async function benchAnalyzer(
     }
     const end = performance.now();
     channelDone ||= end;
-    if (session) {
-      const { profile } = await session.post('Profiler.stop');
-      session.disconnect();
-      writeFileSync(opts.profileTo!, JSON.stringify(profile));
-    }
+    await stopProfile();
     await sub.stop();
     const { channel, network: net } = analyzer.stats;
     if (channel.invalid || net.invalid || channel.findingsRejected || net.findingsRejected) {

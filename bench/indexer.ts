@@ -8,8 +8,6 @@
  * profile can cover exactly its phase; raw and indexer runs alternate, each on fresh indices,
  * with the CPU each engine and this process used (bench/cpu.ts).
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import { reanalyze } from '../consumers/analyzer/reanalysis.ts';
@@ -25,6 +23,7 @@ import { activityIndex, installTemplates } from '../pipeline/store/elasticsearch
 import { KafkaTransport } from '../pipeline/transport/kafka/transport.ts';
 import { enginePids, withCpu, withEsPinned, type CpuUse } from './cpu.ts';
 import { postBodies } from './engines.ts';
+import { startProfile } from './profile.ts';
 
 export interface IndexerFigures {
   events: number;
@@ -72,12 +71,7 @@ async function runIndexer(engines: { brokers: string[]; esUrl: string }, topic: 
     options: { ...options, groupId: `${prefix}-indexer`, storeText: false },
     log: createLogger('warn'),
   });
-  const session = profileTo ? new Session() : undefined;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
-  }
+  const stopProfile = await startProfile(profileTo);
   const t0 = performance.now();
   const sub = await indexer.start();
   // Steady state: from the first handled batch on, the documents written after it over the time
@@ -92,48 +86,13 @@ async function runIndexer(engines: { brokers: string[]; esUrl: string }, topic: 
     await sleep(20);
   }
   const end = performance.now();
-  let profile: string[] = [];
-  if (session) {
-    const { profile: p } = await session.post('Profiler.stop');
-    session.disconnect();
-    writeFileSync(profileTo!, JSON.stringify(p));
-    profile = summarizeProfile(p);
-  }
+  const profile = await stopProfile();
   await sub.stop();
   await transport.close();
   await client.close();
   if (indexer.stats.deadLettered) throw new Error(`indexer dead-lettered ${indexer.stats.deadLettered} valid events`);
   // The first batch arrives one fetch after the join: the time to it is start-up, not throughput.
   return { total: count / ((end - t0) / 1000), steady: (count - before) / ((end - (first || t0)) / 1000), joinSecs: ((first || t0) - t0) / 1000, profile };
-}
-
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];
-  samples?: number[];
-}
-
-/** Self time by where the code lives: which library (or our own folder) the samples fall in. */
-function summarizeProfile(p: CpuProfile): string[] {
-  const total = p.samples?.length ?? p.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0);
-  const byPlace = new Map<string, number>();
-  const byFunction = new Map<string, number>();
-  for (const node of p.nodes) {
-    const hits = node.hitCount ?? 0;
-    if (!hits) continue;
-    const { url, functionName, lineNumber } = node.callFrame;
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-    const ours = /\/(pipeline|consumers|bench)\/(.+?)(\.ts)?$/.exec(url);
-    const place =
-      functionName === '(idle)' ? 'idle: waiting for Kafka / Elasticsearch'
-        : pkg ?? (ours ? `tidewatch ${ours[1]}/${ours[2]}` : url.startsWith('node:') ? 'node internals' : functionName ? `(${functionName})` : '(native / v8)');
-    byPlace.set(place, (byPlace.get(place) ?? 0) + hits);
-    // tsx compiles our files to one line each: their line numbers say nothing.
-    const fn = `${functionName || '(anonymous)'} ${pkg ? `${pkg}:${lineNumber + 1}` : ours ? `${ours[1]}/${ours[2]}` : url}`;
-    byFunction.set(fn, (byFunction.get(fn) ?? 0) + hits);
-  }
-  const top = (m: Map<string, number>, n: number) =>
-    [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `| ${k} | ${((v / total) * 100).toFixed(1)}% |`);
-  return ['| self time, by place | share |', '|---|---|', ...top(byPlace, 12), '', '| self time, by function | share |', '|---|---|', ...top(byFunction, 15)];
 }
 
 /**
