@@ -4,7 +4,7 @@ import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
 import { retry } from '../../pipeline/retry.ts';
 import type { EventSink, IndexedEvent } from '../../pipeline/store/types.ts';
-import type { Batch, DeadLetter, DeadLetterWriter, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
+import type { Batch, BatchResult, DeadLetter, DeadLetterWriter, Subscription, Transport, TransportRecord } from '../../pipeline/transport/types.ts';
 
 export interface IndexerOptions {
   groupId: string;
@@ -43,14 +43,29 @@ export function decodeForIndex(bytes: Buffer | string, opts: ValidateOptions, ca
   return v;
 }
 
+/** A batch decoded: the events to write (first copy of each id), their texts, and the records to dead-letter. */
+interface Decoded {
+  batch: Batch;
+  pending: IndexedEvent[];
+  /** The record's own text where it is the event exactly: the sink stores it without serialising again. */
+  json: (string | undefined)[];
+  recordOf: Map<string, TransportRecord>;
+  letters: DeadLetter[];
+}
+
 /**
  * Transport -> sink. A batch is finished, and so committed by the transport, only when every
  * record in it is written, known to be a duplicate, or dead-lettered with its reason and offset.
- * Retriable failures are retried with backoff; if they outlast the retries the handler throws
- * and the batch is delivered again, so nothing is dropped.
+ * Retriable failures are retried with backoff; if they outlast the retries the batch fails and
+ * is delivered again, so nothing is dropped. Subscribed (start()), the indexer hands each decoded
+ * batch's writes over and returns at once, so the transport fetches and the indexer decodes the
+ * next batches while Elasticsearch writes these: at most `concurrentPartitions` batches are being
+ * written, and the transport commits a batch once its writes are done (`durable`), in order.
  */
 export class Indexer {
   readonly stats: IndexerStats = { batches: 0, received: 0, indexed: 0, duplicates: 0, retried: 0, deadLettered: 0 };
+  /** Batch writes in flight. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -68,48 +83,74 @@ export class Indexer {
   start(): Promise<Subscription> {
     const { transport, options } = this.deps;
     return transport.subscribe(
-      // Two partitions in flight keep Elasticsearch busy while the next fetch and decode run.
       { groupId: options.groupId, maxBatchRecords: options.maxBatchRecords, fromBeginning: true, concurrentPartitions: options.concurrentPartitions },
-      (b) => this.handle(b),
+      (b) => this.take(b),
     );
   }
 
+  /** Decode `batch`, write it, and resolve once every record is accounted for. */
   async handle(batch: Batch): Promise<void> {
-    const { sink, options, log } = this.deps;
-    const now = this.deps.now ?? Date.now;
-    const letters: DeadLetter[] = [];
-    const letter = (r: TransportRecord, stage: DeadLetter['stage'], code: string, reason: string): DeadLetter => {
-      // A record past the event size limit is kept only up to it: its whole base64 could exceed
-      // the broker's message size and never reach the DLQ, blocking the partition for good.
-      const truncated = r.value.length > LIMITS.eventBytes;
-      return {
-        originalBase64: (truncated ? r.value.subarray(0, LIMITS.eventBytes) : r.value).toString('base64'),
-        reason: truncated ? `${reason} (the dead letter keeps its first ${LIMITS.eventBytes} bytes)` : reason,
-        code,
-        stage,
-        source: { topic: r.topic, partition: r.partition, offset: r.offset },
-        at: new Date(now()).toISOString(),
-      };
-    };
+    await this.write(this.decode(batch));
+  }
 
+  /**
+   * Decode `batch` and start its writes once fewer than `concurrentPartitions` batches are being
+   * written; the transport commits it when they are done.
+   */
+  private async take(batch: Batch): Promise<BatchResult> {
+    const decoded = this.decode(batch);
+    while (this.writing.size >= this.deps.options.concurrentPartitions) await Promise.race(this.writing);
+    const durable = this.write(decoded);
+    const tracked = durable.then(
+      () => {},
+      () => {},
+    );
+    this.writing.add(tracked);
+    void tracked.then(() => this.writing.delete(tracked));
+    return { durable };
+  }
+
+  private decode(batch: Batch): Decoded {
+    const { options } = this.deps;
+    const now = this.deps.now ?? Date.now;
     const catalogue = this.deps.catalogue ?? BUNDLED_CATALOGUE;
-    const recordOf = new Map<string, TransportRecord>();
-    let pending: IndexedEvent[] = [];
-    // The record's own text where it is the event exactly: the sink stores it without serialising again.
-    let json: (string | undefined)[] = [];
+    const decoded: Decoded = { batch, pending: [], json: [], recordOf: new Map(), letters: [] };
+    const nowMs = now();
     for (const r of batch.records) {
-      const v = decodeForIndex(r.value, { storeText: options.storeText, nowMs: now() }, catalogue);
+      const v = decodeForIndex(r.value, { storeText: options.storeText, nowMs }, catalogue);
       if (!v.ok) {
-        letters.push(letter(r, 'decode', ErrorCode.EVENT_INVALID, v.reason));
-      } else if (recordOf.has(v.event.event.id)) {
+        decoded.letters.push(this.letter(r, 'decode', ErrorCode.EVENT_INVALID, v.reason));
+      } else if (decoded.recordOf.has(v.event.event.id)) {
         this.stats.duplicates++;
       } else {
-        recordOf.set(v.event.event.id, r);
-        pending.push(v.event);
-        json.push(v.json);
+        decoded.recordOf.set(v.event.event.id, r);
+        decoded.pending.push(v.event);
+        decoded.json.push(v.json);
       }
     }
+    this.stats.received += batch.records.length;
+    return decoded;
+  }
 
+  private letter(r: TransportRecord, stage: DeadLetter['stage'], code: string, reason: string): DeadLetter {
+    const now = this.deps.now ?? Date.now;
+    // A record past the event size limit is kept only up to it: its whole base64 could exceed
+    // the broker's message size and never reach the DLQ, blocking the partition for good.
+    const truncated = r.value.length > LIMITS.eventBytes;
+    return {
+      originalBase64: (truncated ? r.value.subarray(0, LIMITS.eventBytes) : r.value).toString('base64'),
+      reason: truncated ? `${reason} (the dead letter keeps its first ${LIMITS.eventBytes} bytes)` : reason,
+      code,
+      stage,
+      source: { topic: r.topic, partition: r.partition, offset: r.offset },
+      at: new Date(now()).toISOString(),
+    };
+  }
+
+  private async write({ batch, pending: first, json: firstJson, recordOf, letters }: Decoded): Promise<void> {
+    const { sink, options, log } = this.deps;
+    let pending = first;
+    let json = firstJson;
     if (pending.length) {
       await retry(
         async () => {
@@ -125,7 +166,7 @@ export class Indexer {
               again.push(pending[i]!);
               againJson.push(json[i]);
             } else {
-              letters.push(letter(recordOf.get(res.id)!, 'index', res.code, res.reason));
+              letters.push(this.letter(recordOf.get(res.id)!, 'index', res.code, res.reason));
             }
           });
           if (again.length) {
@@ -153,6 +194,5 @@ export class Indexer {
       this.stats.deadLettered += letters.length;
     }
     this.stats.batches++;
-    this.stats.received += batch.records.length;
   }
 }

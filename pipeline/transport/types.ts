@@ -15,7 +15,13 @@ export interface Transport {
    * resolves; if it throws, the same records are delivered again (at-least-once). Sinks
    * are idempotent by event id, so redelivery never duplicates. A handler that resolves with
    * 'deferCommit' leaves the batch uncommitted: delivery goes on, the partition's next committed
-   * batch commits it too, and until then a failure or a restart delivers it again.
+   * batch commits it too, and until then a failure or a restart delivers it again. A handler
+   * that resolves with `{ durable }` has taken the batch on (e.g. its writes are in flight):
+   * delivery goes on at once, and the batch is committed when `durable` resolves, in order within
+   * its partition (never before the batches before it); if `durable` rejects, the partition is
+   * delivered again from its last commit, as if the handler had thrown. The handler bounds how
+   * much it keeps in flight by resolving only once it has room. stop() waits for these commits;
+   * a rebalance drops them (the partitions are read again from their last commit).
    */
   subscribe(options: SubscribeOptions, handler: BatchHandler): Promise<Subscription>;
   /**
@@ -92,11 +98,12 @@ export interface Batch {
   end?: string;
 }
 
-/** 'deferCommit': handled, but not to be committed yet (Transport.subscribe). */
-export type BatchHandler = (batch: Batch) => Promise<void | 'deferCommit'>;
+/** 'deferCommit': handled, but not to be committed yet; `durable`: commit once it resolves (Transport.subscribe). */
+export type BatchResult = void | 'deferCommit' | { durable: Promise<void> };
+export type BatchHandler = (batch: Batch) => Promise<BatchResult>;
 
 export interface Subscription {
-  /** Stop consuming after the batch in flight is handled and committed. */
+  /** Stop consuming after the batch in flight is handled and committed (`durable` ones included). */
   stop(): Promise<void>;
   /** Resolves with the error that stopped the consumer for good, if any. */
   readonly crashed: Promise<Error>;

@@ -166,6 +166,83 @@ for (const impl of impls) {
       assert.equal(committed, '30', 'the last batch commits the deferred ones too');
     });
 
+    test('a `durable` batch is committed once its writes are, in partition order, while delivery goes on', async () => {
+      const { transport } = await fresh();
+      const groupId = uniqueName('g-durable');
+      const writes: { offsets: string[]; done: () => void }[] = [];
+      const sub = await transport.subscribe({ groupId, maxBatchRecords: 10 }, async (b) => {
+        let done!: () => void;
+        const durable = new Promise<void>((r) => (done = r));
+        writes.push({ offsets: b.records.map((r) => r.offset), done });
+        return { durable };
+      });
+      await (await transport.publisher()).publish(events(1, 30, 'durable'));
+      // Every batch is delivered while none of them is durable yet.
+      await waitFor(() => writes.some((w) => w.offsets.includes('29')), 'the last batch, before any write is done', impl.timeoutMs);
+      const committed = async () => (await transport.progress(groupId)).find((p) => p.end === '30')?.committed ?? null;
+      assert.equal(BigInt((await committed()) ?? 0), 0n, 'nothing committed before a write is done');
+      // The last and the first batches are done, the middle one is not: only the first may commit.
+      const seen: (string | null)[] = [];
+      const until = async (target: string) => {
+        const deadline = Date.now() + impl.timeoutMs;
+        while (seen.at(-1) !== target && Date.now() < deadline) {
+          seen.push(await committed());
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      writes.find((w) => w.offsets.includes('29'))!.done();
+      writes.find((w) => w.offsets.includes('0'))!.done();
+      await until('10');
+      assert.equal(seen.at(-1), '10', `the first batch committed: ${JSON.stringify(seen)}`);
+      assert.ok(seen.every((c) => c === null || BigInt(c) <= 10n), `nothing past a batch still being written: ${JSON.stringify(seen)}`);
+      writes.find((w) => w.offsets.includes('10'))!.done();
+      await until('30');
+      assert.equal(seen.at(-1), '30', 'the rest committed once the middle batch is done');
+      await sub.stop();
+      assert.equal(writes.length, 3, `each batch delivered once: ${JSON.stringify(writes.map((w) => w.offsets[0]))}`);
+    });
+
+    test('a `durable` batch that fails is delivered again from the last commit, the batches after it too', async () => {
+      const { transport } = await fresh();
+      const groupId = uniqueName('g-durable-fail');
+      const deliveries: string[][] = [];
+      let fail!: (err: Error) => void;
+      const sub = await transport.subscribe({ groupId, maxBatchRecords: 10 }, async (b) => {
+        const offsets = b.records.map((r) => r.offset);
+        deliveries.push(offsets);
+        // The first delivery of the middle batch fails, once the last batch has been delivered too.
+        if (offsets.includes('10') && !fail) return { durable: new Promise<void>((_, reject) => (fail = reject)) };
+        return { durable: Promise.resolve() };
+      });
+      await (await transport.publisher()).publish(events(1, 30, 'durable-fail'));
+      await waitFor(() => deliveries.flat().includes('29'), 'the last batch', impl.timeoutMs);
+      fail(new Error('bulk write failed'));
+      await waitFor(() => deliveries.filter((d) => d.includes('29')).length === 2, 'the last batch delivered again', impl.timeoutMs);
+      const deadline = Date.now() + impl.timeoutMs;
+      let committed: string | null | undefined;
+      while ((committed = (await transport.progress(groupId)).find((p) => p.end === '30')?.committed) !== '30' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await sub.stop();
+      assert.equal(committed, '30');
+      assert.equal(deliveries.filter((d) => d.includes('0')).length, 1, `the committed first batch is not delivered again: ${JSON.stringify(deliveries)}`);
+      assert.equal(deliveries.filter((d) => d.includes('10')).length, 2, `the failed batch delivered again: ${JSON.stringify(deliveries)}`);
+    });
+
+    test('stop() waits for the `durable` batches in flight and commits them', async () => {
+      const { transport } = await fresh();
+      const groupId = uniqueName('g-durable-stop');
+      const delivered: string[] = [];
+      const sub = await transport.subscribe({ groupId, maxBatchRecords: 10 }, async (b) => {
+        delivered.push(...b.records.map((r) => r.offset));
+        return { durable: new Promise<void>((r) => setTimeout(r, 500)) };
+      });
+      await (await transport.publisher()).publish(events(1, 30, 'durable-stop'));
+      await waitFor(() => delivered.includes('29'), 'the last batch', impl.timeoutMs);
+      await sub.stop();
+      assert.equal((await transport.progress(groupId)).find((p) => p.end === '30')?.committed, '30');
+    });
+
     test('a group that stops and subscribes again resumes after its last commit', async () => {
       const { transport } = await fresh();
       const groupId = uniqueName('g-resume');

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CompressionTypes, type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import type { KafkaConfig } from '../../config/index.ts';
 import { eventKey, type ActivityEvent } from '../../events/index.ts';
 import { ErrorCode, TidewatchError } from '../../errors.ts';
 import { logger } from '../../log.ts';
 import type {
-  BatchHandler, DeadLetter, DeadLetterWriter, PartitionProgress, Publisher, SubscribeOptions, Subscription, Transport, TransportRecord,
+  BatchHandler, BatchResult, DeadLetter, DeadLetterWriter, PartitionProgress, Publisher, SubscribeOptions, Subscription, Transport, TransportRecord,
 } from '../types.ts';
 import { createKafka } from './client.ts';
 
@@ -171,8 +171,37 @@ export class KafkaTransport implements Transport {
       log().warn({ err: error, restart, groupId: options.groupId }, 'consumer crashed');
       if (!restart) crash(error);
     });
+    // Per partition: the first offset handled but not committed yet ('deferCommit' or `durable`
+    // batches), the offset after the last batch handed to the handler, the chain that commits
+    // batches in order, and an epoch that voids the chain's waiting commits on a redelivery.
+    const parts = new Map<number, { from?: string; handedTo?: string; epoch: number; tail: Promise<void> }>();
+    const part = (p: number) => {
+      let s = parts.get(p);
+      if (!s) parts.set(p, (s = { epoch: 0, tail: Promise.resolve() }));
+      return s;
+    };
+    /** Read the partition again from its last commit; commits still waiting in its chain are void. */
+    const redeliver = (partition: number) => {
+      const s = part(partition);
+      s.epoch++;
+      try {
+        if (s.from !== undefined) consumer.seek({ topic, partition, offset: s.from });
+      } catch (err) {
+        // No longer running (crashed or stopping): a restart reads from the last commit anyway.
+        log().warn({ err, groupId: options.groupId, partition }, 'cannot seek back to the last commit');
+      }
+      s.from = undefined;
+    };
     const onAssigned = options.onAssigned;
-    if (onAssigned) consumer.on(consumer.events.GROUP_JOIN, (e) => onAssigned(topic, [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b)));
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      // After a rebalance kafkajs reads every partition from its last commit: a commit still
+      // waiting would only move the group's offset back under a new owner's.
+      for (const s of parts.values()) {
+        s.epoch++;
+        s.from = undefined;
+      }
+      onAssigned?.(topic, [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b));
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
@@ -180,56 +209,98 @@ export class KafkaTransport implements Transport {
       await consumer.disconnect().catch(() => {});
       throw new TidewatchError(ErrorCode.KAFKA_UNAVAILABLE, `Kafka at ${this.config.brokers.join(',')}: cannot subscribe to ${topic} (${(err as Error).message})`, { cause: err, retriable: true });
     }
-    // Offsets handled but not committed yet (a handler's 'deferCommit'), per partition: the first of them.
-    const uncommittedFrom = new Map<number, string>();
+    let stopping = false;
+    const active = new Set<Promise<void>>();
+    const eachBatch = async ({ batch, resolveOffset, heartbeat, isStale, isRunning }: EachBatchPayload): Promise<void> => {
+      const all = batch.messages;
+      const partition = batch.partition;
+      for (let i = 0; i < all.length && isRunning() && !isStale() && !stopping; i += maxRecords) {
+        const chunk = all.slice(i, i + maxRecords);
+        const records: TransportRecord[] = chunk.map((m) => ({
+          topic: batch.topic,
+          partition,
+          offset: m.offset,
+          key: m.key ? m.key.toString('utf8') : null,
+          value: m.value ?? Buffer.alloc(0),
+        }));
+        const s = part(partition);
+        const epoch = s.epoch;
+        let result: BatchResult;
+        try {
+          result = await handler({ topic: batch.topic, partition, records, heartbeat, isStale, end: batch.highWatermark });
+        } catch (err) {
+          // The failed batch is read again from the last commit, deferred batches included.
+          if (!isStale()) redeliver(partition);
+          throw err;
+        }
+        // Revoked meanwhile: the new owner re-reads from the last commit; committing here could
+        // skip work. An earlier batch failed or the group rebalanced meanwhile: read again from there.
+        if (isStale() || s.epoch !== epoch) {
+          if (result && result !== 'deferCommit') result.durable.catch(() => {});
+          break;
+        }
+        const last = chunk[chunk.length - 1]!.offset;
+        resolveOffset(last);
+        s.from ??= chunk[0]!.offset;
+        const next = (BigInt(last) + 1n).toString();
+        s.handedTo = next;
+        if (result !== 'deferCommit') {
+          // Commit exactly what the handler finished, the next offset after the last record, once
+          // every batch before it in this partition is committed.
+          let commitError: unknown;
+          const committed = s.tail.then(() => result?.durable).then(
+            async () => {
+              if (s.epoch !== epoch) return;
+              try {
+                await consumer.commitOffsets([{ topic, partition, offset: next }]);
+              } catch (err) {
+                // Left uncommitted: a later commit covers it, a restart delivers it again.
+                commitError = err;
+                if (result) log().warn({ err, groupId: options.groupId, partition, offset: next }, 'commit failed');
+                return;
+              }
+              if (s.epoch === epoch) s.from = BigInt(next) < BigInt(s.handedTo ?? next) ? next : undefined;
+            },
+            (err: unknown) => {
+              if (s.epoch !== epoch) return;
+              log().warn({ err, groupId: options.groupId, partition }, 'batch not made durable: the partition is delivered again from its last commit');
+              redeliver(partition);
+            },
+          );
+          s.tail = committed;
+          // A batch handled in full is committed before the next one is handed over, as before;
+          // a failed commit fails the batch, and kafkajs rejoins if the group moved on.
+          if (!result) {
+            await committed;
+            if (commitError) throw commitError;
+          }
+        }
+        await heartbeat();
+      }
+    };
     await consumer.run({
-      // Commits are explicit, below: kafkajs would otherwise commit deferred batches on its own.
+      // Commits are explicit, above: kafkajs would otherwise commit deferred batches on its own.
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.concurrentPartitions ?? 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isStale, isRunning }) => {
-        const all = batch.messages;
-        for (let i = 0; i < all.length && isRunning() && !isStale(); i += maxRecords) {
-          const chunk = all.slice(i, i + maxRecords);
-          const records: TransportRecord[] = chunk.map((m) => ({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-            key: m.key ? m.key.toString('utf8') : null,
-            value: m.value ?? Buffer.alloc(0),
-          }));
-          let result: void | 'deferCommit';
-          try {
-            result = await handler({ topic: batch.topic, partition: batch.partition, records, heartbeat, isStale, end: batch.highWatermark });
-          } catch (err) {
-            // The failed batch is read again from the last commit, deferred batches included.
-            const from = uncommittedFrom.get(batch.partition);
-            if (from !== undefined && !isStale()) consumer.seek({ topic: batch.topic, partition: batch.partition, offset: from });
-            uncommittedFrom.delete(batch.partition);
-            throw err;
-          }
-          // Revoked meanwhile: the new owner re-reads from the last commit; committing here could skip work.
-          if (isStale()) {
-            uncommittedFrom.delete(batch.partition);
-            break;
-          }
-          const last = chunk[chunk.length - 1]!.offset;
-          resolveOffset(last);
-          if (result === 'deferCommit') {
-            if (!uncommittedFrom.has(batch.partition)) uncommittedFrom.set(batch.partition, chunk[0]!.offset);
-          } else {
-            // Commit exactly what the handler finished: the next offset after the last record.
-            await commitOffsetsIfNecessary({
-              topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
-            });
-            uncommittedFrom.delete(batch.partition);
-          }
-          await heartbeat();
-        }
+      eachBatch: (payload) => {
+        const running = eachBatch(payload);
+        active.add(running);
+        return running.finally(() => active.delete(running));
       },
     });
     const stop = async () => {
       this.closers.delete(stop);
+      // Stop fetching, let the batches in the handler finish and the commits they wait on land
+      // while this is still a member of the group, then leave it.
+      stopping = true;
+      try {
+        consumer.pause([{ topic }]);
+      } catch {
+        // Not running (it crashed for good): nothing is fetched anyway.
+      }
+      await Promise.allSettled([...active]);
+      await Promise.allSettled([...parts.values()].map((s) => s.tail));
       await consumer.disconnect();
     };
     this.closers.add(stop);

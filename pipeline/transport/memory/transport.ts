@@ -194,34 +194,70 @@ export class MemoryTransport implements Transport {
 
     const attempts = new Map<number, number>();
     const retryAt = new Map<number, number>();
+    // Per partition: the chain that commits `durable` batches in order, and an epoch that voids
+    // its waiting commits when the partition is delivered again from its last commit.
+    const chains = new Map<number, { epoch: number; tail: Promise<void> }>();
+    const chain = (p: number) => {
+      let c = chains.get(p);
+      if (!c) chains.set(p, (c = { epoch: 0, tail: Promise.resolve() }));
+      return c;
+    };
+
+    const failed = (p: number, err: unknown): void => {
+      // Delivered again from the last commit, deferred batches included.
+      chain(p).epoch++;
+      group.position[p] = group.committed[p]!;
+      const attempt = (attempts.get(p) ?? 0) + 1;
+      const delayMs = backoffDelayMs(attempt, { initialDelayMs: this.options.redeliveryInitialDelayMs, maxDelayMs: this.options.redeliveryMaxDelayMs, factor: 2, jitter: 0.5 });
+      attempts.set(p, attempt);
+      retryAt.set(p, Date.now() + delayMs);
+      log().warn({ err, groupId: options.groupId, topic: topic.name, partition: p, attempt, delayMs }, 'handler failed: the batch will be delivered again');
+    };
 
     const deliver = async (p: number): Promise<void> => {
       const entries = topic.partitions[p]!.read(group.position[p]!, maxRecords);
       const records: TransportRecord[] = entries.map((e) => ({ topic: topic.name, partition: p, offset: String(e.offset), key: e.key, value: e.value }));
       const isStale = () => group.owner(p) !== member;
+      const c = chain(p);
+      const epoch = c.epoch;
       group.inFlight.add(p);
       try {
         const result = await handler({ topic: topic.name, partition: p, records, heartbeat: async () => {}, isStale, end: String(topic.partitions[p]!.nextOffset) });
-        // Revoked meanwhile: the new owner re-reads from the last commit; committing here could skip work.
-        if (isStale()) {
-          group.position[p] = group.committed[p]!;
+        // Revoked meanwhile: the new owner re-reads from the last commit; committing here could
+        // skip work. An earlier batch failed meanwhile: the partition is read again from there.
+        if (isStale() || c.epoch !== epoch) {
+          if (result && result !== 'deferCommit') result.durable.catch(() => {});
+          if (isStale()) group.position[p] = group.committed[p]!;
           return;
         }
         group.position[p] = entries[entries.length - 1]!.offset + 1;
-        attempts.delete(p);
-        retryAt.delete(p);
-        if (result !== 'deferCommit') {
-          group.committed[p] = group.position[p];
-          this.trim(topic, p);
+        // A `durable` batch is done only once committed: until then its failure still backs off.
+        if (!result || result === 'deferCommit') {
+          attempts.delete(p);
+          retryAt.delete(p);
         }
+        if (result === 'deferCommit') return;
+        const next = group.position[p];
+        const commit = () => {
+          if (c.epoch !== epoch || isStale()) return;
+          attempts.delete(p);
+          retryAt.delete(p);
+          group.committed[p] = next;
+          this.trim(topic, p);
+          topic.changed.notify();
+        };
+        if (!result) {
+          // Handled in full: committed now, after the `durable` batches before it.
+          await c.tail;
+          commit();
+          return;
+        }
+        c.tail = c.tail.then(() => result.durable).then(commit, (err: unknown) => {
+          if (c.epoch === epoch && !isStale()) failed(p, err);
+          topic.changed.notify();
+        });
       } catch (err) {
-        // Delivered again from the last commit, deferred batches included.
-        group.position[p] = group.committed[p]!;
-        const attempt = (attempts.get(p) ?? 0) + 1;
-        const delayMs = backoffDelayMs(attempt, { initialDelayMs: this.options.redeliveryInitialDelayMs, maxDelayMs: this.options.redeliveryMaxDelayMs, factor: 2, jitter: 0.5 });
-        attempts.set(p, attempt);
-        retryAt.set(p, Date.now() + delayMs);
-        log().warn({ err, groupId: options.groupId, topic: topic.name, partition: p, attempt, delayMs }, 'handler failed: the batch will be delivered again');
+        failed(p, err);
       } finally {
         group.inFlight.delete(p);
         topic.changed.notify();
@@ -263,6 +299,8 @@ export class MemoryTransport implements Transport {
         member.running = false;
         topic.changed.notify();
         await loop;
+        // The commits still waiting on `durable` batches land before this member leaves.
+        await Promise.allSettled([...chains.values()].map((c) => c.tail));
         group.members.splice(group.members.indexOf(member), 1);
         group.position.splice(0, Infinity, ...group.committed);
         this.subscriptions.delete(stop);
