@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
 import type { EventSink, IndexedEvent, ItemResult } from '../../pipeline/store/types.ts';
+import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
+import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
 import type { Batch, DeadLetter, Transport } from '../../pipeline/transport/types.ts';
 import { Indexer } from './indexer.ts';
 
@@ -109,4 +111,52 @@ test('links are stored with their normalised domains and platforms, in the fast-
   assert.deepEqual(JSON.parse(got!.json[0]!), { ...withLinks, link });
   assert.equal(got!.events[1]!.link, undefined);
   assert.equal(got!.json[1], texts[1]);
+});
+
+test('subscribed, the indexer decodes the next batches while at most concurrentPartitions are written, and each is committed only once written', async () => {
+  const transport = new MemoryTransport(memoryTransportSchema.parse({ topic: 'ix.activity', dlqTopic: 'ix.dlq', partitions: 1 }));
+  const writes: { ids: string[]; done: () => void }[] = [];
+  let writing = 0;
+  let most = 0;
+  const sink: EventSink = {
+    async writeEvents(events) {
+      writing++;
+      most = Math.max(most, writing);
+      await new Promise<void>((done) => writes.push({ ids: events.map((e) => e.event.id), done }));
+      writing--;
+      return events.map((e): ItemResult => ({ id: e.event.id, status: 'written' }));
+    },
+    async close() {},
+  };
+  const ix = new Indexer({
+    transport,
+    sink,
+    deadLetters: await transport.deadLetters(),
+    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 2, concurrentPartitions: 2 },
+    log: createLogger('silent'),
+  });
+  const sub = await ix.start();
+  await (await transport.publisher()).publish([1, 2, 3, 4, 5, 6].map(event));
+  const committed = async () => (await transport.progress('g'))[0]!.committed;
+  const until = async (what: string, cond: () => boolean | Promise<boolean>) => {
+    const deadline = Date.now() + 10_000;
+    while (!(await cond())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  // The third batch is received (decoded) while the first two are being written, and waits for room.
+  await until('two writes and three batches received', () => writes.length === 2 && ix.stats.received === 6);
+  assert.equal(await committed(), '0', 'nothing committed before it is written');
+  writes[1]!.done();
+  await until('the third batch written', () => writes.length === 3);
+  assert.equal(await committed(), '0', 'the second batch waits for the first to commit');
+  writes[0]!.done();
+  await until('the first two batches committed', async () => (await committed()) === '4');
+  writes[2]!.done();
+  await until('everything committed', async () => (await committed()) === '6');
+  await sub.stop();
+  await transport.close();
+  assert.equal(most, 2);
+  assert.deepEqual(ix.stats, { batches: 3, received: 6, indexed: 6, duplicates: 0, retried: 0, deadLettered: 0 });
 });
