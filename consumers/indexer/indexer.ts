@@ -146,7 +146,6 @@ export class Indexer {
         decoded.json.push(v.json);
       }
     }
-    this.stats.received += batch.records.length;
     return decoded;
   }
 
@@ -212,5 +211,6 @@ export class Indexer {
       this.stats.deadLettered += letters.length;
     }
     this.stats.batches++;
+    this.stats.received += batch.records.length;
   }
 }

@@ -11,7 +11,7 @@ test('no engines configured: the embedded default, with documented defaults', ()
   assert.equal(c.elasticsearch, undefined);
   assert.equal(c.storeText, false);
   assert.equal(c.serve.host, '127.0.0.1');
-  assert.equal(c.indexer.flushBytes, 1_000_000);
+  assert.equal(c.indexer.flushBytes, 4_000_000);
   assert.equal(c.display.timezone, 'UTC');
 });
 
