@@ -54,6 +54,26 @@ export function admit(m: MergeState, key: string): string | null {
 }
 
 /**
+ * admit() for a pack of one source's events (forward.ts): offsets `base + deltas[i]`, ascending.
+ * Returns the index of the first event not received yet (the ones before it are copies resent
+ * after a crash); the same judgement per event as admit(), without a key per event.
+ */
+export function admitPacked(m: MergeState, source: string, base: bigint, deltas: readonly number[]): number {
+  m.forwarded ??= new Map();
+  const last = m.forwarded.get(source);
+  let from = 0;
+  if (last !== undefined) {
+    const seen = BigInt(last) - base;
+    if (seen >= 0n) {
+      const upTo = seen > 0xffffffffn ? Infinity : Number(seen);
+      while (from < deltas.length && deltas[from]! <= upTo) from++;
+    }
+  }
+  if (from < deltas.length) m.forwarded.set(source, (base + BigInt(deltas[deltas.length - 1]!)).toString());
+  return from;
+}
+
+/**
  * The activity topic's partitions are all expected from the start: a partition not heard from
  * yet would otherwise not hold anything back, and its first events would all be late.
  */
