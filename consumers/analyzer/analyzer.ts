@@ -1,5 +1,4 @@
 import { analyzer, type AnalyzerState } from '../../pipeline/analytics/analyzer.ts';
-import { restoreState, snapshotState } from '../../pipeline/analytics/state.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
 import type { AnalyticsOptions } from '../../pipeline/analytics/options.ts';
 import type { Finding } from '../../pipeline/analytics/types.ts';
@@ -21,7 +20,7 @@ import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
 import { caughtUp, type Batch, type DeadLetter, type DeadLetterWriter, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
-import { snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
+import { decodeStageState, encodeStageState, snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
 import { addEvents, admit, admitPacked, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
 import { pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
@@ -267,7 +266,7 @@ class Stage {
       key: p.key,
       offset: p.lastOffset,
       owner: this.deps.options.instanceId,
-      state: snapshotState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
+      state: await encodeStageState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
       savedAt: new Date(this.now()).toISOString(),
     };
     await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
@@ -282,7 +281,7 @@ class Stage {
 
   private restore(s: Snapshot): PartitionState {
     this.stats.restored++;
-    const saved = restoreState<{ state: AnalyzerState; merge: MergeState | null; status?: StatusState | null }>(s.state);
+    const saved = decodeStageState<{ state: AnalyzerState; merge: MergeState | null; status?: StatusState | null }>(s.state);
     saved.state = analyzer.revive(saved.state);
     // Idleness is judged from now on: the time this instance was down says nothing about the
     // sources, and counting it would release the merge past partitions that are merely behind.
