@@ -27,10 +27,10 @@ import { pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from '.
 
 export interface AnalyzerStats {
   batches: number;
-  /** Records analysed (valid or not); records already covered by a restored snapshot are `skipped`. */
+  /** Records analysed (valid or not; the network stage counts the events of a pack); records already covered by a restored snapshot are `skipped`. */
   records: number;
   skipped: number;
-  /** Undecodable records: skipped here, dead-lettered by the indexer, which reads the same topic. */
+  /** Undecodable records. Channel stage: skipped here, dead-lettered by the indexer, which reads the same topic. Network stage: dead-lettered here (stage 'analyze'). */
   invalid: number;
   findingsWritten: number;
   /** Refused by the store for good (logged with the reason); retriable failures are retried. */
@@ -550,9 +550,14 @@ class Stage {
   }
 
   private async deadLetter(letters: DeadLetter[]): Promise<void> {
-    this.dlq ??= this.transport.deadLetters();
-    const dlq = await this.dlq;
-    await retry(() => dlq.write(letters), this.retryOptions);
+    await retry(async () => {
+      // Asked again after a failure to connect.
+      this.dlq ??= this.transport.deadLetters().catch((err: unknown) => {
+        this.dlq = undefined;
+        throw err;
+      });
+      await (await this.dlq).write(letters);
+    }, this.retryOptions);
     this.deps.log.warn({ stage: this.name, count: letters.length, first: letters[0]!.reason }, 'analyzer: forwarded records that cannot be read dead-lettered');
   }
 

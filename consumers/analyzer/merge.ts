@@ -32,7 +32,7 @@ export interface MergeState {
   forwarded?: Map<string, string>;
 }
 
-/** The forwarding key: `<source partition>@<source offset>` (a bare partition from older versions). */
+/** The key of an event forwarded alone, before packs (forward.ts): `<source partition>@<source offset>`; a bare partition before that. */
 export function forwardKey(partition: number, offset: string): string {
   return `${partition}@${offset}`;
 }
