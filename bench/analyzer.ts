@@ -13,6 +13,7 @@ import type { ActivityEvent } from '../pipeline/events/index.ts';
 import { createLogger } from '../pipeline/log.ts';
 import { retry } from '../pipeline/retry.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
+import { FINDING_INDEX } from '../pipeline/store/elasticsearch/findings.ts';
 import { createStore } from '../pipeline/store/index.ts';
 import { createTransport } from '../pipeline/transport/index.ts';
 import type { Transport } from '../pipeline/transport/types.ts';
@@ -27,8 +28,13 @@ export interface AnalyzerFigures {
   /** From the first batch received to the channel stage having analysed and forwarded the last record. */
   channelPerSec: number;
   startSecs: number;
+  /** Writes (a finding updated by later batches is written again) and the distinct findings stored at the end. */
   findingsWritten: number;
+  findingsStored: number;
   snapshots: number;
+  /** The largest snapshot saved (its state's characters) and the time spent saving them all (ES round trips and retries). */
+  snapshotMaxChars: number;
+  snapshotSaveSecs: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -67,7 +73,19 @@ export async function benchAnalyzer(
     await store.setup();
     const es = new EsSnapshotStore(client, prefix);
     await es.setup();
-    const snapshots = { load: es.load.bind(es), head: es.head.bind(es), save: (s: Parameters<EsSnapshotStore['save']>[0]) => (saves++, es.save(s)) };
+    let maxChars = 0;
+    let saveMs = 0;
+    const snapshots = {
+      load: es.load.bind(es),
+      head: es.head.bind(es),
+      save: async (s: Parameters<EsSnapshotStore['save']>[0]) => {
+        saves++;
+        maxChars = Math.max(maxChars, s.state.length);
+        const t = performance.now();
+        await es.save(s);
+        saveMs += performance.now() - t;
+      },
+    };
     // Topics just deleted by the previous bench can make a creation report a missing leader for a moment.
     await retry(() => transport.ensureTopics());
     await retry(() => network.ensureTopics());
@@ -100,6 +118,10 @@ export async function benchAnalyzer(
     channelDone ||= end;
     await stopProfile();
     await sub.stop();
+    await store.refresh();
+    // Detectors' findings and the watch-list status documents (all the bench's events are alike: no gaps or spikes).
+    const findingIndices = [...new Set(Object.values(FINDING_INDEX))].map((i) => `${prefix}-${i}`).join(',');
+    const { count: findingsStored } = await client.count({ index: findingIndices, ignore_unavailable: true, allow_no_indices: true });
     const { channel, network: net } = analyzer.stats;
     if (channel.invalid || net.invalid || channel.findingsRejected || net.findingsRejected) {
       throw new Error(`analyzer bench: invalid or rejected records ${JSON.stringify(analyzer.stats)}`);
@@ -111,7 +133,10 @@ export async function benchAnalyzer(
       channelPerSec: n / ((channelDone - first) / 1000),
       startSecs: (first - t0) / 1000,
       findingsWritten: channel.findingsWritten + net.findingsWritten,
+      findingsStored,
       snapshots: saves,
+      snapshotMaxChars: maxChars,
+      snapshotSaveSecs: saveMs / 1000,
     };
   } finally {
     await Promise.allSettled([transport.close(), network.close()]);

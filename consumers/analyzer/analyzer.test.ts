@@ -16,6 +16,7 @@ import { Analyzer } from './analyzer.ts';
 import { analyzerSchema } from './options.ts';
 import { MemorySnapshotStore } from './snapshots.ts';
 import { admit, forwardKey, newMerge } from './merge.ts';
+import { partitionerFor } from '../../pipeline/transport/partitioner.ts';
 
 /**
  * The embedded deployment's shape: memory transports and DuckDB, the same Analyzer class the
@@ -123,6 +124,52 @@ test('replay: the network findings do not depend on how fast each partition is a
   const skewed = await run(1);
   assert.ok(even.some((f) => f.includes('"scope":"network"')), 'there are network findings to compare');
   assert.deepEqual(skewed, even);
+});
+
+test('the network stage reads a topic written by the previous version (one record per event) as the packs of this one; what it cannot read is dead-lettered', async () => {
+  const records = lines('timeline-2017-silence.jsonl');
+  const networkFindings = async (store: Store) =>
+    (await allFindings(store)).filter((f) => f.type !== 'lifespan' && !('scope' in f && f.scope === 'channel')).map((f) => JSON.stringify(f)).sort();
+
+  // This version: the channel stage forwards packs.
+  const now = world({ mode: 'replay', idleSecs: 0.3 });
+  const packedStore = await DuckDbStore.open(now.dir);
+  const packed = now.make(packedStore);
+  let sub = await packed.start();
+  await (await now.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+  await until(() => packed.stats.network.records === records.length, 'the network stage to analyse every record', 60_000);
+  await new Promise((r) => setTimeout(r, 2_000));
+  await sub.stop();
+  const expected = await networkFindings(packedStore);
+  assert.ok(expected.some((f) => f.includes('"scope":"network"')), 'there are network findings to compare');
+  assert.ok(packed.stats.channel.forwarded === records.length && packed.stats.network.resent === 0);
+
+  // The previous version's network topic: each event its own record keyed `<partition>@<offset>`,
+  // one resent after a crash, and one record that is not an event (nothing upstream to wait for).
+  const old = world({ mode: 'replay', idleSecs: 0.3 });
+  const partitionOf = partitionerFor(4);
+  const offsets = [0, 0, 0, 0];
+  const oldForm = records.map((value) => {
+    const partition = partitionOf(JSON.parse(value).channel.id as string);
+    return { key: forwardKey(partition, String(offsets[partition]!++)), value };
+  });
+  const damaged = { key: forwardKey(2, String(offsets[2]!)), value: '{"oops"' };
+  const oldStore = await DuckDbStore.open(old.dir);
+  const reader = old.make(oldStore);
+  sub = await reader.start();
+  await (await old.network.publisher()).publishRaw([...oldForm.slice(0, 500), oldForm[10]!, ...oldForm.slice(500), damaged]);
+  await until(() => reader.stats.network.records === records.length + 2, 'the network stage to read every record', 60_000);
+  await new Promise((r) => setTimeout(r, 2_000));
+  await sub.stop();
+  assert.equal(reader.stats.network.resent, 1);
+  assert.equal(reader.stats.network.invalid, 1);
+  assert.deepEqual(await networkFindings(oldStore), expected);
+  const [letter, ...more] = await old.network.readDeadLetters({ maxWaitMs: 1_000 });
+  assert.equal(more.length, 0);
+  assert.equal(letter!.stage, 'analyze');
+  assert.match(letter!.reason, new RegExp(`forwarded event 2@${offsets[2]}: not valid JSON`));
+  assert.equal(Buffer.from(letter!.originalBase64, 'base64').toString('utf8'), '{"oops"');
+  await Promise.all([now.transport.close(), now.network.close(), packedStore.close(), old.transport.close(), old.network.close(), oldStore.close()]);
 });
 
 test('the network merge admits each source offset once: copies resent after a channel stage crash are dropped, whatever their age', () => {

@@ -1,5 +1,4 @@
 import { analyzer, type AnalyzerState } from '../../pipeline/analytics/analyzer.ts';
-import { restoreState, snapshotState } from '../../pipeline/analytics/state.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
 import type { AnalyticsOptions } from '../../pipeline/analytics/options.ts';
 import type { Finding } from '../../pipeline/analytics/types.ts';
@@ -19,18 +18,19 @@ import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
-import { caughtUp, type Batch, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
+import { caughtUp, type Batch, type DeadLetter, type DeadLetterWriter, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
-import { snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
-import { addEvents, admit, allDone, forwardKey, newMerge, setSources, release, type MergeState } from './merge.ts';
+import { decodeStageState, encodeStageState, snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
+import { addEvents, admit, admitPacked, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
+import { pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
 
 export interface AnalyzerStats {
   batches: number;
-  /** Records analysed (valid or not); records already covered by a restored snapshot are `skipped`. */
+  /** Records analysed (valid or not; the network stage counts the events of a pack); records already covered by a restored snapshot are `skipped`. */
   records: number;
   skipped: number;
-  /** Undecodable records: skipped here, dead-lettered by the indexer, which reads the same topic. */
+  /** Undecodable records. Channel stage: skipped here, dead-lettered by the indexer, which reads the same topic. Network stage: dead-lettered here (stage 'analyze'). */
   invalid: number;
   findingsWritten: number;
   /** Refused by the store for good (logged with the reason); retriable failures are retried. */
@@ -136,6 +136,7 @@ class Stage {
   private readonly partitions = new Map<number, PartitionState>();
   private readonly locks = new Map<number, Promise<unknown>>();
   private forward: Publisher | undefined;
+  private dlq: Promise<DeadLetterWriter> | undefined;
   private ticking = false;
   private adopting: Promise<void> = Promise.resolve();
   private watchList: WatchList;
@@ -265,7 +266,7 @@ class Stage {
       key: p.key,
       offset: p.lastOffset,
       owner: this.deps.options.instanceId,
-      state: snapshotState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
+      state: await encodeStageState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
       savedAt: new Date(this.now()).toISOString(),
     };
     await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
@@ -280,7 +281,7 @@ class Stage {
 
   private restore(s: Snapshot): PartitionState {
     this.stats.restored++;
-    const saved = restoreState<{ state: AnalyzerState; merge: MergeState | null; status?: StatusState | null }>(s.state);
+    const saved = decodeStageState<{ state: AnalyzerState; merge: MergeState | null; status?: StatusState | null }>(s.state);
     saved.state = analyzer.revive(saved.state);
     // Idleness is judged from now on: the time this instance was down says nothing about the
     // sources, and counting it would release the merge past partitions that are merely behind.
@@ -399,6 +400,7 @@ class Stage {
     // Records the state covers but its last snapshot does not (read again after a rebalance) must
     // not be committed past that snapshot.
     if (fresh.length === 0) return newer(batch.records[batch.records.length - 1]!.offset, p.savedOffset) ? 'deferCommit' : undefined;
+    let forwarding: Promise<void> | undefined;
     try {
       const found = new Map<string, Finding>();
       const keep = (fs: readonly Finding[]) => {
@@ -407,8 +409,12 @@ class Stage {
       const nowMs = this.now();
       const status: StatusOutput[] = [];
       const merged: [string, ActivityEvent][] = [];
-      const valid: TransportRecord[] = [];
+      const valid: Forwarded[] = [];
+      const dead: DeadLetter[] = [];
+      // Records for the channel stage; events (unpacked) and status records for the network stage.
+      let analysed = 0;
       for (const r of fresh) {
+        analysed++;
         if (p.status && r.key === STATUS_RECORD_KEY) {
           // A collector's status update (cli/commands/collect.ts publishes them here), not an event.
           const u = parseStatusRecord(r.value);
@@ -419,20 +425,22 @@ class Stage {
           }
           continue;
         }
-        const source = p.merge ? admit(p.merge, r.key ?? '') : null;
-        if (p.merge && source === null) {
-          this.stats.resent++;
+        if (p.merge) {
+          analysed += this.unforward(p.merge, r, merged, dead) - 1;
           continue;
         }
-        // The network stage gets only records the channel stage decoded, id checked: not checked twice.
-        const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs, checkId: this.name === 'channel' });
+        const v = decodeEvent(r.value, { storeText: this.deps.options.storeText, nowMs, checkId: true });
         if (!v.ok) this.stats.invalid++;
-        else if (p.merge) merged.push([source!, v.event]);
         else {
           keep(this.step(p, v.event, status));
-          valid.push(r);
+          // The bytes as they came when they are the event exactly (the usual case), else the
+          // event as validated (text removed, defaults filled): the network stage only parses them.
+          if (this.forward) valid.push({ offset: r.offset, bytes: v.json !== undefined ? r.value : Buffer.from(JSON.stringify(v.event)) });
         }
       }
+      // Sent while this batch's findings are written; awaited before the state is saved (the commit point).
+      if (this.forward && valid.length) forwarding = this.forwardRecords(batch.partition, valid);
+      forwarding?.catch(() => {});
       if (p.merge) addEvents(p.merge, merged, nowMs);
       const replay = this.deps.options.mode === 'replay';
       // Replay: event time is the only clock, so what it makes due is judged after every batch
@@ -464,8 +472,9 @@ class Stage {
         }
       }
       await settle();
-      // The original bytes of the valid records (an invalid one is the indexer's to dead-letter).
-      if (this.forward) await this.forwardRecords(valid);
+      // Valid records only: an invalid one is the indexer's to dead-letter.
+      await forwarding;
+      if (dead.length) await this.deadLetter(dead);
       if (batch.isStale()) {
         // Revoked meanwhile: the new owner starts from the last saved state and committed offset.
         this.partitions.delete(batch.partition);
@@ -480,22 +489,76 @@ class Stage {
       const defer = !atEnd && Date.now() - p.savedAtMs < this.deps.options.snapshotEverySecs * 1000;
       if (!defer) await this.save(p);
       this.stats.batches++;
-      this.stats.records += fresh.length;
+      this.stats.records += analysed;
       if (defer) return 'deferCommit';
     } catch (err) {
       // The state has seen records whose batch will be delivered again: start over from the snapshot.
       this.partitions.delete(batch.partition);
       this.statusWritten.clear();
+      // Not delivered again before this batch's forwarding has ended: a partition's packs arrive in offset order.
+      await forwarding?.catch(() => {});
       throw err;
     }
   }
 
-  private async forwardRecords(records: readonly TransportRecord[]): Promise<void> {
+  private async forwardRecords(partition: number, records: readonly Forwarded[]): Promise<void> {
     const forward = this.forward!;
-    // The original bytes, keyed by their partition and offset here (the network stage merges
-    // partitions by event time, and drops a copy resent after a crash by its offset: merge.ts).
-    await retry(() => forward.publishRaw(records.map((r) => ({ key: forwardKey(r.partition, r.offset), value: r.value }))), this.retryOptions);
+    // Packed (forward.ts), each event with its offset here: the network stage merges partitions
+    // by event time, and drops a copy resent after a crash by its offset (merge.ts).
+    const packs = pack(partition, records);
+    await retry(() => forward.publishRaw(packs), this.retryOptions);
     this.stats.forwarded += records.length;
+  }
+
+  /**
+   * Network stage: one forwarded record into the merge's input, the events of a pack or a single
+   * event (the form of earlier versions, key `<partition>@<offset>`). Copies already received
+   * are counted as resent; what cannot be read is dead-lettered with the reason. Returns the
+   * number of events the record held (1 for a damaged one).
+   */
+  private unforward(m: MergeState, r: TransportRecord, merged: [string, ActivityEvent][], dead: DeadLetter[]): number {
+    const storeText = this.deps.options.storeText;
+    const reject = (reason: string, value: Buffer) => {
+      this.stats.invalid++;
+      dead.push({ originalBase64: value.toString('base64'), reason, code: ErrorCode.EVENT_INVALID, stage: 'analyze', source: { topic: r.topic, partition: r.partition, offset: r.offset }, at: new Date().toISOString() });
+    };
+    if (r.key?.startsWith(PACK_KEY_PREFIX)) {
+      const u = unpack(r.value);
+      if ('error' in u) {
+        reject(`${u.error} (key ${r.key})`, r.value);
+        return 1;
+      }
+      const source = String(u.partition);
+      const from = admitPacked(m, source, u.base, u.deltas);
+      this.stats.resent += from;
+      for (let i = from; i < u.deltas.length; i++) {
+        const e = parseForwarded(r.value.toString('utf8', u.starts[i], u.ends[i]), storeText);
+        if ('error' in e) reject(`forwarded event ${source}@${u.base + BigInt(u.deltas[i]!)}: ${e.error}`, r.value.subarray(u.starts[i], u.ends[i]));
+        else merged.push([source, e]);
+      }
+      return u.deltas.length;
+    }
+    const source = admit(m, r.key ?? '');
+    if (source === null) {
+      this.stats.resent++;
+      return 1;
+    }
+    const e = parseForwarded(r.value.toString('utf8'), storeText);
+    if ('error' in e) reject(`forwarded event ${r.key}: ${e.error}`, r.value);
+    else merged.push([source, e]);
+    return 1;
+  }
+
+  private async deadLetter(letters: DeadLetter[]): Promise<void> {
+    await retry(async () => {
+      // Asked again after a failure to connect.
+      this.dlq ??= this.transport.deadLetters().catch((err: unknown) => {
+        this.dlq = undefined;
+        throw err;
+      });
+      await (await this.dlq).write(letters);
+    }, this.retryOptions);
+    this.deps.log.warn({ stage: this.name, count: letters.length, first: letters[0]!.reason }, 'analyzer: forwarded records that cannot be read dead-lettered');
   }
 
   /**

@@ -32,7 +32,7 @@ export interface MergeState {
   forwarded?: Map<string, string>;
 }
 
-/** The forwarding key: `<source partition>@<source offset>` (a bare partition from older versions). */
+/** The key of an event forwarded alone, before packs (forward.ts): `<source partition>@<source offset>`; a bare partition before that. */
 export function forwardKey(partition: number, offset: string): string {
   return `${partition}@${offset}`;
 }
@@ -51,6 +51,26 @@ export function admit(m: MergeState, key: string): string | null {
   if (last !== undefined && BigInt(offset) <= BigInt(last)) return null;
   m.forwarded.set(source, offset);
   return source;
+}
+
+/**
+ * admit() for a pack of one source's events (forward.ts): offsets `base + deltas[i]`, ascending.
+ * Returns the index of the first event not received yet (the ones before it are copies resent
+ * after a crash); the same judgement per event as admit(), without a key per event.
+ */
+export function admitPacked(m: MergeState, source: string, base: bigint, deltas: readonly number[]): number {
+  m.forwarded ??= new Map();
+  const last = m.forwarded.get(source);
+  let from = 0;
+  if (last !== undefined) {
+    const seen = BigInt(last) - base;
+    if (seen >= 0n) {
+      const upTo = seen > 0xffffffffn ? Infinity : Number(seen);
+      while (from < deltas.length && deltas[from]! <= upTo) from++;
+    }
+  }
+  if (from < deltas.length) m.forwarded.set(source, (base + BigInt(deltas[deltas.length - 1]!)).toString());
+  return from;
 }
 
 /**
