@@ -6,6 +6,7 @@ import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
 import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
 import { activityIndexed, compactSpikes, newSpikesIndex, spikesDetector, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
+import { hashId, RecentIds } from './recent.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
 import { dayOf, parseTimeMs } from './time.ts';
@@ -41,11 +42,12 @@ export interface AnalyzerState {
   takedowns: TakedownsState;
   resurrections: ResurrectionsState;
   /**
-   * Recent event ids, and the same ids with their times in arrival order: a ring of
-   * recentOrder.length entries, the oldest at recentHead, recentCount of them in use (grown by
-   * doubling; a snapshot saves it from the oldest, without spare room).
+   * Recent event ids with their times in arrival order: a ring of recentOrder.length entries, the
+   * oldest at recentHead, recentCount of them in use (grown by doubling; a snapshot saves it from
+   * the oldest, without spare room). `recentIds` looks them up; it is not saved (layouts 1 and 2
+   * saved a Set of them): `revive` rebuilds it from the ring.
    */
-  recentIds: Set<string>;
+  recentIds: RecentIds;
   recentOrder: string[];
   recentTimes: number[];
   recentHead: number;
@@ -93,7 +95,7 @@ function upgrade(st: AnalyzerState): void {
     // Saved by a newer version: guessing its shape could only give wrong findings.
     throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
   }
-  // Layouts 1 and 2: recent ids a queue from recentHead.
+  // Layouts 1 and 2: recent ids a queue from recentHead (and a Set of them, which resizeRing replaces).
   st.recentCount = st.recentOrder.length - st.recentHead;
   resizeRing(st, st.recentCount);
   if (st.layout === 2) {
@@ -204,11 +206,11 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
 }
 
 /**
- * `id`, already added to recentIds, joins the ring; ids out of the window (or beyond dedupMaxIds)
- * leave it. A ring rather than Map iteration: deleting from a Map's front leaves tombstones every
- * later scan walks; and rather than a queue, which allocates as it is shifted.
+ * `id` (hashed to `h`, not among the recent ids) joins the ring; ids out of the window (or beyond
+ * dedupMaxIds) leave it. A ring rather than Map iteration: deleting from a Map's front leaves
+ * tombstones every later scan walks; and rather than a queue, which allocates as it is shifted.
  */
-function rememberId(st: AnalyzerState, id: string, t: number): void {
+function rememberId(st: AnalyzerState, id: string, h: number, t: number): void {
   let order = st.recentOrder;
   if (st.recentCount === order.length) {
     resizeRing(st, Math.max(1024, order.length * 2));
@@ -219,17 +221,18 @@ function rememberId(st: AnalyzerState, id: string, t: number): void {
   const at = (st.recentHead + st.recentCount++) % capacity;
   order[at] = id;
   times[at] = t;
+  st.recentIds.add(at, h);
   const cutoff = st.maxSeenMs - st.options.dedupWindowSecs * 1000;
   const max = st.options.dedupMaxIds;
-  while (st.recentCount > 0 && (times[st.recentHead]! < cutoff || st.recentIds.size > max)) {
-    st.recentIds.delete(order[st.recentHead]!);
+  while (st.recentCount > 0 && (times[st.recentHead]! < cutoff || st.recentCount > max)) {
+    st.recentIds.remove(st.recentHead);
     order[st.recentHead] = '';
     st.recentHead = (st.recentHead + 1) % capacity;
     st.recentCount--;
   }
 }
 
-/** The ring's entries from the oldest, in arrays of `capacity` (at least recentCount). */
+/** The ring's entries from the oldest, in arrays of `capacity` (at least recentCount), and their lookup. */
 function resizeRing(st: AnalyzerState, capacity: number): void {
   const order: string[] = new Array<string>(capacity).fill('');
   const times: number[] = new Array<number>(capacity).fill(0.5).fill(0); // doubles from the start
@@ -241,6 +244,7 @@ function resizeRing(st: AnalyzerState, capacity: number): void {
   st.recentOrder = order;
   st.recentTimes = times;
   st.recentHead = 0;
+  st.recentIds = new RecentIds(order, 0, st.recentCount);
 }
 
 export const analyzer = {
@@ -252,7 +256,7 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
+      recentIds: new RecentIds([], 0, 0), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
@@ -261,16 +265,14 @@ export const analyzer = {
     if (st.layout !== LAYOUT) upgrade(st);
     st.counts.events++;
     const id = event.event.id;
-    // One hash lookup instead of has + add: an id already known leaves the size unchanged.
-    const known = st.recentIds.size;
-    st.recentIds.add(id);
-    if (st.recentIds.size === known) {
+    const h = hashId(id);
+    if (st.recentIds.find(id, h) >= 0) {
       st.counts.duplicates++;
       return NONE;
     }
     const t = parseTimeMs(event['@timestamp']);
     if (t > st.maxSeenMs) st.maxSeenMs = t;
-    rememberId(st, id, t);
+    rememberId(st, id, h, t);
     if (t < st.watermarkMs) {
       st.counts.late++;
       if (st.lateFromMs === undefined || st.lateFromMs < 0 || t < st.lateFromMs) st.lateFromMs = t;
@@ -330,7 +332,7 @@ export const analyzer = {
   /**
    * The state as a snapshot holds it, for a caller that saves it inside a larger document (the
    * live analyzer): slots in a canonical order, so the same subjects give the same snapshot however
-   * they came, and the recent ids once (the ring; the set is rebuilt by `revive`: saving both
+   * they came, and the recent ids once (the ring; their lookup is rebuilt by `revive`: saving both
    * doubled the largest part of a snapshot, up to dedupMaxIds ids).
    */
   saved(st: AnalyzerState): AnalyzerState {
@@ -339,14 +341,14 @@ export const analyzer = {
     resizeRing(st, st.recentCount);
     const ix = indexes.get(st);
     if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
-    return { ...st, recentIds: undefined as unknown as Set<string> };
+    return { ...st, recentIds: undefined as unknown as RecentIds };
   },
 
   /** A state read back from `saved` (or an older layout's snapshot), ready to step. */
   revive(st: AnalyzerState): AnalyzerState {
+    // Layouts 1 and 2 saved a Set of the recent ids too (upgrade replaces it); layout 3 only the ring.
+    if (st.layout === LAYOUT) st.recentIds = new RecentIds(st.recentOrder, st.recentHead, st.recentCount);
     upgrade(st);
-    // Layouts 1 and 2 saved the set; layout 3 saves only the ring, from its oldest id (head 0).
-    if (!(st.recentIds instanceof Set)) st.recentIds = new Set(st.recentOrder.slice(st.recentHead, st.recentHead + st.recentCount));
     return st;
   },
 };
