@@ -66,7 +66,7 @@ export class RecentIds {
   }
 }
 
-/** 32-bit hash of an id: FNV-1a over pairs of UTF-16 units, then murmur3's finaliser. */
+/** 30-bit hash of an id (a small integer, never boxed): FNV-1a over pairs of UTF-16 units, then murmur3's finaliser. */
 export function hashId(id: string): number {
   const n = id.length;
   let h = 0x811c9dc5 ^ n;
@@ -77,5 +77,5 @@ export function hashId(id: string): number {
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }

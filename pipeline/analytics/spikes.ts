@@ -287,15 +287,16 @@ export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: Activit
 
 function closeHours(st: SpikesState, map: Map<string, number>, scope: SpikeScope, hour: number, out: [number, SpikeFinding][]): void {
   const n = st.numbers;
-  for (const [key, i] of map) {
+  // forEach, not for-of: no entry array per subject.
+  map.forEach((i, key) => {
     const o = i * NUMBERS;
-    if (n[o + HOUR]! < 0 || n[o + HOUR]! >= hour) continue;
+    if (n[o + HOUR]! < 0 || n[o + HOUR]! >= hour) return;
     const closed = closeHour(st, i, scope, key);
     if (closed) out.push([i, closed]);
     n[o + HOUR] = hour;
     n[o + COUNT] = 0;
     n[o + CRITICAL] = -1;
-  }
+  });
 }
 
 export const spikesDetector: Detector<SpikesState> = {
