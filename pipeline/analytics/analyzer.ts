@@ -54,12 +54,15 @@ export interface AnalyzerState {
   /** Absent in layouts 1 and 2, where recentOrder was a queue from recentHead. */
   recentCount: number;
   /**
-   * The reorder buffer, sorted by (time, id) from `head`; mostly-ordered input appends, so no heap
-   * is needed. Times and events in parallel arrays: no entry is allocated per event.
+   * The reorder buffer, sorted by (time, id) from `head` to `bufferEnd`; mostly-ordered input
+   * appends, so no heap is needed. Times and events in parallel arrays that keep their capacity
+   * (grown by doubling, compacted in place): no entry and no storage is allocated per event. A
+   * snapshot saves the waiting entries alone (head 0, no `bufferEnd`: the end of the arrays).
    */
   bufferTimes: number[];
   bufferEvents: ActivityEvent[];
   head: number;
+  bufferEnd?: number;
   maxSeenMs: number;
   watermarkMs: number;
   /** UTC day of the last housekeeping tick: detectors are ticked once per day of event time. */
@@ -100,6 +103,7 @@ function upgrade(st: AnalyzerState): void {
   resizeRing(st, st.recentCount);
   if (st.layout === 2) {
     st.spikes = upgradeSpikesStateV2(st.spikes as unknown as SpikesStateV2);
+    resizeBuffer(st, 0);
     st.layout = LAYOUT;
     return;
   }
@@ -108,6 +112,43 @@ function upgrade(st: AnalyzerState): void {
   const spikes = upgradeSpikesState(old.spikes);
   delete (old as Partial<StateV1>).buffer;
   Object.assign(st, { bufferTimes: waiting.map((b) => b[0]), bufferEvents: waiting.map((b) => b[2]), head: 0, spikes, layout: LAYOUT });
+  resizeBuffer(st, 0);
+}
+
+/**
+ * The buffer's waiting entries (from `head` to `bufferEnd`, or to the end of the arrays in a state
+ * read back from a snapshot) moved to the front of arrays of at least `capacity` entries.
+ */
+function resizeBuffer(st: AnalyzerState, capacity: number): void {
+  const end = st.bufferEnd ?? st.bufferTimes.length;
+  const waiting = end - st.head;
+  let size = 64;
+  while (size < capacity || size < waiting) size *= 2;
+  const times: number[] = new Array<number>(size).fill(0.5).fill(0); // doubles from the start
+  const events: ActivityEvent[] = new Array<ActivityEvent>(size).fill(undefined as unknown as ActivityEvent);
+  for (let i = 0; i < waiting; i++) {
+    times[i] = st.bufferTimes[st.head + i]!;
+    events[i] = st.bufferEvents[st.head + i]!;
+  }
+  st.bufferTimes = times;
+  st.bufferEvents = events;
+  st.head = 0;
+  st.bufferEnd = waiting;
+}
+
+/** Room for one more entry at the buffer's end: the waiting ones moved to the front if that frees enough, else the arrays doubled. */
+function makeRoom(st: AnalyzerState): void {
+  const { bufferTimes: times, bufferEvents: events, head } = st;
+  const end = st.bufferEnd!;
+  if (head === 0 || head * 2 < times.length) {
+    resizeBuffer(st, times.length * 2);
+    return;
+  }
+  times.copyWithin(0, head, end);
+  events.copyWithin(0, head, end);
+  events.fill(undefined as unknown as ActivityEvent, end - head, end); // let released events be collected
+  st.bufferEnd = end - head;
+  st.head = 0;
 }
 
 /** Whether buffered entry i sorts before (t, id). */
@@ -184,7 +225,7 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
   if (watermarkMs > st.watermarkMs) st.watermarkMs = watermarkMs;
   const times = st.bufferTimes;
   const events = st.bufferEvents;
-  while (st.head < times.length && times[st.head]! <= st.watermarkMs) {
+  while (st.head < st.bufferEnd! && times[st.head]! <= st.watermarkMs) {
     const t = times[st.head]!;
     const event = events[st.head]!;
     events[st.head++] = undefined as unknown as ActivityEvent; // let the event be collected
@@ -193,15 +234,7 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
     else if (st.tickedDay < 0) st.tickedDay = dayOf(t);
     out = dispatch(st, event, t, out);
   }
-  if (st.head === times.length) {
-    times.length = 0;
-    events.length = 0;
-    st.head = 0;
-  } else if (st.head > 4096 && st.head * 2 > times.length) {
-    st.bufferTimes = times.slice(st.head);
-    st.bufferEvents = events.slice(st.head);
-    st.head = 0;
-  }
+  if (st.head === st.bufferEnd) st.head = st.bufferEnd = 0;
   return out;
 }
 
@@ -256,7 +289,7 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new RecentIds([], 0, 0), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
+      recentIds: new RecentIds([], 0, 0), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, bufferEnd: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
@@ -278,11 +311,10 @@ export const analyzer = {
       if (st.lateFromMs === undefined || st.lateFromMs < 0 || t < st.lateFromMs) st.lateFromMs = t;
       return dispatch(st, event, t, undefined) ?? NONE;
     }
-    const n = st.bufferTimes.length;
-    if (st.head === n || before(st, n - 1, t, id)) {
-      st.bufferTimes.push(t);
-      st.bufferEvents.push(event);
-    } else {
+    if (st.bufferEnd === st.bufferTimes.length) makeRoom(st);
+    const n = st.bufferEnd!;
+    let at = n;
+    if (st.head < n && !before(st, n - 1, t, id)) {
       let lo = st.head;
       let hi = n;
       while (lo < hi) {
@@ -290,9 +322,13 @@ export const analyzer = {
         if (before(st, mid, t, id)) lo = mid + 1;
         else hi = mid;
       }
-      st.bufferTimes.splice(lo, 0, t);
-      st.bufferEvents.splice(lo, 0, event);
+      st.bufferTimes.copyWithin(lo + 1, lo, n);
+      st.bufferEvents.copyWithin(lo + 1, lo, n);
+      at = lo;
     }
+    st.bufferTimes[at] = t;
+    st.bufferEvents[at] = event;
+    st.bufferEnd = n + 1;
     return release(st, st.maxSeenMs - st.options.allowedLatenessSecs * 1000, undefined) ?? NONE;
   },
 
@@ -333,7 +369,8 @@ export const analyzer = {
    * The state as a snapshot holds it, for a caller that saves it inside a larger document (the
    * live analyzer): slots in a canonical order, so the same subjects give the same snapshot however
    * they came, and the recent ids once (the ring; their lookup is rebuilt by `revive`: saving both
-   * doubled the largest part of a snapshot, up to dedupMaxIds ids).
+   * doubled the largest part of a snapshot, up to dedupMaxIds ids), and of the reorder buffer only
+   * the waiting entries.
    */
   saved(st: AnalyzerState): AnalyzerState {
     compactGaps(st.gaps);
@@ -341,13 +378,17 @@ export const analyzer = {
     resizeRing(st, st.recentCount);
     const ix = indexes.get(st);
     if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
-    return { ...st, recentIds: undefined as unknown as RecentIds };
+    const end = st.bufferEnd!;
+    return { ...st, recentIds: undefined as unknown as RecentIds, bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };
   },
 
   /** A state read back from `saved` (or an older layout's snapshot), ready to step. */
   revive(st: AnalyzerState): AnalyzerState {
     // Layouts 1 and 2 saved a Set of the recent ids too (upgrade replaces it); layout 3 only the ring.
-    if (st.layout === LAYOUT) st.recentIds = new RecentIds(st.recentOrder, st.recentHead, st.recentCount);
+    if (st.layout === LAYOUT) {
+      st.recentIds = new RecentIds(st.recentOrder, st.recentHead, st.recentCount);
+      resizeBuffer(st, 0);
+    }
     upgrade(st);
     return st;
   },
