@@ -144,8 +144,11 @@ function makeRoom(st: AnalyzerState): void {
     resizeBuffer(st, times.length * 2);
     return;
   }
-  times.copyWithin(0, head, end);
-  events.copyWithin(0, head, end);
+  // Loops, not copyWithin: that boxes every number it moves in an array that is not typed.
+  for (let i = head; i < end; i++) {
+    times[i - head] = times[i]!;
+    events[i - head] = events[i]!;
+  }
   events.fill(undefined as unknown as ActivityEvent, end - head, end); // let released events be collected
   st.bufferEnd = end - head;
   st.head = 0;
@@ -322,8 +325,11 @@ export const analyzer = {
         if (before(st, mid, t, id)) lo = mid + 1;
         else hi = mid;
       }
-      st.bufferTimes.copyWithin(lo + 1, lo, n);
-      st.bufferEvents.copyWithin(lo + 1, lo, n);
+      const { bufferTimes: times, bufferEvents: events } = st;
+      for (let i = n; i > lo; i--) {
+        times[i] = times[i - 1]!;
+        events[i] = events[i - 1]!;
+      }
       at = lo;
     }
     st.bufferTimes[at] = t;
