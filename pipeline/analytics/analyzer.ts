@@ -173,19 +173,36 @@ function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[
 interface Index {
   channels: Map<string, number>;
   networks: Map<string, number>;
+  /** Per channel id: the network its last event named, and that network's id (one lookup less per event). */
+  networkNames: (string | undefined)[];
+  networkIds: number[];
   gaps: GapsIndex;
   spikes: SpikesIndex;
 }
 
-const indexes = new WeakMap<AnalyzerState, Index>();
+/**
+ * The state's index sits on the state object under a symbol, not enumerable: snapshots, copies and
+ * comparisons of the state never see it (a WeakMap beside the state cost a lookup per event).
+ */
+const INDEX = Symbol('analyzer index');
+type Indexed = AnalyzerState & { [INDEX]?: Index };
 
 function indexOf(st: AnalyzerState): Index {
-  let ix = indexes.get(st);
+  let ix = (st as Indexed)[INDEX];
   if (ix === undefined) {
-    ix = { channels: new Map(), networks: new Map(), gaps: newGapsIndex(), spikes: newSpikesIndex() };
-    indexes.set(st, ix);
+    ix = { channels: new Map(), networks: new Map(), networkNames: [], networkIds: [], gaps: newGapsIndex(), spikes: newSpikesIndex() };
+    Object.defineProperty(st, INDEX, { value: ix, writable: true });
   }
   return ix;
+}
+
+/** The dense id of the network of channel `c`, `network`. */
+function networkOf(ix: Index, c: number, network: string): number {
+  if (ix.networkNames[c] === network) return ix.networkIds[c]!;
+  const n = idOf(ix.networks, network);
+  ix.networkNames[c] = network;
+  ix.networkIds[c] = n;
+  return n;
 }
 
 function idOf(ids: Map<string, number>, key: string): number {
@@ -202,7 +219,7 @@ function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Findi
     const key = channelKey(event, st.options.homePlatform);
     const c = idOf(ix.channels, key);
     const network = event.channel.network;
-    const n = network === undefined ? -1 : idOf(ix.networks, network);
+    const n = network === undefined ? -1 : networkOf(ix, c, network);
     out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, c, network, n));
     out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, c, network, n) : spikesDetector.step(st.spikes, event, t));
   } else {
@@ -382,7 +399,7 @@ export const analyzer = {
     compactGaps(st.gaps);
     compactSpikes(st.spikes);
     resizeRing(st, st.recentCount);
-    const ix = indexes.get(st);
+    const ix = (st as Indexed)[INDEX];
     if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
     const end = st.bufferEnd!;
     return { ...st, recentIds: undefined as unknown as RecentIds, bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };
