@@ -254,7 +254,11 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
     else if (st.tickedDay < 0) st.tickedDay = dayOf(t);
     out = dispatch(st, event, t, out);
   }
-  if (st.head === st.bufferEnd) st.head = st.bufferEnd = 0;
+  if (st.head === st.bufferEnd) {
+    st.head = st.bufferEnd = 0;
+    // Emptied after a burst (a backfill within the lateness): its room is not kept for good.
+    if (times.length > 65_536) resizeBuffer(st, 0);
+  }
   return out;
 }
 
