@@ -1,6 +1,6 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, type GapsIndex, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, withRoom, type GapsIndex, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
@@ -173,12 +173,22 @@ function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[
 interface Index {
   channels: Map<string, number>;
   networks: Map<string, number>;
-  /** Per channel id: the network its last event named, and that network's id (one lookup less per event). */
-  networkNames: (string | undefined)[];
-  networkIds: number[];
+  /** By network id: its name. */
+  networkNames: string[];
+  /**
+   * Per channel id, CELLS numbers side by side (one memory access for all): its gap slot + 1 and
+   * spike slot + 1 (0: not looked up yet), and the id + 1 of the network its last event named
+   * (one Map lookup less per event).
+   */
+  cells: Int32Array;
   gaps: GapsIndex;
   spikes: SpikesIndex;
 }
+
+const CELLS = 4;
+const GAP_CELL = 0;
+const SPIKE_CELL = 1;
+const NETWORK_CELL = 2;
 
 /**
  * The state's index sits on the state object under a symbol, not enumerable: snapshots, copies and
@@ -190,18 +200,20 @@ type Indexed = AnalyzerState & { [INDEX]?: Index };
 function indexOf(st: AnalyzerState): Index {
   let ix = (st as Indexed)[INDEX];
   if (ix === undefined) {
-    ix = { channels: new Map(), networks: new Map(), networkNames: [], networkIds: [], gaps: newGapsIndex(), spikes: newSpikesIndex() };
+    ix = { channels: new Map(), networks: new Map(), networkNames: [], cells: new Int32Array(1024 * CELLS), gaps: newGapsIndex(), spikes: newSpikesIndex() };
     Object.defineProperty(st, INDEX, { value: ix, writable: true });
   }
   return ix;
 }
 
-/** The dense id of the network of channel `c`, `network`. */
+/** The dense id of `network`, the network of channel `c`. */
 function networkOf(ix: Index, c: number, network: string): number {
-  if (ix.networkNames[c] === network) return ix.networkIds[c]!;
+  const cell = c * CELLS + NETWORK_CELL;
+  const last = ix.cells[cell]! - 1;
+  if (last >= 0 && ix.networkNames[last] === network) return last;
   const n = idOf(ix.networks, network);
-  ix.networkNames[c] = network;
-  ix.networkIds[c] = n;
+  ix.networkNames[n] = network;
+  ix.cells[cell] = n + 1;
   return n;
 }
 
@@ -218,10 +230,12 @@ function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Findi
     const ix = indexOf(st);
     const key = channelKey(event, st.options.homePlatform);
     const c = idOf(ix.channels, key);
+    if ((c + 1) * CELLS > ix.cells.length) ix.cells = withRoom(ix.cells, (c + 1) * CELLS - 1);
     const network = event.channel.network;
     const n = network === undefined ? -1 : networkOf(ix, c, network);
-    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, c, network, n));
-    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, c, network, n) : spikesDetector.step(st.spikes, event, t));
+    const cells = ix.cells;
+    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, cells, c * CELLS + GAP_CELL, network, n));
+    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, cells, c * CELLS + SPIKE_CELL, network, n) : spikesDetector.step(st.spikes, event, t));
   } else {
     out = append(out, gapsDetector.step(st.gaps, event, t));
     out = append(out, spikesDetector.step(st.spikes, event, t));
@@ -404,7 +418,11 @@ export const analyzer = {
     compactSpikes(st.spikes);
     resizeRing(st, st.recentCount);
     const ix = (st as Indexed)[INDEX];
-    if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
+    if (ix !== undefined) {
+      // The gap slots moved.
+      ix.gaps = newGapsIndex();
+      for (let cell = GAP_CELL; cell < ix.cells.length; cell += CELLS) ix.cells[cell] = 0;
+    }
     const end = st.bufferEnd!;
     return { ...st, recentIds: undefined as unknown as RecentIds, bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };
   },

@@ -353,15 +353,16 @@ function activity(st: GapsState, key: string, c: number, network: string | undef
 }
 
 /**
- * The analyzer's shortcut to slots: slot + 1 by its dense channel and network ids (0: not looked
- * up yet). Not part of the state: filled as subjects are met, so it needs no snapshot or upgrade.
+ * The analyzer's shortcut to slots: slot + 1 by its dense network id (0: not looked up yet); a
+ * channel's is in a cell the analyzer keeps beside its other numbers for that channel (one memory
+ * access for all). Not part of the state: filled as subjects are met, so it needs no snapshot or
+ * upgrade.
  */
 export interface GapsIndex {
-  channels: Int32Array;
   networks: Int32Array;
 }
 
-export const newGapsIndex = (): GapsIndex => ({ channels: new Int32Array(1024), networks: new Int32Array(64) });
+export const newGapsIndex = (): GapsIndex => ({ networks: new Int32Array(64) });
 
 /** `a` with room for index `id` (doubled as needed). */
 export function withRoom(a: Int32Array, id: number): Int32Array {
@@ -374,26 +375,26 @@ export function withRoom(a: Int32Array, id: number): Int32Array {
 }
 
 /**
- * `step` for an event the analyzer has resolved already: `key` its channel key, `c` and `n` the
- * dense ids of its channel and network (-1: none), the same findings as `step`.
+ * `step` for an event the analyzer has resolved already: `key` its channel key, `cells[cell]` the
+ * channel's slot + 1 (0: not looked up yet), `n` the dense id of its network (-1: none), the same
+ * findings as `step`.
  */
-export function stepIndexed(st: GapsState, ix: GapsIndex, event: ActivityEvent, t: number, key: string, c: number, network: string | undefined, n: number): readonly Finding[] {
+export function stepIndexed(st: GapsState, ix: GapsIndex, event: ActivityEvent, t: number, key: string, cells: Int32Array, cell: number, network: string | undefined, n: number): readonly Finding[] {
   if (st.layout !== LAYOUT) upgrade(st);
   const action = event.event.action;
-  if (c >= ix.channels.length) ix.channels = withRoom(ix.channels, c);
   if (action === 'channel_banned' || action === 'channel_deleted') {
-    const i = ix.channels[c]! - 1;
+    const i = cells[cell]! - 1;
     if (i < 0) {
       const slot = st.channels.get(key);
       return slot === undefined ? NONE : channelGone(st, key, slot, t);
     }
-    ix.channels[c] = 0;
+    cells[cell] = 0;
     return channelGone(st, key, i, t);
   }
   if (!st.activity.includes(action)) return NONE;
   const name = channelSubject(event);
-  let i = ix.channels[c]! - 1;
-  if (i < 0) ix.channels[c] = (i = slotOf(st, st.channels, key, name)) + 1;
+  let i = cells[cell]! - 1;
+  if (i < 0) cells[cell] = (i = slotOf(st, st.channels, key, name)) + 1;
   else if (st.names[i] !== name) st.names[i] = name;
   let j = -1;
   if (n >= 0) {
