@@ -1,11 +1,12 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, type GapsIndex, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, withRoom, type GapsIndex, type GapsState } from './gaps.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
 import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
 import { activityIndexed, compactSpikes, newSpikesIndex, spikesDetector, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
+import { hashId, RecentIds } from './recent.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
 import { dayOf, parseTimeMs } from './time.ts';
@@ -41,23 +42,27 @@ export interface AnalyzerState {
   takedowns: TakedownsState;
   resurrections: ResurrectionsState;
   /**
-   * Recent event ids, and the same ids with their times in arrival order: a ring of
-   * recentOrder.length entries, the oldest at recentHead, recentCount of them in use (grown by
-   * doubling; a snapshot saves it from the oldest, without spare room).
+   * Recent event ids with their times in arrival order: a ring of recentOrder.length entries, the
+   * oldest at recentHead, recentCount of them in use (grown by doubling; a snapshot saves it from
+   * the oldest, without spare room). `recentIds` looks them up; it is not saved (layouts 1 and 2
+   * saved a Set of them): `revive` rebuilds it from the ring.
    */
-  recentIds: Set<string>;
+  recentIds: RecentIds;
   recentOrder: string[];
   recentTimes: number[];
   recentHead: number;
   /** Absent in layouts 1 and 2, where recentOrder was a queue from recentHead. */
   recentCount: number;
   /**
-   * The reorder buffer, sorted by (time, id) from `head`; mostly-ordered input appends, so no heap
-   * is needed. Times and events in parallel arrays: no entry is allocated per event.
+   * The reorder buffer, sorted by (time, id) from `head` to `bufferEnd`; mostly-ordered input
+   * appends, so no heap is needed. Times and events in parallel arrays that keep their capacity
+   * (grown by doubling, compacted in place): no entry and no storage is allocated per event. A
+   * snapshot saves the waiting entries alone (head 0, no `bufferEnd`: the end of the arrays).
    */
   bufferTimes: number[];
   bufferEvents: ActivityEvent[];
   head: number;
+  bufferEnd?: number;
   maxSeenMs: number;
   watermarkMs: number;
   /** UTC day of the last housekeeping tick: detectors are ticked once per day of event time. */
@@ -93,11 +98,12 @@ function upgrade(st: AnalyzerState): void {
     // Saved by a newer version: guessing its shape could only give wrong findings.
     throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
   }
-  // Layouts 1 and 2: recent ids a queue from recentHead.
+  // Layouts 1 and 2: recent ids a queue from recentHead (and a Set of them, which resizeRing replaces).
   st.recentCount = st.recentOrder.length - st.recentHead;
   resizeRing(st, st.recentCount);
   if (st.layout === 2) {
     st.spikes = upgradeSpikesStateV2(st.spikes as unknown as SpikesStateV2);
+    resizeBuffer(st, 0);
     st.layout = LAYOUT;
     return;
   }
@@ -106,6 +112,46 @@ function upgrade(st: AnalyzerState): void {
   const spikes = upgradeSpikesState(old.spikes);
   delete (old as Partial<StateV1>).buffer;
   Object.assign(st, { bufferTimes: waiting.map((b) => b[0]), bufferEvents: waiting.map((b) => b[2]), head: 0, spikes, layout: LAYOUT });
+  resizeBuffer(st, 0);
+}
+
+/**
+ * The buffer's waiting entries (from `head` to `bufferEnd`, or to the end of the arrays in a state
+ * read back from a snapshot) moved to the front of arrays of at least `capacity` entries.
+ */
+function resizeBuffer(st: AnalyzerState, capacity: number): void {
+  const end = st.bufferEnd ?? st.bufferTimes.length;
+  const waiting = end - st.head;
+  let size = 64;
+  while (size < capacity || size < waiting) size *= 2;
+  const times: number[] = new Array<number>(size).fill(0.5).fill(0); // doubles from the start
+  const events: ActivityEvent[] = new Array<ActivityEvent>(size).fill(undefined as unknown as ActivityEvent);
+  for (let i = 0; i < waiting; i++) {
+    times[i] = st.bufferTimes[st.head + i]!;
+    events[i] = st.bufferEvents[st.head + i]!;
+  }
+  st.bufferTimes = times;
+  st.bufferEvents = events;
+  st.head = 0;
+  st.bufferEnd = waiting;
+}
+
+/** Room for one more entry at the buffer's end: the waiting ones moved to the front if that frees enough, else the arrays doubled. */
+function makeRoom(st: AnalyzerState): void {
+  const { bufferTimes: times, bufferEvents: events, head } = st;
+  const end = st.bufferEnd!;
+  if (head === 0 || head * 2 < times.length) {
+    resizeBuffer(st, times.length * 2);
+    return;
+  }
+  // Loops, not copyWithin: that boxes every number it moves in an array that is not typed.
+  for (let i = head; i < end; i++) {
+    times[i - head] = times[i]!;
+    events[i - head] = events[i]!;
+  }
+  events.fill(undefined as unknown as ActivityEvent, end - head, end); // let released events be collected
+  st.bufferEnd = end - head;
+  st.head = 0;
 }
 
 /** Whether buffered entry i sorts before (t, id). */
@@ -127,19 +173,48 @@ function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[
 interface Index {
   channels: Map<string, number>;
   networks: Map<string, number>;
+  /** By network id: its name. */
+  networkNames: string[];
+  /**
+   * Per channel id, CELLS numbers side by side (one memory access for all): its gap slot + 1 and
+   * spike slot + 1 (0: not looked up yet), and the id + 1 of the network its last event named
+   * (one Map lookup less per event).
+   */
+  cells: Int32Array;
   gaps: GapsIndex;
   spikes: SpikesIndex;
 }
 
-const indexes = new WeakMap<AnalyzerState, Index>();
+const CELLS = 4;
+const GAP_CELL = 0;
+const SPIKE_CELL = 1;
+const NETWORK_CELL = 2;
+
+/**
+ * The state's index sits on the state object under a symbol, not enumerable: snapshots, copies and
+ * comparisons of the state never see it (a WeakMap beside the state cost a lookup per event).
+ */
+const INDEX = Symbol('analyzer index');
+type Indexed = AnalyzerState & { [INDEX]?: Index };
 
 function indexOf(st: AnalyzerState): Index {
-  let ix = indexes.get(st);
+  let ix = (st as Indexed)[INDEX];
   if (ix === undefined) {
-    ix = { channels: new Map(), networks: new Map(), gaps: newGapsIndex(), spikes: newSpikesIndex() };
-    indexes.set(st, ix);
+    ix = { channels: new Map(), networks: new Map(), networkNames: [], cells: new Int32Array(1024 * CELLS), gaps: newGapsIndex(), spikes: newSpikesIndex() };
+    Object.defineProperty(st, INDEX, { value: ix, writable: true });
   }
   return ix;
+}
+
+/** The dense id of `network`, the network of channel `c`. */
+function networkOf(ix: Index, c: number, network: string): number {
+  const cell = c * CELLS + NETWORK_CELL;
+  const last = ix.cells[cell]! - 1;
+  if (last >= 0 && ix.networkNames[last] === network) return last;
+  const n = idOf(ix.networks, network);
+  ix.networkNames[n] = network;
+  ix.cells[cell] = n + 1;
+  return n;
 }
 
 function idOf(ids: Map<string, number>, key: string): number {
@@ -155,10 +230,12 @@ function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Findi
     const ix = indexOf(st);
     const key = channelKey(event, st.options.homePlatform);
     const c = idOf(ix.channels, key);
+    if ((c + 1) * CELLS > ix.cells.length) ix.cells = withRoom(ix.cells, (c + 1) * CELLS - 1);
     const network = event.channel.network;
-    const n = network === undefined ? -1 : idOf(ix.networks, network);
-    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, c, network, n));
-    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, c, network, n) : spikesDetector.step(st.spikes, event, t));
+    const n = network === undefined ? -1 : networkOf(ix, c, network);
+    const cells = ix.cells;
+    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, cells, c * CELLS + GAP_CELL, network, n));
+    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, cells, c * CELLS + SPIKE_CELL, network, n) : spikesDetector.step(st.spikes, event, t));
   } else {
     out = append(out, gapsDetector.step(st.gaps, event, t));
     out = append(out, spikesDetector.step(st.spikes, event, t));
@@ -182,7 +259,7 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
   if (watermarkMs > st.watermarkMs) st.watermarkMs = watermarkMs;
   const times = st.bufferTimes;
   const events = st.bufferEvents;
-  while (st.head < times.length && times[st.head]! <= st.watermarkMs) {
+  while (st.head < st.bufferEnd! && times[st.head]! <= st.watermarkMs) {
     const t = times[st.head]!;
     const event = events[st.head]!;
     events[st.head++] = undefined as unknown as ActivityEvent; // let the event be collected
@@ -191,24 +268,20 @@ function release(st: AnalyzerState, watermarkMs: number, out: Finding[] | undefi
     else if (st.tickedDay < 0) st.tickedDay = dayOf(t);
     out = dispatch(st, event, t, out);
   }
-  if (st.head === times.length) {
-    times.length = 0;
-    events.length = 0;
-    st.head = 0;
-  } else if (st.head > 4096 && st.head * 2 > times.length) {
-    st.bufferTimes = times.slice(st.head);
-    st.bufferEvents = events.slice(st.head);
-    st.head = 0;
+  if (st.head === st.bufferEnd) {
+    st.head = st.bufferEnd = 0;
+    // Emptied after a burst (a backfill within the lateness): its room is not kept for good.
+    if (times.length > 65_536) resizeBuffer(st, 0);
   }
   return out;
 }
 
 /**
- * `id`, already added to recentIds, joins the ring; ids out of the window (or beyond dedupMaxIds)
- * leave it. A ring rather than Map iteration: deleting from a Map's front leaves tombstones every
- * later scan walks; and rather than a queue, which allocates as it is shifted.
+ * `id` (hashed to `h`, not among the recent ids) joins the ring; ids out of the window (or beyond
+ * dedupMaxIds) leave it. A ring rather than Map iteration: deleting from a Map's front leaves
+ * tombstones every later scan walks; and rather than a queue, which allocates as it is shifted.
  */
-function rememberId(st: AnalyzerState, id: string, t: number): void {
+function rememberId(st: AnalyzerState, id: string, h: number, t: number): void {
   let order = st.recentOrder;
   if (st.recentCount === order.length) {
     resizeRing(st, Math.max(1024, order.length * 2));
@@ -219,17 +292,18 @@ function rememberId(st: AnalyzerState, id: string, t: number): void {
   const at = (st.recentHead + st.recentCount++) % capacity;
   order[at] = id;
   times[at] = t;
+  st.recentIds.add(at, h);
   const cutoff = st.maxSeenMs - st.options.dedupWindowSecs * 1000;
   const max = st.options.dedupMaxIds;
-  while (st.recentCount > 0 && (times[st.recentHead]! < cutoff || st.recentIds.size > max)) {
-    st.recentIds.delete(order[st.recentHead]!);
+  while (st.recentCount > 0 && (times[st.recentHead]! < cutoff || st.recentCount > max)) {
+    st.recentIds.remove(st.recentHead);
     order[st.recentHead] = '';
     st.recentHead = (st.recentHead + 1) % capacity;
     st.recentCount--;
   }
 }
 
-/** The ring's entries from the oldest, in arrays of `capacity` (at least recentCount). */
+/** The ring's entries from the oldest, in arrays of `capacity` (at least recentCount), and their lookup. */
 function resizeRing(st: AnalyzerState, capacity: number): void {
   const order: string[] = new Array<string>(capacity).fill('');
   const times: number[] = new Array<number>(capacity).fill(0.5).fill(0); // doubles from the start
@@ -241,6 +315,7 @@ function resizeRing(st: AnalyzerState, capacity: number): void {
   st.recentOrder = order;
   st.recentTimes = times;
   st.recentHead = 0;
+  st.recentIds = new RecentIds(order, 0, st.recentCount);
 }
 
 export const analyzer = {
@@ -252,7 +327,7 @@ export const analyzer = {
       migration: migrationDetector.init(options, catalogue),
       takedowns: takedownsDetector.init(options),
       resurrections: resurrectionsDetector.init(options),
-      recentIds: new Set(), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
+      recentIds: new RecentIds([], 0, 0), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, bufferEnd: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
   },
@@ -261,26 +336,23 @@ export const analyzer = {
     if (st.layout !== LAYOUT) upgrade(st);
     st.counts.events++;
     const id = event.event.id;
-    // One hash lookup instead of has + add: an id already known leaves the size unchanged.
-    const known = st.recentIds.size;
-    st.recentIds.add(id);
-    if (st.recentIds.size === known) {
+    const h = hashId(id);
+    if (st.recentIds.find(id, h) >= 0) {
       st.counts.duplicates++;
       return NONE;
     }
     const t = parseTimeMs(event['@timestamp']);
     if (t > st.maxSeenMs) st.maxSeenMs = t;
-    rememberId(st, id, t);
+    rememberId(st, id, h, t);
     if (t < st.watermarkMs) {
       st.counts.late++;
       if (st.lateFromMs === undefined || st.lateFromMs < 0 || t < st.lateFromMs) st.lateFromMs = t;
       return dispatch(st, event, t, undefined) ?? NONE;
     }
-    const n = st.bufferTimes.length;
-    if (st.head === n || before(st, n - 1, t, id)) {
-      st.bufferTimes.push(t);
-      st.bufferEvents.push(event);
-    } else {
+    if (st.bufferEnd === st.bufferTimes.length) makeRoom(st);
+    const n = st.bufferEnd!;
+    let at = n;
+    if (st.head < n && !before(st, n - 1, t, id)) {
       let lo = st.head;
       let hi = n;
       while (lo < hi) {
@@ -288,9 +360,16 @@ export const analyzer = {
         if (before(st, mid, t, id)) lo = mid + 1;
         else hi = mid;
       }
-      st.bufferTimes.splice(lo, 0, t);
-      st.bufferEvents.splice(lo, 0, event);
+      const { bufferTimes: times, bufferEvents: events } = st;
+      for (let i = n; i > lo; i--) {
+        times[i] = times[i - 1]!;
+        events[i] = events[i - 1]!;
+      }
+      at = lo;
     }
+    st.bufferTimes[at] = t;
+    st.bufferEvents[at] = event;
+    st.bufferEnd = n + 1;
     return release(st, st.maxSeenMs - st.options.allowedLatenessSecs * 1000, undefined) ?? NONE;
   },
 
@@ -330,23 +409,32 @@ export const analyzer = {
   /**
    * The state as a snapshot holds it, for a caller that saves it inside a larger document (the
    * live analyzer): slots in a canonical order, so the same subjects give the same snapshot however
-   * they came, and the recent ids once (the ring; the set is rebuilt by `revive`: saving both
-   * doubled the largest part of a snapshot, up to dedupMaxIds ids).
+   * they came, and the recent ids once (the ring; their lookup is rebuilt by `revive`: saving both
+   * doubled the largest part of a snapshot, up to dedupMaxIds ids), and of the reorder buffer only
+   * the waiting entries.
    */
   saved(st: AnalyzerState): AnalyzerState {
     compactGaps(st.gaps);
     compactSpikes(st.spikes);
     resizeRing(st, st.recentCount);
-    const ix = indexes.get(st);
-    if (ix !== undefined) ix.gaps = newGapsIndex(); // the slots moved
-    return { ...st, recentIds: undefined as unknown as Set<string> };
+    const ix = (st as Indexed)[INDEX];
+    if (ix !== undefined) {
+      // The gap slots moved.
+      ix.gaps = newGapsIndex();
+      for (let cell = GAP_CELL; cell < ix.cells.length; cell += CELLS) ix.cells[cell] = 0;
+    }
+    const end = st.bufferEnd!;
+    return { ...st, recentIds: undefined as unknown as RecentIds, bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };
   },
 
   /** A state read back from `saved` (or an older layout's snapshot), ready to step. */
   revive(st: AnalyzerState): AnalyzerState {
+    // Layouts 1 and 2 saved a Set of the recent ids too (upgrade replaces it); layout 3 only the ring.
+    if (st.layout === LAYOUT) {
+      st.recentIds = new RecentIds(st.recentOrder, st.recentHead, st.recentCount);
+      resizeBuffer(st, 0);
+    }
     upgrade(st);
-    // Layouts 1 and 2 saved the set; layout 3 saves only the ring, from its oldest id (head 0).
-    if (!(st.recentIds instanceof Set)) st.recentIds = new Set(st.recentOrder.slice(st.recentHead, st.recentHead + st.recentCount));
     return st;
   },
 };

@@ -9,6 +9,7 @@ import {
   type Finding, type GapFinding, type TakedownFinding,
 } from './index.ts';
 import { takedownsDetector } from './takedowns.ts';
+import { hashId, RecentIds } from './recent.ts';
 import { parseTimeMs } from './time.ts';
 
 const H = 3_600_000;
@@ -305,4 +306,38 @@ test('a snapshot saves the recent ids once, and a copy of an event seen before i
     analyzer.step(restored, events[30]!);
     assert.equal(restored.counts.duplicates, 2, 'both copies recognised');
   }
+});
+
+test('property: the recent ids table answers as a set of the ids in its ring, through adds and evictions', () => {
+  // A ring of 8 in a table of 16 slots: probe runs collide and wrap, so deletions shift entries.
+  const capacity = 8;
+  const op = fc.oneof(fc.record({ add: fc.integer({ min: 0, max: 40 }) }), fc.constant({ evict: true }));
+  fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+    const order: string[] = new Array<string>(capacity).fill('');
+    const table = new RecentIds(order, 0, 0);
+    const model = new Set<string>();
+    let head = 0;
+    let count = 0;
+    for (const o of ops) {
+      if ('add' in o) {
+        const id = `id-${o.add}`;
+        assert.equal(table.find(id, hashId(id)) >= 0, model.has(id), id);
+        if (model.has(id) || count === capacity) continue;
+        const at = (head + count++) % capacity;
+        order[at] = id;
+        table.add(at, hashId(id));
+        model.add(id);
+      } else if (count > 0) {
+        table.remove(head);
+        model.delete(order[head]!);
+        order[head] = '';
+        head = (head + 1) % capacity;
+        count--;
+      }
+      for (let k = 0; k <= 40; k++) assert.equal(table.has(`id-${k}`), model.has(`id-${k}`), `id-${k}`);
+    }
+    // Rebuilt from the ring (as on restore or resize), it answers the same.
+    const rebuilt = new RecentIds(order, head, count);
+    for (let k = 0; k <= 40; k++) assert.equal(rebuilt.has(`id-${k}`), model.has(`id-${k}`));
+  }), { numRuns: 300 });
 });

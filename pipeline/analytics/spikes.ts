@@ -257,25 +257,26 @@ function observe(st: SpikesState, i: number, scope: SpikeScope, key: string, t: 
 }
 
 /**
- * The analyzer's shortcut to slots: slot + 1 by its dense channel and network ids (0 or absent:
- * not looked up yet). Not part of the state: filled as subjects are met (slots never move), so it
- * needs no snapshot or upgrade.
+ * The analyzer's shortcut to slots: slot + 1 by its dense network id (0 or absent: not looked up
+ * yet); a channel's is in a cell the analyzer keeps beside its other numbers for that channel. Not
+ * part of the state: filled as subjects are met (slots never move), so it needs no snapshot or
+ * upgrade.
  */
 export interface SpikesIndex {
-  channels: number[];
   networks: number[];
 }
 
-export const newSpikesIndex = (): SpikesIndex => ({ channels: [], networks: [] });
+export const newSpikesIndex = (): SpikesIndex => ({ networks: [] });
 
 /**
- * `step` for activity the analyzer has resolved already: `key` its channel key, `c` and `n` the
- * dense ids of its channel and network (-1: none), the same findings as `step`.
+ * `step` for activity the analyzer has resolved already: `key` its channel key, `cells[cell]` the
+ * channel's slot + 1 (0: not looked up yet), `n` the dense id of its network (-1: none), the same
+ * findings as `step`.
  */
-export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: ActivityEvent, t: number, key: string, c: number, network: string | undefined, n: number): readonly Finding[] {
+export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: ActivityEvent, t: number, key: string, cells: Int32Array, cell: number, network: string | undefined, n: number): readonly Finding[] {
   const min = st.options.minCount;
-  let i = (ix.channels[c] ?? 0) - 1;
-  if (i < 0) ix.channels[c] = (i = slotIn(st, st.channels, key, channelSubject(event), t)) + 1;
+  let i = cells[cell]! - 1;
+  if (i < 0) cells[cell] = (i = slotIn(st, st.channels, key, channelSubject(event), t)) + 1;
   let out = observe(st, i, 'channel', key, t, min, undefined);
   if (n >= 0) {
     let j = (ix.networks[n] ?? 0) - 1;
@@ -287,15 +288,16 @@ export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: Activit
 
 function closeHours(st: SpikesState, map: Map<string, number>, scope: SpikeScope, hour: number, out: [number, SpikeFinding][]): void {
   const n = st.numbers;
-  for (const [key, i] of map) {
+  // forEach, not for-of: no entry array per subject.
+  map.forEach((i, key) => {
     const o = i * NUMBERS;
-    if (n[o + HOUR]! < 0 || n[o + HOUR]! >= hour) continue;
+    if (n[o + HOUR]! < 0 || n[o + HOUR]! >= hour) return;
     const closed = closeHour(st, i, scope, key);
     if (closed) out.push([i, closed]);
     n[o + HOUR] = hour;
     n[o + COUNT] = 0;
     n[o + CRITICAL] = -1;
-  }
+  });
 }
 
 export const spikesDetector: Detector<SpikesState> = {
