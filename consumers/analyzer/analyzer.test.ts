@@ -422,3 +422,63 @@ test('live: no silence is judged while the topic holds posts the state has not a
   await sub2.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });
+
+test('a batch at the end of its partition within snapshotEverySecs of the last save is committed by the next save (tick or timer); a failed save delivers it again, analysed once', async () => {
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'live', now: () => nowMs });
+  const store = await DuckDbStore.open(w.dir);
+  let saves = 0;
+  let failNext = false;
+  const save = w.snapshots.save.bind(w.snapshots);
+  w.snapshots.save = async (s) => {
+    if (failNext) {
+      failNext = false;
+      throw Object.assign(new Error('snapshot store down'), { retriable: false });
+    }
+    saves++;
+    return save(s);
+  };
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  let sent = 0;
+  const publish = async () => {
+    nowMs += 60_000;
+    sent++;
+    await publisher.publish([buildEvent({ timestamp: nowMs, action: 'post', channel: { id: 'a', handle: 'a', network: 'net' }, message: { id: `a-${sent}` }, source: { type: 'test' } })]);
+    await until(() => analyzer.stats.channel.records === sent && analyzer.stats.network.records === sent, `event ${sent} analysed`);
+  };
+  const committedAll = async () => {
+    for (const [t, group] of [[w.transport, 'tidewatch-analyzer'], [w.network, 'tidewatch-analyzer-network']] as const) {
+      if (!(await t.progress(group)).every((p) => BigInt(p.committed ?? p.start) >= BigInt(p.end))) return false;
+    }
+    return true;
+  };
+
+  // A partition never saved is saved at its first batch.
+  await publish();
+  await until(committedAll, 'the first batches committed');
+  assert.equal(saves, 2, 'one snapshot per stage');
+  // The next batch ends its partition again: taken on, neither saved nor committed yet.
+  await publish();
+  assert.equal(saves, 2, 'not saved within snapshotEverySecs of the last save');
+  assert.equal(await committedAll(), false, 'not committed before a save covers it');
+  // A tick saves what waits, and the commits land.
+  await analyzer.tick();
+  assert.equal(saves, 4);
+  await until(committedAll, 'committed after the tick saved the states');
+  // With no tick, the timer saves it at most snapshotEverySecs (5 s) after the last save.
+  await publish();
+  await until(committedAll, 'committed by the timer', 30_000);
+  assert.equal(saves, 6);
+  // The timer's save fails: the batch is delivered again, skipped by the state that has it, and
+  // committed by the save after.
+  failNext = true;
+  await publish();
+  await until(committedAll, 'committed after a failed save', 30_000);
+  assert.ok(analyzer.stats.channel.skipped + analyzer.stats.network.skipped >= 1, 'the batch was delivered again');
+  assert.equal(analyzer.stats.channel.records, sent, 'each record analysed once');
+  assert.equal(analyzer.stats.network.records, sent);
+  await sub.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});

@@ -18,7 +18,7 @@ import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { MAX_FINDINGS } from '../../pipeline/store/queries.ts';
 import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
-import { caughtUp, type Batch, type DeadLetter, type DeadLetterWriter, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
+import { caughtUp, type Batch, type BatchResult, type DeadLetter, type DeadLetterWriter, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
 import { decodeStageState, encodeStageState, snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
 import { addEvents, admit, admitPacked, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
@@ -115,9 +115,22 @@ interface PartitionState {
   /** Offset of the last snapshot saved (the commit point), and when (Date.now()). */
   savedOffset: string;
   savedAtMs: number;
+  /**
+   * Batches at the end of the partition answered `{ durable }` instead of a save (one promise for
+   * them all), settled by the next save of this state; the timer makes that save at most
+   * snapshotEverySecs after the last.
+   */
+  waiting: Waiting | null;
   /** Wall clock of the last batch, and whether the replay's held-back tail was analysed since. */
   lastBatchAtMs: number;
   flushed: boolean;
+}
+
+interface Waiting {
+  durable: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  timer: NodeJS.Timeout;
 }
 
 /** Deadline ticks come at least this long after the previous tick: many thresholds due together share one. */
@@ -127,8 +140,8 @@ const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt
 
 /**
  * One stage of the live analyzer (see stages.ts): per partition of its topic a detector state,
- * saved with the offset it covers after every batch, *after* the batch's findings are stored and
- * *before* the transport commits. So after a crash at any point the state and the committed
+ * saved with the offset it covers (at most every snapshotEverySecs), *after* the batches' findings
+ * are stored and *before* the transport commits them. So after a crash at any point the state and the committed
  * offset never disagree in a way that loses or double-counts an event: records the snapshot
  * already covers are skipped, findings are upserts by deterministic id.
  */
@@ -138,6 +151,7 @@ class Stage {
   private forward: Publisher | undefined;
   private dlq: Promise<DeadLetterWriter> | undefined;
   private ticking = false;
+  private closing = false;
   private adopting: Promise<void> = Promise.resolve();
   private watchList: WatchList;
   private watchListVersion = 0;
@@ -205,7 +219,7 @@ class Stage {
   private async assigned(topic: string, partitions: readonly number[]): Promise<void> {
     const mine = new Set(partitions);
     for (const held of [...this.partitions.keys()]) {
-      if (!mine.has(held)) await this.exclusive(held, async () => void this.partitions.delete(held));
+      if (!mine.has(held)) await this.exclusive(held, async () => this.drop(held, 'assigned elsewhere'));
     }
     const { snapshots, options } = this.deps;
     for (const partition of partitions) {
@@ -269,9 +283,70 @@ class Stage {
       state: await encodeStageState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
       savedAt: new Date(this.now()).toISOString(),
     };
-    await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
+    try {
+      await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
+    } catch (err) {
+      // The transport delivers the waiting batches again from the last commit. They were handled
+      // in full (findings stored, records forwarded): unless the batch being handled failed
+      // (handle drops the state), the state keeps them and skips them then.
+      this.settle(p, err);
+      throw err;
+    }
     p.savedOffset = snapshot.offset;
     p.savedAtMs = Date.now();
+    this.settle(p);
+  }
+
+  /** Resolve (a save covers them) or reject the batches waiting for a save of `p`. */
+  private settle(p: PartitionState, err?: unknown): void {
+    const w = p.waiting;
+    if (!w) return;
+    p.waiting = null;
+    clearTimeout(w.timer);
+    if (err === undefined) w.resolve();
+    else w.reject(err);
+  }
+
+  /** A partition's state dropped (moved away, stale, failed batch): its waiting batches are delivered again from the last commit. */
+  private drop(partition: number, why: string): void {
+    const p = this.partitions.get(partition);
+    if (!p) return;
+    this.partitions.delete(partition);
+    this.settle(p, new TidewatchError(ErrorCode.STORE_FAILED, `analyzer: ${this.name} stage state of partition ${partition} not saved (${why})`, { retriable: true }));
+  }
+
+  /**
+   * A batch at the end of the partition, handled in full, whose state was saved less than
+   * snapshotEverySecs ago: committed once the next save covers it (a later batch's, or the
+   * timer's at most snapshotEverySecs after the last save), not saved now.
+   */
+  private saveLater(p: PartitionState, partition: number): { durable: Promise<void> } {
+    if (!p.waiting) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const durable = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      const inMs = Math.max(0, p.savedAtMs + this.deps.options.snapshotEverySecs * 1000 - Date.now());
+      const timer = setTimeout(() => void this.saveWaiting(partition), inMs);
+      p.waiting = { durable, resolve, reject, timer };
+    }
+    return { durable: p.waiting.durable };
+  }
+
+  /** Save a partition whose batches wait for it (timer, stop, finish); a failure rejects them (save). */
+  private saveWaiting(partition: number): Promise<void> {
+    return this.exclusive(partition, async () => {
+      const p = this.partitions.get(partition);
+      if (p?.waiting) await this.save(p);
+    }).catch((err: unknown) => this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer: snapshot not saved; its batches are delivered again from the last commit'));
+  }
+
+  /**
+   * Stopping: every batch still waiting is saved now (the transport's stop waits for their
+   * commits), and batches handled from now on are saved at once.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.partitions.keys()].map((n) => this.saveWaiting(n)));
   }
 
   /** Replay mode: the partition's held-back tail has been judged (flush), so a rebuilt state must be too. */
@@ -290,7 +365,7 @@ class Stage {
     const status = this.name === 'network' ? (saved.status ?? this.initStatus()) : null;
     // Messages read in the zone configured now, not the one the snapshot was taken under.
     if (status) status.display = this.deps.display ?? DEFAULT_DISPLAY;
-    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, savedOffset: s.offset, savedAtMs: Date.now(), lastBatchAtMs: this.now(), flushed: false };
+    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, savedOffset: s.offset, savedAtMs: Date.now(), waiting: null, lastBatchAtMs: this.now(), flushed: false };
   }
 
   private now(): number {
@@ -368,6 +443,7 @@ class Stage {
     if (held) {
       const head = await retry(() => snapshots.head(key), this.retryOptions);
       if (this.stillOurs(held, head)) return held;
+      this.drop(batch.partition, 'saved by another instance since');
     }
     const saved = await retry(() => snapshots.load(key), this.retryOptions);
     const p = saved
@@ -380,7 +456,9 @@ class Stage {
           watchListVersion: this.watchListVersion,
           lastOffset: '-1',
           savedOffset: '-1',
-          savedAtMs: Date.now(),
+          // Never saved: the first batch is.
+          savedAtMs: -Infinity,
+          waiting: null,
           lastBatchAtMs: this.now(),
           flushed: false,
         };
@@ -388,7 +466,7 @@ class Stage {
     return p;
   }
 
-  private async handle(batch: Batch): Promise<void | 'deferCommit'> {
+  private async handle(batch: Batch): Promise<BatchResult> {
     if (this.name === 'network' && batch.partition !== 0) {
       // Records are keyed by their source partition: with several partitions the network state
       // would be split, and every network finding wrong.
@@ -397,9 +475,14 @@ class Stage {
     const p = await this.stateFor(batch);
     const fresh = batch.records.filter((r) => newer(r.offset, p.lastOffset));
     this.stats.skipped += batch.records.length - fresh.length;
-    // Records the state covers but its last snapshot does not (read again after a rebalance) must
-    // not be committed past that snapshot.
-    if (fresh.length === 0) return newer(batch.records[batch.records.length - 1]!.offset, p.savedOffset) ? 'deferCommit' : undefined;
+    // Records the state covers but its last snapshot does not (read again after a rebalance or a
+    // failed save) must not be committed past that snapshot: committed with the next save.
+    if (fresh.length === 0) {
+      if (!newer(batch.records[batch.records.length - 1]!.offset, p.savedOffset)) return undefined;
+      if (!this.closing) return this.saveLater(p, batch.partition);
+      await this.save(p);
+      return undefined;
+    }
     let forwarding: Promise<void> | undefined;
     try {
       const found = new Map<string, Finding>();
@@ -477,23 +560,24 @@ class Stage {
       if (dead.length) await this.deadLetter(dead);
       if (batch.isStale()) {
         // Revoked meanwhile: the new owner starts from the last saved state and committed offset.
-        this.partitions.delete(batch.partition);
+        this.drop(batch.partition, 'partition revoked');
         return;
       }
       p.lastOffset = fresh[fresh.length - 1]!.offset;
       p.lastBatchAtMs = nowMs;
       p.flushed = false;
-      // A batch that reaches the partition's end is always saved and committed: the replay's end
-      // and the merge's "source done" are read from committed offsets.
+      // Saved at most every snapshotEverySecs. A batch that reaches the partition's end is
+      // committed within that time even if nothing follows (saveLater): the replay's end and the
+      // merge's "source done" are read from committed offsets.
       const atEnd = batch.end === undefined || BigInt(p.lastOffset) + 1n >= BigInt(batch.end);
-      const defer = !atEnd && Date.now() - p.savedAtMs < this.deps.options.snapshotEverySecs * 1000;
-      if (!defer) await this.save(p);
+      const young = !this.closing && Date.now() - p.savedAtMs < this.deps.options.snapshotEverySecs * 1000;
+      if (!young) await this.save(p);
       this.stats.batches++;
       this.stats.records += analysed;
-      if (defer) return 'deferCommit';
+      if (young) return atEnd ? this.saveLater(p, batch.partition) : 'deferCommit';
     } catch (err) {
       // The state has seen records whose batch will be delivered again: start over from the snapshot.
-      this.partitions.delete(batch.partition);
+      this.drop(batch.partition, 'batch failed');
       this.statusWritten.clear();
       // Not delivered again before this batch's forwarding has ended: a partition's packs arrive in offset order.
       await forwarding?.catch(() => {});
@@ -629,6 +713,8 @@ class Stage {
       await this.exclusive(partition, async () => {
         const p = this.partitions.get(partition);
         if (!p || p.flushed) return;
+        // The batches waiting for a save are committed now, with the state before its flush (as every snapshot is).
+        if (p.waiting) await this.save(p);
         const found: Finding[] = [];
         const status: StatusOutput[] = [];
         if (p.merge) for (const e of release(p.merge, Number.POSITIVE_INFINITY, 0, Number.POSITIVE_INFINITY)) found.push(...this.step(p, e, status));
@@ -711,10 +797,14 @@ class Stage {
             }
             const head = await this.deps.snapshots.head(p.key);
             if (!this.stillOurs(p, head)) {
-              this.partitions.delete(partition);
+              this.drop(partition, 'saved by another instance since');
               return;
             }
             const nowMs = this.now();
+            // Batches waiting for a save (the input reached its end) are committed now rather than
+            // at the timer, before a replay's flush as every snapshot is: the end of a replay and a
+            // new owner's start are read from commits. At most one save per tick.
+            if (p.waiting) await this.save(p);
             const found: Finding[] = [];
             const status: StatusOutput[] = [];
             if (p.merge) {
@@ -810,7 +900,8 @@ export class Analyzer {
         this.stopped = true;
         clearInterval(this.timer);
         clearTimeout(this.deadlineTimer);
-        await Promise.all(subs.map((s) => s.stop()));
+        // Batches waiting for a save are saved now: stop() waits for their commits.
+        await Promise.all([...this.stages.map((s) => s.close()), ...subs.map((s) => s.stop())]);
       },
       crashed: Promise.race(subs.map((s) => s.crashed)),
     };

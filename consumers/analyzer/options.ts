@@ -38,8 +38,9 @@ export const analyzerSchema = z.strictObject({
   instanceId: z.string().min(1).optional(),
   maxBatchRecords: z.number().int().positive().default(5_000),
   /**
-   * A partition's state is saved (and its offsets committed) at most this often while a backlog
-   * is read, and always once a batch reaches the end of the partition; 0: after every batch.
+   * A partition's state is saved (and its offsets committed) at most this often; a batch that
+   * reaches the end of the partition is committed by the next save, at most this long after the
+   * last one (a timer, or a tick); 0: after every batch.
    * Saving the whole state per batch dominated the analyzer's time (bench/analyzer.ts). A crash
    * reads again what came after the last save: at most this much work is redone.
    */
