@@ -228,6 +228,9 @@ export class KafkaTransport implements Transport {
         let result: BatchResult;
         try {
           result = await handler({ topic: batch.topic, partition, records, heartbeat, isStale, end: batch.highWatermark });
+          // Its failure is handled by the commit chain, which may reach it only after earlier
+          // batches: marked handled now, or a rejection before then would be unhandled.
+          if (result && result !== 'deferCommit') result.durable.catch(() => {});
         } catch (err) {
           // The failed batch is read again from the last commit, deferred batches included.
           if (!isStale()) redeliver(partition);

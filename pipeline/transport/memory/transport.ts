@@ -223,6 +223,8 @@ export class MemoryTransport implements Transport {
       group.inFlight.add(p);
       try {
         const result = await handler({ topic: topic.name, partition: p, records, heartbeat: async () => {}, isStale, end: String(topic.partitions[p]!.nextOffset) });
+        // Handled by the commit chain, which may reach it only after earlier batches (see kafka).
+        if (result && result !== 'deferCommit') result.durable.catch(() => {});
         // Revoked meanwhile: the new owner re-reads from the last commit; committing here could
         // skip work. An earlier batch failed meanwhile: the partition is read again from there.
         if (isStale() || c.epoch !== epoch) {
