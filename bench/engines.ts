@@ -71,11 +71,18 @@ export function benchEvents(count: number, channels = 200): ActivityEvent[] {
  * helper flushes once a body reaches flushBytes), with the same `create` + `_id` actions.
  */
 export function bulkBodies(prefix: string, events: readonly ActivityEvent[], flushBytes: number): { body: string; docs: number }[] {
+  return cutBodies(
+    events.map((e) => `${JSON.stringify({ create: { _index: activityIndex(prefix, e['@timestamp']), _id: e.event.id } })}\n${JSON.stringify(e)}\n`),
+    flushBytes,
+  );
+}
+
+/** `_bulk` lines (action + document each) joined into bodies, each cut once it reaches `flushBytes`. */
+export function cutBodies(lines: Iterable<string>, flushBytes: number): { body: string; docs: number }[] {
   const bodies: { body: string; docs: number }[] = [];
   let parts: string[] = [];
   let bytes = 0;
-  for (const e of events) {
-    const line = `${JSON.stringify({ create: { _index: activityIndex(prefix, e['@timestamp']), _id: e.event.id } })}\n${JSON.stringify(e)}\n`;
+  for (const line of lines) {
     parts.push(line);
     bytes += Buffer.byteLength(line);
     if (bytes >= flushBytes) {

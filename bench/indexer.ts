@@ -22,7 +22,7 @@ import { createAction, EsEventSink } from '../pipeline/store/elasticsearch/sink.
 import { activityIndex, installTemplates } from '../pipeline/store/elasticsearch/templates.ts';
 import { KafkaTransport } from '../pipeline/transport/kafka/transport.ts';
 import { enginePids, withCpu, withEsPinned, type CpuUse } from './cpu.ts';
-import { postBodies } from './engines.ts';
+import { cutBodies, postBodies } from './engines.ts';
 import { startProfile } from './profile.ts';
 
 export interface IndexerFigures {
@@ -189,24 +189,15 @@ async function readTopic(brokers: string[], topic: string, group: string, count:
  * client's bulk helper.
  */
 export function recordBodies(prefix: string, values: readonly Buffer[], flushBytes: number): { body: string; docs: number }[] {
-  const bodies: { body: string; docs: number }[] = [];
   const nowMs = Date.now();
-  let lines: string[] = [];
-  let bytes = 0;
-  for (const value of values) {
-    const v = decodeForIndex(value, { storeText: false, nowMs });
-    if (!v.ok) throw new Error(`bench: a record of the topic does not decode: ${v.reason}`);
-    const line = `${JSON.stringify(createAction(prefix, v.event))}\n${v.json ?? JSON.stringify(v.event)}\n`;
-    lines.push(line);
-    bytes += Buffer.byteLength(line);
-    if (bytes >= flushBytes) {
-      bodies.push({ body: lines.join(''), docs: lines.length });
-      lines = [];
-      bytes = 0;
-    }
-  }
-  if (lines.length) bodies.push({ body: lines.join(''), docs: lines.length });
-  return bodies;
+  return cutBodies(
+    values.map((value) => {
+      const v = decodeForIndex(value, { storeText: false, nowMs });
+      if (!v.ok) throw new Error(`bench: a record of the topic does not decode: ${v.reason}`);
+      return `${JSON.stringify(createAction(prefix, v.event))}\n${v.json ?? JSON.stringify(v.event)}\n`;
+    }),
+    flushBytes,
+  );
 }
 
 export interface RawRun {

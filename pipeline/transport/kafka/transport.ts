@@ -238,10 +238,7 @@ export class KafkaTransport implements Transport {
         }
         // Revoked meanwhile: the new owner re-reads from the last commit; committing here could
         // skip work. An earlier batch failed or the group rebalanced meanwhile: read again from there.
-        if (isStale() || s.epoch !== epoch) {
-          if (result && result !== 'deferCommit') result.durable.catch(() => {});
-          break;
-        }
+        if (isStale() || s.epoch !== epoch) break;
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
         s.from ??= chunk[0]!.offset;

@@ -228,7 +228,6 @@ export class MemoryTransport implements Transport {
         // Revoked meanwhile: the new owner re-reads from the last commit; committing here could
         // skip work. An earlier batch failed meanwhile: the partition is read again from there.
         if (isStale() || c.epoch !== epoch) {
-          if (result && result !== 'deferCommit') result.durable.catch(() => {});
           if (isStale()) group.position[p] = group.committed[p]!;
           return;
         }
