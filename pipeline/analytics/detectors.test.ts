@@ -8,6 +8,7 @@ import {
   analyzer, restoreState, type AnalyzerState, analyticsOptions, classifyLink, MAX_TAKEDOWN_SUBJECTS, nameKey, poissonCriticalCount, poissonUpperTail, runAnalysis, suffixSet,
   type Finding, type GapFinding, type TakedownFinding,
 } from './index.ts';
+import { compactGaps, gapsDetector } from './gaps.ts';
 import { takedownsDetector } from './takedowns.ts';
 import { hashId, RecentIds } from './recent.ts';
 import { parseTimeMs } from './time.ts';
@@ -211,9 +212,13 @@ test('takedown subjects: a day restored from a snapshot taken before the list ex
  */
 /**
  * And X.layout2-state-at-N.json, saved the same way by the version before the gap detector's slots
- * (layout 3): one object per subject, its profile a flat array.
+ * (layout 3): one object per subject, its profile a flat array. And X.layout3-state-at-N.json, saved
+ * before the gap detector's pending intervals (its layout 4), cut where subjects have a history.
  */
-const layouts = [1, 2].flatMap((layout) => ([['ordering-messy', 700], ['timeline-2015-takedown', 120]] as const).map(([file, cut]) => [file, cut, layout] as const));
+const layouts = [
+  ...[1, 2].flatMap((layout) => ([['ordering-messy', 700], ['timeline-2015-takedown', 120]] as const).map(([file, cut]) => [file, cut, layout] as const)),
+  ['ordering-messy', 700, 3], ['timeline-2017-silence', 900, 3],
+] as const;
 for (const [file, cut, layout] of layouts) {
   test(`a layout-${layout} snapshot of ${file} after ${cut} events restores and goes on with the same findings`, () => {
     const dir = new URL('./testdata/', import.meta.url);
@@ -229,7 +234,8 @@ for (const [file, cut, layout] of layouts) {
     } else {
       assert.match(saved, /"bufferTimes":\[\d+/, 'events were waiting in the reorder buffer');
       const { layout: analyzerLayout, gaps } = JSON.parse(saved) as { layout: number; gaps: { layout: number } };
-      assert.deepEqual([analyzerLayout, gaps.layout], [2, 2]);
+      assert.deepEqual([analyzerLayout, gaps.layout], [layout, layout]);
+      if (layout === 3 && file === 'timeline-2017-silence') assert.match(saved, /"history":\[\[\d+/, 'subjects have a history of intervals');
     }
     const whole = analyzer.init(analyticsOptions());
     const expected: Finding[] = [];
@@ -239,7 +245,8 @@ for (const [file, cut, layout] of layouts) {
     });
     expected.push(...analyzer.flush(whole));
     assert.ok(expected.some((f) => f.type === 'spike' || f.type === 'gap' || f.type === 'takedown'), 'the continuation finds something');
-    for (const restored of [analyzer.restore(saved), restoreState<AnalyzerState>(saved)]) {
+    // The plain restoreState of layouts 1 and 2 upgrades on first use; a later layout is revived as the live analyzer does.
+    for (const restored of [analyzer.restore(saved), layout < 3 ? restoreState<AnalyzerState>(saved) : analyzer.revive(restoreState<AnalyzerState>(saved))]) {
       const found: Finding[] = [];
       for (const e of events.slice(cut)) found.push(...analyzer.step(restored, e));
       found.push(...analyzer.flush(restored));
@@ -275,11 +282,11 @@ test('snapshots taken while running (the gap slots renumbered each time) change 
 test('a snapshot of a layout newer than this version reads is refused, naming the layout', () => {
   const st = analyzer.init(analyticsOptions());
   const json = analyzer.snapshot(st);
-  const refused = (e: unknown): boolean => e instanceof TidewatchError && e.code === ErrorCode.INPUT_UNSUPPORTED && /layout 4/.test(e.message);
+  const refused = (layout: number) => (e: unknown): boolean => e instanceof TidewatchError && e.code === ErrorCode.INPUT_UNSUPPORTED && new RegExp(`layout ${layout}`).test(e.message);
   // The analyzer's own layout (the last in the JSON), then the gap detector's (the first).
-  assert.throws(() => analyzer.restore(json.replace(/"layout":3(?![^]*"layout")/, '"layout":4')), refused);
-  const gapsNewer = analyzer.restore(json.replace('"layout":3', '"layout":4'));
-  assert.throws(() => analyzer.tick(gapsNewer, start), refused);
+  assert.throws(() => analyzer.restore(json.replace(/"layout":3(?![^]*"layout")/, '"layout":4')), refused(4));
+  const gapsNewer = analyzer.restore(json.replace('"layout":4', '"layout":5'));
+  assert.throws(() => analyzer.tick(gapsNewer, start), refused(5));
 });
 
 test('property: parseTimeMs reads ISO timestamps exactly, whatever day came before', () => {
@@ -339,5 +346,59 @@ test('property: the recent ids table answers as a set of the ids in its ring, th
     // Rebuilt from the ring (as on restore or resize), it answers the same.
     const rebuilt = new RecentIds(order, head, count);
     for (let k = 0; k <= 40; k++) assert.equal(rebuilt.has(`id-${k}`), model.has(`id-${k}`));
+  }), { numRuns: 300 });
+});
+
+/**
+ * The gap detector keeps a subject's newest intervals pending beside its numbers and remembers them
+ * in its deque of long intervals only when read or when there are too many: the deque and every
+ * `previousLongestHours` must be what remembering each interval at once gives (the model below:
+ * the deque as it was kept before, longest first, bounded by historyEntries).
+ */
+test('property: pending intervals give the same history deque and precedents as remembering each at once', () => {
+  const ops = fc.array(fc.oneof(
+    fc.record({ kind: fc.constant('post' as const), gapMins: fc.integer({ min: 1, max: 3000 }) }),
+    fc.record({ kind: fc.constant('tick' as const), gapMins: fc.integer({ min: 1, max: 3000 }) }),
+    fc.record({ kind: fc.constant('snapshot' as const), gapMins: fc.constant(0) }),
+  ), { minLength: 1, maxLength: 120 });
+  fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), ops, (cap, list) => {
+    const options = analyticsOptions({ gaps: { floorHours: 1, warmupDays: 0, warmupEvents: 1, lookbackDays: 2, historyEntries: cap } });
+    const st = gapsDetector.init(options);
+    const single = { id: '1', handle: 'outlet' };
+    const model: number[] = [];
+    let last = -1;
+    let open = false;
+    let now = start;
+    // A gap found by a fresh judgement drops the intervals past the lookback, then names the longest left.
+    const judged = (found: readonly Finding[]): void => {
+      const gap = found.find((f): f is GapFinding => f.type === 'gap');
+      if (gap === undefined || open) return;
+      let drop = 0;
+      while (drop < model.length && model[drop]! < last - 2 * 24 * H) drop += 2;
+      model.splice(0, drop);
+      assert.equal(gap.previousLongestHours, model.length ? Math.round((model[1]! / H) * 100) / 100 : null);
+    };
+    [{ kind: 'post' as const, gapMins: 0 }, ...list].forEach((op, n) => {
+      now += op.gapMins * MIN;
+      if (op.kind === 'snapshot') compactGaps(st);
+      else if (op.kind === 'tick') {
+        const found = gapsDetector.tick(st, now);
+        judged(found);
+        if (found.length) open = true;
+      } else {
+        const found = gapsDetector.step(st, buildEvent({ timestamp: now, action: 'post', channel: single, message: { id: String(n) }, source: { type: 'test' } }), now);
+        if (last >= 0 && (open || now - last >= H)) {
+          judged(found);
+          open = false;
+          let k = model.length;
+          while (k > 0 && model[k - 1]! <= now - last) k -= 2;
+          if (k < cap * 2) model.splice(k, model.length - k, now, now - last);
+          else model.length = k;
+        }
+        last = now;
+      }
+    });
+    compactGaps(st);
+    assert.deepEqual(st.history[st.channels.get('1')!], model);
   }), { numRuns: 300 });
 });

@@ -26,9 +26,10 @@ interface OpenGap {
 
 /*
  * A subject (channel or network) is a slot: its numbers at slot * NUMBERS in one Float64Array
- * (first and last activity, events, the threshold cache, then its profile), its name, interval
- * deque and open gap at the slot in plain arrays. An event's update touches the map lookup and
- * then these arrays only: the detectors are bound by memory access, not arithmetic.
+ * (first and last activity, events, the threshold cache, the intervals pending for its history,
+ * then its profile), its name, interval deque and open gap at the slot in plain arrays. An event's
+ * update touches the map lookup and then these arrays only: the detectors are bound by memory
+ * access, not arithmetic.
  */
 const FIRST = 0;
 const LAST = 1;
@@ -36,8 +37,20 @@ const EVENTS = 2;
 /** Threshold cache: the start it was computed for, and the threshold. */
 const THRESHOLD_START = 3;
 const THRESHOLD = 4;
-const PROFILE = 5;
+/**
+ * Up to PENDING intervals not yet remembered in the history deque, pairs (end time, length; 0: none),
+ * oldest first, strictly decreasing in length, beside LAST: remembering an interval at every
+ * activity reached the deque's array and its storage (a third of the gap detector's time). The
+ * deque is what remembering them in order would give; they go there when it is read (a gap is
+ * judged, a snapshot) or when they are more than PENDING.
+ */
+const PENDING_AT = 5;
+const PENDING = 3;
+const PROFILE = PENDING_AT + PENDING * 2;
 const NUMBERS = PROFILE + PROFILE_SIZE;
+/** Layout 3's numbers: the same without the pending intervals. */
+const PROFILE_V3 = 5;
+const NUMBERS_V3 = PROFILE_V3 + PROFILE_SIZE;
 
 export interface GapsState {
   options: GapsOptions;
@@ -64,7 +77,7 @@ export interface GapsState {
   layout?: number;
 }
 
-const LAYOUT = 3;
+const LAYOUT = 4;
 
 /** A subject as saved in layouts 1 and 2, one object per subject. */
 interface GapSubjectV2 {
@@ -99,6 +112,17 @@ function upgrade(st: GapsState): void {
   if (st.layout !== undefined && st.layout > LAYOUT) {
     // Saved by a newer version: guessing its shape could only give wrong findings.
     throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `gaps state: snapshot layout ${st.layout} is newer than this version reads (1 to ${LAYOUT})`, { details: { layout: st.layout } });
+  }
+  if (st.layout === 3) {
+    // Layout 3: the same slots, none with pending intervals.
+    const old = st.numbers;
+    st.numbers = new Float64Array((old.length / NUMBERS_V3) * NUMBERS);
+    for (let i = 0; i < old.length / NUMBERS_V3; i++) {
+      st.numbers.set(old.subarray(i * NUMBERS_V3, i * NUMBERS_V3 + PROFILE_V3), i * NUMBERS);
+      st.numbers.set(old.subarray(i * NUMBERS_V3 + PROFILE_V3, (i + 1) * NUMBERS_V3), i * NUMBERS + PROFILE);
+    }
+    st.layout = LAYOUT;
+    return;
   }
   const maps = [st.channels, st.networks] as unknown as Map<string, GapSubjectV2 | number>[];
   allocate(st, maps[0]!.size + maps[1]!.size);
@@ -136,6 +160,7 @@ function upgrade(st: GapsState): void {
  */
 export function compactGaps(st: GapsState): void {
   upgrade(st);
+  for (const map of [st.channels, st.networks]) for (const i of map.values()) flushPending(st, i, PENDING);
   const { numbers, names, history, open } = st;
   allocate(st, st.channels.size + st.networks.size);
   let i = 0;
@@ -168,6 +193,7 @@ function newSlot(st: GapsState, name: string): number {
   n[o + EVENTS] = 0;
   n[o + THRESHOLD_START] = -1;
   n[o + THRESHOLD] = 0;
+  n.fill(0, o + PENDING_AT, o + PROFILE);
   clearProfile(n, o + PROFILE);
   st.names[i] = name;
   st.history[i] = [];
@@ -249,15 +275,49 @@ export function channelSilence(st: GapsState, key: string, alpha: number): { las
   return { lastMs, gapMs: thresholdMs(st, i), unlikelyMs: rhythmMs(st, i, alpha) };
 }
 
-function longestSince(h: number[], cutoffMs: number): number | null {
+function longestSince(st: GapsState, i: number, cutoffMs: number): number | null {
+  flushPending(st, i, PENDING);
+  const h = st.history[i]!;
   let drop = 0;
   while (drop < h.length && h[drop]! < cutoffMs) drop += 2;
   if (drop > 0) h.splice(0, drop);
   return h.length ? h[1]! : null;
 }
 
-function remember(h: number[], endMs: number, lengthMs: number, cap: number): void {
+/**
+ * The interval of `lengthMs` ending at `endMs` joins slot i's pending intervals. Remembering a
+ * longer interval right after a shorter one drops the shorter (and whatever it dropped) from the
+ * deque, cap or not: a pending interval no longer than the new one is dropped unseen.
+ */
+function remember(st: GapsState, i: number, endMs: number, lengthMs: number): void {
   if (lengthMs < MIN_HISTORY_MS) return;
+  const n = st.numbers;
+  const p = i * NUMBERS + PENDING_AT;
+  let k = 0;
+  while (k < PENDING && n[p + k * 2 + 1]! > lengthMs) k++;
+  if (k === PENDING) {
+    flushPending(st, i, 1);
+    k = PENDING - 1;
+  }
+  n[p + k * 2] = endMs;
+  n[p + k * 2 + 1] = lengthMs;
+  if (k + 1 < PENDING) n[p + (k + 1) * 2 + 1] = 0;
+}
+
+/** Slot i's first `count` pending intervals remembered in its deque, in order; the rest move up. */
+function flushPending(st: GapsState, i: number, count: number): void {
+  const n = st.numbers;
+  const p = i * NUMBERS + PENDING_AT;
+  let k = 0;
+  for (; k < count && n[p + k * 2 + 1]! > 0; k++) rememberInDeque(st.history[i]!, n[p + k * 2]!, n[p + k * 2 + 1]!, st.options.historyEntries);
+  if (k === 0) return;
+  for (let j = 0; j < PENDING; j++) {
+    n[p + j * 2] = j + k < PENDING ? n[p + (j + k) * 2]! : 0;
+    n[p + j * 2 + 1] = j + k < PENDING ? n[p + (j + k) * 2 + 1]! : 0;
+  }
+}
+
+function rememberInDeque(h: number[], endMs: number, lengthMs: number, cap: number): void {
   // An older interval no longer than a newer one can never again be the longest in the window.
   let n = h.length;
   while (n > 0 && h[n - 1]! <= lengthMs) n -= 2;
@@ -290,7 +350,7 @@ function judge(st: GapsState, i: number, scope: Scope, key: string, nowMs: numbe
   if (last < 0 || nowMs - last < o.floorHours * HOUR_MS || !warmedUp(st, i)) return null;
   const threshold = thresholdMs(st, i);
   if (nowMs - last <= threshold) return null;
-  const previous = longestSince(st.history[i]!, last - o.lookbackDays * DAY_MS);
+  const previous = longestSince(st, i, last - o.lookbackDays * DAY_MS);
   return {
     id: `gap:${scope}:${key}:${isoOf(last)}`,
     startMs: last,
@@ -304,7 +364,7 @@ function endSilence(st: GapsState, i: number, scope: Scope, key: string, t: numb
   const open = st.open[i] ?? judge(st, i, scope, key, t);
   st.open[i] = null;
   const last = st.numbers[i * NUMBERS + LAST]!;
-  if (last >= 0) remember(st.history[i]!, t, t - last, st.options.historyEntries);
+  if (last >= 0) remember(st, i, t, t - last);
   return open ? finding(st, i, scope, open, t, t) : null;
 }
 
