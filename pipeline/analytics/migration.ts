@@ -151,13 +151,15 @@ export const migrationDetector: Detector<MigrationState> & { init(options: Analy
     if (event.links === undefined && event.message?.text === undefined && !crossPlatform) return NONE;
     const out: Finding[] = [];
     const network = event.channel.network;
-    const ckey = `channel:${channelKey(event, st.homePlatform)}`;
-    const subject = channelSubject(event);
+    // Keys built once per event, the channel's only when a link needs it: building and hashing
+    // them per link was most of this detector's time.
+    const nkey = network === undefined ? '' : `network:${network}`;
+    let ckey: string | undefined;
     if (crossPlatform) {
       const tot = total(st, event.platform, '', t);
       tot.events++;
       firstSeen(st, ALL, 'all', ALL, event.platform, t, out);
-      if (network !== undefined) firstSeen(st, `network:${network}`, 'network', network, event.platform, t, out);
+      if (network !== undefined) firstSeen(st, nkey, 'network', network, event.platform, t, out);
     }
     const day = dayOf(t);
     for (const raw of eventLinks(event, st.catalogue)) {
@@ -167,11 +169,11 @@ export const migrationDetector: Detector<MigrationState> & { init(options: Analy
       total(st, platform, link.domain, t).links++;
       const off = platform !== event.platform;
       countLink(st, ALL, 'all', ALL, day, platform, off, out);
-      if (network !== undefined) countLink(st, `network:${network}`, 'network', network, day, platform, off, out);
+      if (network !== undefined) countLink(st, nkey, 'network', network, day, platform, off, out);
       if (!off || platform === UNKNOWN) continue;
       firstSeen(st, ALL, 'all', ALL, platform, t, out);
-      if (network !== undefined) firstSeen(st, `network:${network}`, 'network', network, platform, t, out);
-      firstSeen(st, ckey, 'channel', subject, platform, t, out);
+      if (network !== undefined) firstSeen(st, nkey, 'network', network, platform, t, out);
+      firstSeen(st, (ckey ??= `channel:${channelKey(event, st.homePlatform)}`), 'channel', channelSubject(event), platform, t, out);
     }
     return out.length ? out : NONE;
   },
