@@ -212,12 +212,16 @@ function freeSlot(st: GapsState, i: number): void {
 /** Intervals shorter than this are not remembered: they can never be the precedent of a gap. */
 const MIN_HISTORY_MS = HOUR_MS;
 
-/** Time from `start` until the expected count under the (shifted) rhythm reaches `target` (the profile at `p` of `n`). */
-function msToExpect(n: Float64Array, p: number, exposure: number, start: number, shift: number, target: number): number {
+/**
+ * Time from `start` until the expected count under the (shifted) rhythm reaches `target` (the
+ * profile at `p` of `n`); once that is known to be at least `capMs`, a time of at least `capMs`.
+ */
+function msToExpect(n: Float64Array, p: number, exposure: number, start: number, shift: number, target: number, capMs: number): number {
   let acc = 0;
   let t = start;
   // Two days hour by hour follow the rhythm; beyond that every day adds the daily total.
   for (let i = 0; i < 48; i++) {
+    if (t - start >= capMs) return t - start;
     const hourEnd = (Math.floor(t / HOUR_MS) + 1) * HOUR_MS;
     const rate = n[p + ((hourOfDay(t) - shift + 24) % 24)]! / exposure;
     const expect = (rate * (hourEnd - t)) / HOUR_MS;
@@ -231,8 +235,11 @@ function msToExpect(n: Float64Array, p: number, exposure: number, start: number,
   return daily > 0 ? t - start + ((target - acc) / daily) * DAY_MS : Number.MAX_VALUE;
 }
 
-/** Time after the last activity until seeing nothing has probability below `alpha`, under any tolerated shift of the rhythm. */
-function rhythmMs(st: GapsState, i: number, alpha: number): number {
+/**
+ * Time after the last activity until seeing nothing has probability below `alpha`, under any
+ * tolerated shift of the rhythm; once that is known to be at least `capMs`, a time of at least `capMs`.
+ */
+function rhythmMs(st: GapsState, i: number, alpha: number, capMs = Infinity): number {
   const n = st.numbers;
   const o = i * NUMBERS;
   const last = n[o + LAST]!;
@@ -240,7 +247,8 @@ function rhythmMs(st: GapsState, i: number, alpha: number): number {
   const target = -Math.log(alpha);
   let worst = 0;
   for (let shift = -st.options.rhythmShiftHours; shift <= st.options.rhythmShiftHours; shift++) {
-    worst = Math.max(worst, msToExpect(n, o + PROFILE, exposure, last, shift, target));
+    worst = Math.max(worst, msToExpect(n, o + PROFILE, exposure, last, shift, target, capMs));
+    if (worst >= capMs) return worst;
   }
   return worst;
 }
@@ -346,8 +354,12 @@ function finding(st: GapsState, i: number, scope: Scope, open: OpenGap, endMs: n
 /** The silence since the subject's last activity, as an open gap if it is one by `nowMs`. */
 function judge(st: GapsState, i: number, scope: Scope, key: string, nowMs: number): OpenGap | null {
   const o = st.options;
-  const last = st.numbers[i * NUMBERS + LAST]!;
+  const n = st.numbers;
+  const last = n[i * NUMBERS + LAST]!;
   if (last < 0 || nowMs - last < o.floorHours * HOUR_MS || !warmedUp(st, i)) return null;
+  // Most silences judged are shorter than the threshold (an activity ends them): the rhythm is
+  // followed only as far as the silence, and the threshold computed (and cached) only for a gap.
+  if (n[i * NUMBERS + THRESHOLD_START] !== last && rhythmMs(st, i, o.alpha, nowMs - last) >= nowMs - last) return null;
   const threshold = thresholdMs(st, i);
   if (nowMs - last <= threshold) return null;
   const previous = longestSince(st, i, last - o.lookbackDays * DAY_MS);
