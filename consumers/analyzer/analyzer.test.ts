@@ -35,7 +35,7 @@ async function allFindings(store: Store): Promise<Finding[]> {
   return out;
 }
 
-function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number }) {
+function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number; snapshotEverySecs?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-analyzer-'));
   dirs.push(dir);
   const transport = new MemoryTransport(memoryTransportSchema.parse({ partitions: 4, redeliveryInitialDelayMs: 10, redeliveryMaxDelayMs: 50 }));
@@ -50,7 +50,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
       snapshots,
       // Replay: a quick tick, so the merge lets go of the last events soon after the sources go idle.
       // Live: the test ticks by hand on its own clock.
-      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200 }), instanceId, storeText: true },
+      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200, ...(opts.snapshotEverySecs === undefined ? {} : { snapshotEverySecs: opts.snapshotEverySecs }) }), instanceId, storeText: true },
       analytics: analyticsOptions(opts.analytics ?? {}),
       log,
       ...(opts.now ? { now: opts.now } : {}),
@@ -425,7 +425,7 @@ test('live: no silence is judged while the topic holds posts the state has not a
 
 test('a batch at the end of its partition within snapshotEverySecs of the last save is committed by the next save (tick or timer); a failed save delivers it again, analysed once', async () => {
   let nowMs = Date.parse('2026-03-02T00:00:00Z');
-  const w = world({ mode: 'live', now: () => nowMs });
+  const w = world({ mode: 'live', now: () => nowMs, snapshotEverySecs: 3 });
   const store = await DuckDbStore.open(w.dir);
   let saves = 0;
   let failNext = false;
@@ -467,7 +467,7 @@ test('a batch at the end of its partition within snapshotEverySecs of the last s
   await analyzer.tick();
   assert.equal(saves, 4);
   await until(committedAll, 'committed after the tick saved the states');
-  // With no tick, the timer saves it at most snapshotEverySecs (5 s) after the last save.
+  // With no tick, the timer saves it at most snapshotEverySecs (3 s here) after the last save.
   await publish();
   await until(committedAll, 'committed by the timer', 30_000);
   assert.equal(saves, 6);

@@ -23,7 +23,7 @@ import type { AnalyzerOptions } from './options.ts';
 import { decodeStageState, encodeStageState, snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
 import { addEvents, admit, admitPacked, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
-import { pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
+import { ForwardedEvents, pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
 
 export interface AnalyzerStats {
   batches: number;
@@ -172,6 +172,8 @@ class Stage {
     private readonly next: Transport | undefined,
     private readonly deps: AnalyzerDeps,
     readonly stats: AnalyzerStats,
+    /** Shared by the two stages of one Analyzer: the channel stage puts, the network stage takes. */
+    private readonly handoff: ForwardedEvents,
   ) {
     this.watchList = deps.watchList ?? [];
     this.analysis = analysisVersion(deps.analytics, deps.catalogue ?? BUNDLED_CATALOGUE);
@@ -518,7 +520,7 @@ class Stage {
           keep(this.step(p, v.event, status));
           // The bytes as they came when they are the event exactly (the usual case), else the
           // event as validated (text removed, defaults filled): the network stage only parses them.
-          if (this.forward) valid.push({ offset: r.offset, bytes: v.json !== undefined ? r.value : Buffer.from(JSON.stringify(v.event)) });
+          if (this.forward) valid.push({ offset: r.offset, bytes: v.json !== undefined ? r.value : Buffer.from(JSON.stringify(v.event)), event: v.event });
         }
       }
       // Sent while this batch's findings are written; awaited before the state is saved (the commit point).
@@ -590,6 +592,12 @@ class Stage {
     // Packed (forward.ts), each event with its offset here: the network stage merges partitions
     // by event time, and drops a copy resent after a crash by its offset (merge.ts).
     const packs = pack(partition, records);
+    let i = 0;
+    for (const p of packs) {
+      const count = p.value.readUInt32BE(8);
+      this.handoff.put(p.key, p.value, records.slice(i, i + count).map((r) => r.event!));
+      i += count;
+    }
     await retry(() => forward.publishRaw(packs), this.retryOptions);
     this.stats.forwarded += records.length;
   }
@@ -615,6 +623,11 @@ class Stage {
       const source = String(u.partition);
       const from = admitPacked(m, source, u.base, u.deltas);
       this.stats.resent += from;
+      const events = this.handoff.take(r.key, r.value);
+      if (events?.length === u.deltas.length) {
+        for (let i = from; i < events.length; i++) merged.push([source, events[i]!]);
+        return u.deltas.length;
+      }
       for (let i = from; i < u.deltas.length; i++) {
         const e = parseForwarded(r.value.toString('utf8', u.starts[i], u.ends[i]), storeText);
         if ('error' in e) reject(`forwarded event ${source}@${u.base + BigInt(u.deltas[i]!)}: ${e.error}`, r.value.subarray(u.starts[i], u.ends[i]));
@@ -879,9 +892,10 @@ export class Analyzer {
     const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0 });
     this.stats = { channel: zero(), network: zero() };
     const o = deps.options;
+    const handoff = new ForwardedEvents();
     this.stages = [
-      new Stage('channel', deps.transport, o.groupId, deps.network, deps, this.stats.channel),
-      new Stage('network', deps.network, o.networkGroupId, undefined, deps, this.stats.network),
+      new Stage('channel', deps.transport, o.groupId, deps.network, deps, this.stats.channel, handoff),
+      new Stage('network', deps.network, o.networkGroupId, undefined, deps, this.stats.network, handoff),
     ];
   }
 

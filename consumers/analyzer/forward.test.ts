@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
+import type { ActivityEvent } from '../../pipeline/events/index.ts';
+import { ForwardedEvents, pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
 import { admitPacked, newMerge } from './merge.ts';
 
 const event = (i: number, extra = '') =>
@@ -62,4 +63,21 @@ test('the merge admits each packed source offset once: a pack resent after a cra
   assert.equal(admitPacked(m, '1', 3n, [0]), 0, 'another source is judged on its own');
   assert.equal(admitPacked(m, '0', 17n, [0, 1]), 0);
   assert.equal(admitPacked(m, '0', 5n, [0]), 1, 'an older copy, below the pack boundary');
+});
+
+test('a pack\'s events handed over in the process only for a record of exactly its bytes, once; the oldest forgotten past the bound', () => {
+  const packs = pack(0, records([1, 2, 3]), 60);
+  assert.ok(packs.length >= 2);
+  const events = packs.map((_, i) => [{ event: { id: `p${i}` } } as unknown as ActivityEvent]);
+  const handoff = new ForwardedEvents(packs[0]!.value.length + packs[1]!.value.length);
+  packs.forEach((p, i) => handoff.put(p.key, p.value, events[i]!));
+  // Three packs over a bound of two: the first is forgotten and its record parsed as usual.
+  assert.equal(handoff.take(packs[0]!.key, packs[0]!.value), undefined);
+  // The same bytes in another buffer (as a Kafka fetch gives them) are the same pack.
+  assert.equal(handoff.take(packs[1]!.key, Buffer.from(packs[1]!.value)), events[1]);
+  assert.equal(handoff.take(packs[1]!.key, packs[1]!.value), undefined, 'taken once');
+  // Other bytes under the key (another instance's pack, a damaged record): not these events.
+  const other = Buffer.from(packs[2]!.value);
+  other.writeUInt8(other.readUInt8(other.length - 2) ^ 1, other.length - 2);
+  assert.equal(handoff.take(packs[2]!.key, other), undefined);
 });

@@ -21,6 +21,8 @@ export const PACK_MAX_BYTES = 512 * 1024;
 export interface Forwarded {
   offset: string;
   bytes: Buffer;
+  /** The event the bytes are (ForwardedEvents). */
+  event?: ActivityEvent;
 }
 
 /** Records of one source partition (in offset order) cut into packs of at most `maxBytes` (one record at least). */
@@ -108,4 +110,47 @@ export function parseForwarded(text: string, storeText: boolean): ActivityEvent 
   // Records forwarded by earlier versions are the original bytes, text included.
   if (!storeText && e.message?.text !== undefined) delete (e.message as { text?: string }).text;
   return e as ActivityEvent;
+}
+
+/**
+ * The events of the packs the channel stage forwarded lately, as it validated them, for the
+ * network stage when it runs in the same process (one instance, the embedded default): it takes
+ * a pack's events from here instead of parsing them again (a JSON.parse per event, and its
+ * garbage, was a tenth of the analyzer's time). Only for a record whose bytes are exactly the pack
+ * put here: the same bytes parse to the same events (the validated event or its exact bytes were
+ * forwarded, and nothing changes an event after validation). Anything else (another instance's
+ * pack, one put here and since dropped, a copy resent after a crash) is parsed as usual.
+ * Bounded by the packs' bytes: with the network stage on another instance, none is ever taken.
+ */
+export class ForwardedEvents {
+  private readonly packs = new Map<string, { value: Buffer; events: readonly ActivityEvent[] }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = 16 * 1024 * 1024) {}
+
+  put(key: string, value: Buffer, events: readonly ActivityEvent[]): void {
+    this.remove(key);
+    this.packs.set(key, { value, events });
+    this.bytes += value.length;
+    // Oldest first (a Map keeps insertion order).
+    for (const [k] of this.packs) {
+      if (this.bytes <= this.maxBytes) break;
+      this.remove(k);
+    }
+  }
+
+  /** The events of pack `key` if `value` is the pack put under it, once (it is forgotten). */
+  take(key: string, value: Buffer): readonly ActivityEvent[] | undefined {
+    const p = this.packs.get(key);
+    if (p === undefined) return undefined;
+    this.remove(key);
+    return p.value === value || p.value.equals(value) ? p.events : undefined;
+  }
+
+  private remove(key: string): void {
+    const p = this.packs.get(key);
+    if (p === undefined) return;
+    this.packs.delete(key);
+    this.bytes -= p.value.length;
+  }
 }

@@ -41,10 +41,12 @@ export const analyzerSchema = z.strictObject({
    * A partition's state is saved (and its offsets committed) at most this often; a batch that
    * reaches the end of the partition is committed by the next save, at most this long after the
    * last one (a timer, or a tick); 0: after every batch.
-   * Saving the whole state per batch dominated the analyzer's time (bench/analyzer.ts). A crash
-   * reads again what came after the last save: at most this much work is redone.
+   * Saving the whole state per batch dominated the analyzer's time (bench/analyzer.ts); at 5 s the
+   * saves (several MB each while a backlog is read) were still 10-25% of its CPU on a loaded
+   * machine (bench/analyzer.ts). A crash or a
+   * rebalance reads again what came after the last save: at most this much work is redone.
    */
-  snapshotEverySecs: z.number().nonnegative().default(5),
+  snapshotEverySecs: z.number().nonnegative().default(15),
   /**
    * Activity partitions the channel stage analyses at once (each has its own state). Default:
    * all the topic has, so they advance together: the network stage's merge holds every event

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { gunzipSync, gzip } from 'node:zlib';
+import type { AnalyzerState } from '../../pipeline/analytics/analyzer.ts';
 import { restoreState, snapshotState } from '../../pipeline/analytics/state.ts';
 import type { MergeState } from './merge.ts';
 
@@ -57,18 +58,37 @@ const GZIP = 'gz:';
 const COMPRESS_FROM_CHARS = 256 * 1024;
 
 /**
- * A stage's state as the string a snapshot holds: snapshotState's JSON, the merge's waiting
- * events serialised without its replacer (plain JSON; the replacer, called for every value, made
- * a large merge cost more than the detectors' whole state), and compressed when large: a
- * snapshot of 20 MB made a loaded Elasticsearch answer 429 for tens of seconds, stalling the stage.
+ * Parts of the analytics core's state (analyzer.saved) that are arrays of strings, numbers and
+ * events (parsed JSON): nothing in them is a Map, Set or Float64Array, so plain JSON.stringify
+ * writes them exactly as snapshotState would, without calling its replacer for every value. They
+ * are the bulk of a state (up to dedupMaxIds recent ids, the events the reorder buffer holds).
  */
-export async function encodeStageState(parts: { state: unknown; merge: MergeState | null; status: unknown }): Promise<string> {
-  let merge = 'null';
-  if (parts.merge) {
-    const { pending, ...rest } = parts.merge;
-    merge = `${snapshotState(rest).slice(0, -1)},"pending":${JSON.stringify(pending)}}`;
+const PLAIN_STATE_KEYS = ['recentOrder', 'recentTimes', 'bufferTimes', 'bufferEvents'] as const satisfies readonly (keyof AnalyzerState)[];
+
+/** snapshotState JSON of `obj`, the values under `plainKeys` written by plain JSON.stringify (they come last). */
+function encodeObject(obj: object, plainKeys: readonly string[]): string {
+  const rest: Record<string, unknown> = { ...obj };
+  const plain: string[] = [];
+  for (const key of plainKeys) {
+    if (rest[key] === undefined) continue;
+    plain.push(`${JSON.stringify(key)}:${JSON.stringify(rest[key])}`);
+    delete rest[key];
   }
-  const json = `{"state":${snapshotState(parts.state)},"merge":${merge},"status":${snapshotState(parts.status ?? null)}}`;
+  const head = snapshotState(rest);
+  if (plain.length === 0) return head;
+  return `${head.slice(0, -1)}${head === '{}' ? '' : ','}${plain.join(',')}}`;
+}
+
+/**
+ * A stage's state as the string a snapshot holds: snapshotState's JSON, with its largest plain
+ * parts (the core's recent ids and reorder buffer, the merge's waiting events) serialised without
+ * its replacer (called for every value, it made snapshot encoding a tenth of the analyzer's CPU),
+ * and compressed when large: a snapshot of 20 MB made a loaded Elasticsearch answer 429 for tens
+ * of seconds, stalling the stage.
+ */
+export async function encodeStageState(parts: { state: object; merge: MergeState | null; status: unknown }): Promise<string> {
+  const merge = parts.merge ? encodeObject(parts.merge, ['pending']) : 'null';
+  const json = `{"state":${encodeObject(parts.state, PLAIN_STATE_KEYS)},"merge":${merge},"status":${snapshotState(parts.status ?? null)}}`;
   if (json.length < COMPRESS_FROM_CHARS) return json;
   // Level 1: most of the size for little CPU; on the thread pool, so the other stage goes on meanwhile.
   return GZIP + (await gzipAsync(json, { level: 1 })).toString('base64');
