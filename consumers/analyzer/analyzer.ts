@@ -23,7 +23,7 @@ import type { AnalyzerOptions } from './options.ts';
 import { decodeStageState, encodeStageState, snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
 import { addEvents, admit, admitPacked, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
-import { ForwardedEvents, pack, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
+import { ForwardedEvents, pack, packCount, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
 
 export interface AnalyzerStats {
   batches: number;
@@ -594,7 +594,7 @@ class Stage {
     const packs = pack(partition, records);
     let i = 0;
     for (const p of packs) {
-      const count = p.value.readUInt32BE(8);
+      const count = packCount(p.value);
       this.handoff.put(p.key, p.value, records.slice(i, i + count).map((r) => r.event!));
       i += count;
     }

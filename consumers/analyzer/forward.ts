@@ -59,6 +59,9 @@ export function pack(partition: number, records: readonly Forwarded[], maxBytes 
   return out;
 }
 
+/** How many events a pack made by `pack` holds (its header; the layout stays in this file). */
+export const packCount = (value: Buffer): number => value.readUInt32BE(8);
+
 /** A pack read back: where each event's bytes lie in `value`, and its offset relative to `base`. */
 export interface Unpacked {
   partition: number;
@@ -72,7 +75,7 @@ export interface Unpacked {
 export function unpack(value: Buffer): Unpacked | { error: string } {
   if (value.length < 14 || value.readUInt32BE(0) !== MAGIC) return { error: 'not a forwarded pack (no TWF1 header)' };
   const partition = value.readUInt32BE(4);
-  const count = value.readUInt32BE(8);
+  const count = packCount(value);
   const baseLength = value.readUInt16BE(12);
   const baseText = value.toString('latin1', 14, 14 + baseLength);
   if (!/^\d+$/.test(baseText)) return { error: `forwarded pack: first offset "${baseText}" is not a number` };
