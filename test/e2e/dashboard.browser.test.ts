@@ -45,11 +45,11 @@ async function showView(view: string): Promise<void> {
   await page.waitForSelector(`#view-${view}[data-loaded="true"]`, { timeout: 30_000 });
 }
 
-/** Change filters, then wait for the view to be drawn again from the new answer. */
+/**
+ * Change filters, then wait for the view to be drawn again from the new answer. The page clears
+ * `data-loaded` when it sends a request, so a live refresh answered meanwhile cannot pass for it.
+ */
 async function refilter(view: string, change: () => Promise<unknown>): Promise<void> {
-  await page.evaluate((v) => {
-    delete document.getElementById(`view-${v}`)!.dataset.loaded;
-  }, view);
   await change();
   await page.waitForSelector(`#view-${view}[data-loaded="true"]`, { timeout: 30_000 });
 }
@@ -272,6 +272,33 @@ test('platform migration: links to other platforms appear in December 2018', asy
   const offPlatform = stacked.series.filter((s) => s.name !== 'telegram' && s.name !== 'other').map((s) => s.name);
   assert.ok(offPlatform.length >= 2, `platform series: ${stacked.series.map((s) => s.name).join(', ')}`);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-migration.png'), fullPage: true });
+});
+
+test('a view is marked loaded only by the answer to the latest filters, not by one still in flight', async () => {
+  await showView('gaps');
+  await refilter('gaps', () => setRange('2017-11-15', '2017-11-29'));
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let held = 0;
+  // Hold the answer for the new range; anything else (a live refresh of the old range) goes through.
+  await page.route((u) => u.pathname === '/api/view/gaps' && u.searchParams.get('from') === '2018-12-01', async (route) => {
+    held++;
+    await gate;
+    await route.continue();
+  });
+  try {
+    await setRange('2018-12-01', '2019-01-04');
+    assert.equal(await page.getAttribute('#view-gaps', 'data-loaded'), null, 'the view still claims to be drawn for the filters it had before');
+    for (const deadline = Date.now() + 10_000; held === 0; await new Promise((r) => setTimeout(r, 50))) {
+      assert.ok(Date.now() < deadline, 'the request for the new range never came');
+    }
+  } finally {
+    open();
+    await page.unrouteAll({ behavior: 'wait' });
+  }
+  await page.waitForSelector('#view-gaps[data-loaded="true"]', { timeout: 30_000 });
+  const starts = await page.$$eval('#gaps-table tbody tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent ?? ''));
+  assert.ok(!starts.some((s) => s.startsWith('2017-11')), `the November 2017 gaps are still drawn: ${starts.slice(0, 5).join(', ')}`);
 });
 
 test('takedowns: bans by language are daily bars, even over years; legends clear of axis names', async () => {

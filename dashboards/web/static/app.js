@@ -503,6 +503,9 @@
   async function load(withMeta) {
     const view = state.view;
     const seq = ++state.seq;
+    // `data-loaded` marks the view drawn from the latest request only: an answer to an earlier
+    // one (a live refresh in flight when the filters changed) must not look like the new one.
+    delete $(`view-${view}`).dataset.loaded;
     if (REPORT) {
       setStatus(REPORT.meta);
       render(view, REPORT.views[view]);
