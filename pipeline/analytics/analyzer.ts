@@ -232,6 +232,15 @@ function prefetch(st: AnalyzerState, cells: Int32Array, entry: number, t: number
   if (gap >= 0 && spike >= 0) SINK[0] = touchGaps(st.gaps, gap, t) + touchSpikes(st.spikes, spike);
 }
 
+/**
+ * Reads the fields of `event` that dispatching it reads first, ahead: the next event to release
+ * waited in the buffer long enough to leave the cache, and these loads overlap the new event's.
+ */
+function touchEvent(event: ActivityEvent): void {
+  const channel = event.channel;
+  SINK[0] = event.event.action.length + channel.id.length + (channel.handle?.length ?? 0) + (channel.network?.length ?? 0);
+}
+
 function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Finding[] | undefined): Finding[] | undefined {
   const action = event.event.action;
   const activity = st.options.activityActions.includes(action);
@@ -344,6 +353,7 @@ export const analyzer = {
   step(st: AnalyzerState, event: ActivityEvent): readonly Finding[] {
     if (st.layout !== LAYOUT) upgrade(st);
     st.counts.events++;
+    if (st.head < st.bufferEnd!) touchEvent(st.bufferEvents[st.head]!);
     const id = event.event.id;
     const h = hashId(id);
     if (st.recentIds.find(id, h) >= 0) {
