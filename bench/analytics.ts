@@ -5,6 +5,8 @@
  * memory holds one chunk, never the whole input; generation is not timed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -88,6 +90,72 @@ function measure(totalEvents: number, channels: number): Measure {
   return { events: totalEvents, parseMs, detectMs, heapBytes: process.memoryUsage().heapUsed, state };
 }
 
+type Analytics = Pick<typeof import('../pipeline/analytics/index.ts'), 'analyzer' | 'analyticsOptions'>;
+
+/** FNV-1a over a finding's JSON, folded into `h`: equal hashes over a run mean the same findings in the same order. */
+function hashFinding(h: number, f: unknown): number {
+  const json = JSON.stringify(f);
+  for (let i = 0; i < json.length; i++) h = Math.imul(h ^ json.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/**
+ * This tree's analyzer and another's (TIDEWATCH_BENCH_PAIR: the path of its
+ * pipeline/analytics/index.ts) over the same parsed batches in one process, taking turns at going
+ * first batch by batch: on a machine shared with other work, two runs apart differ by more than a
+ * change under test, while the two halves of one run see the same load. Findings are hashed
+ * outside the timed part, to show both give the same.
+ */
+async function paired(totalEvents: number, channels: number, otherPath: string): Promise<string[]> {
+  if (totalEvents <= CHUNK) throw new Error(`TIDEWATCH_BENCH_PAIR needs more than ${CHUNK} events (TIDEWATCH_BENCH_EVENTS), the first ${CHUNK} being a warm-up`);
+  const other = (await import(pathToFileURL(resolve(otherPath)).href)) as Analytics;
+  const sides: Analytics[] = [{ analyzer, analyticsOptions }, other];
+  const states = sides.map((m) => m.analyzer.init(m.analyticsOptions()));
+  const ms = [0, 0];
+  const found = [0, 0];
+  const hashes = [0x811c9dc5, 0x811c9dc5];
+  const next = generator(channels, 42);
+  const parsed: ActivityEvent[] = new Array(BATCH);
+  const out: (readonly unknown[])[] = new Array(BATCH);
+  const take = (k: number, findings: readonly unknown[]): void => {
+    for (const f of findings) {
+      found[k]!++;
+      hashes[k] = hashFinding(hashes[k]!, f);
+    }
+  };
+  let turn = 0;
+  for (let done = 0; done < totalEvents; done += CHUNK) {
+    const lines = next();
+    for (let from = 0; from < CHUNK; from += BATCH) {
+      const to = Math.min(CHUNK, from + BATCH);
+      for (let i = from; i < to; i++) parsed[i - from] = JSON.parse(lines[i]!) as ActivityEvent;
+      turn ^= 1;
+      for (const k of [turn, turn ^ 1]) {
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < to - from; i++) out[i] = sides[k]!.analyzer.step(states[k]!, parsed[i]!);
+        const c1 = process.cpuUsage();
+        // The first chunk warms both up (this tree's code ran in the main measure already).
+        if (done >= CHUNK) ms[k]! += (c1.user + c1.system - c0.user - c0.system) / 1000;
+        for (let i = 0; i < to - from; i++) take(k, out[i]!);
+      }
+    }
+  }
+  sides.forEach((m, k) => take(k, m.analyzer.flush(states[k]!)));
+  const hex = (h: number): string => (h >>> 0).toString(16).padStart(8, '0');
+  const timed = totalEvents - CHUNK;
+  return [
+    `Paired with ${otherPath}: both analyzers in this process over the same ${totalEvents.toLocaleString('en')} events (${channels.toLocaleString('en')} channels), taking turns at going first batch by batch; CPU time of step after the first ${CHUNK.toLocaleString('en')} (a warm-up).`,
+    '',
+    '| analyzer | detectors, events/s per core | findings | findings hash |',
+    '|---|---|---|---|',
+    `| this tree | ${perSec(timed, ms[0]!)} | ${found[0]} | ${hex(hashes[0]!)} |`,
+    `| ${otherPath} | ${perSec(timed, ms[1]!)} | ${found[1]} | ${hex(hashes[1]!)} |`,
+    '',
+    `This tree ${(ms[1]! / ms[0]!).toFixed(3)}x as fast; findings ${hashes[0] === hashes[1] && found[0] === found[1] ? 'identical' : 'DIFFER'}.`,
+    '',
+  ];
+}
+
 const perSec = (events: number, ms: number): string => `${((events / ms) * 1000 / 1e6).toFixed(2)} M/s`;
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
@@ -108,6 +176,8 @@ export async function run(): Promise<string> {
     rows.push(`| ${channels.toLocaleString('en')} | 1,000,000 | ${mb(m.heapBytes - before)} | ${perChannel} |`);
   }
   const total = main.parseMs + main.detectMs;
+  const pairWith = process.env.TIDEWATCH_BENCH_PAIR;
+  const pair = pairWith ? await paired(events, 10_000, pairWith) : [];
   const md = [
     '# Analytics core benchmark',
     '',
@@ -129,6 +199,7 @@ export async function run(): Promise<string> {
     '|---|---|---|---|',
     ...rows,
     '',
+    ...pair,
   ].join('\n');
   record(
     { measure: 'detectors on parsed events, default options (analytics)', value: `${perSec(events, main.detectMs)} per core`, target: '>= 1 M/s' },

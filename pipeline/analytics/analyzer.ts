@@ -1,11 +1,12 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, withRoom, type GapsIndex, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, touchGaps, type GapsIndex, type GapsState } from './gaps.ts';
+import { KeyCells } from './keys.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
 import { migrationDetector, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
 import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
-import { activityIndexed, compactSpikes, newSpikesIndex, spikesDetector, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
+import { activityIndexed, compactSpikes, newSpikesIndex, spikesDetector, touchSpikes, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
 import { hashId, RecentIds } from './recent.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
@@ -166,29 +167,28 @@ function append(out: Finding[] | undefined, found: readonly Finding[]): Finding[
 }
 
 /**
- * Each channel key and network resolved to a dense id once per event, with which gaps and spikes
- * find their subjects in arrays instead of each looking the key up again. Per state object and not
- * part of the state (ids are given as subjects are met, in any process), so snapshots are unchanged.
+ * Each channel key resolved once per event to its entry in a table of a few numbers per channel,
+ * and each network to a dense id, with which gaps and spikes find their subjects in arrays instead
+ * of each looking the key up again. Per state object and not part of the state (filled as subjects
+ * are met, in any process), so snapshots are unchanged.
  */
 interface Index {
-  channels: Map<string, number>;
+  /**
+   * Per channel key, beside its hash in one table entry (one memory access for all): its gap slot
+   * + 1 and spike slot + 1 (0: not looked up yet), and the id + 1 of the network its last event
+   * named (one Map lookup less per event).
+   */
+  channels: KeyCells;
   networks: Map<string, number>;
   /** By network id: its name. */
   networkNames: string[];
-  /**
-   * Per channel id, CELLS numbers side by side (one memory access for all): its gap slot + 1 and
-   * spike slot + 1 (0: not looked up yet), and the id + 1 of the network its last event named
-   * (one Map lookup less per event).
-   */
-  cells: Int32Array;
   gaps: GapsIndex;
   spikes: SpikesIndex;
 }
 
-const CELLS = 4;
-const GAP_CELL = 0;
-const SPIKE_CELL = 1;
-const NETWORK_CELL = 2;
+const GAP_CELL = 1;
+const SPIKE_CELL = 2;
+const NETWORK_CELL = 3;
 
 /**
  * The state's index sits on the state object under a symbol, not enumerable: snapshots, copies and
@@ -200,27 +200,45 @@ type Indexed = AnalyzerState & { [INDEX]?: Index };
 function indexOf(st: AnalyzerState): Index {
   let ix = (st as Indexed)[INDEX];
   if (ix === undefined) {
-    ix = { channels: new Map(), networks: new Map(), networkNames: [], cells: new Int32Array(1024 * CELLS), gaps: newGapsIndex(), spikes: newSpikesIndex() };
+    ix = { channels: new KeyCells(), networks: new Map(), networkNames: [], gaps: newGapsIndex(), spikes: newSpikesIndex() };
     Object.defineProperty(st, INDEX, { value: ix, writable: true });
   }
   return ix;
 }
 
-/** The dense id of `network`, the network of channel `c`. */
-function networkOf(ix: Index, c: number, network: string): number {
-  const cell = c * CELLS + NETWORK_CELL;
-  const last = ix.cells[cell]! - 1;
+/** The dense id of `network`, the network of the channel whose entry is at `entry`. */
+function networkOf(ix: Index, entry: number, network: string): number {
+  const cells = ix.channels.cells;
+  const last = cells[entry + NETWORK_CELL]! - 1;
   if (last >= 0 && ix.networkNames[last] === network) return last;
-  const n = idOf(ix.networks, network);
+  let n = ix.networks.get(network);
+  if (n === undefined) ix.networks.set(network, (n = ix.networks.size));
   ix.networkNames[n] = network;
-  ix.cells[cell] = n + 1;
+  cells[entry + NETWORK_CELL] = n + 1;
   return n;
 }
 
-function idOf(ids: Map<string, number>, key: string): number {
-  let id = ids.get(key);
-  if (id === undefined) ids.set(key, (id = ids.size));
-  return id;
+/** A sink for prefetch's loads, so the compiler keeps them. */
+const SINK = new Float64Array(1);
+
+/**
+ * Reads the numbers the channel's activity at `t` will read in gaps and spikes, all at once: the
+ * loads do not depend on each other, so their cache misses overlap instead of coming one after
+ * another as the detectors' code reaches them (the detectors are bound by memory access).
+ */
+function prefetch(st: AnalyzerState, cells: Int32Array, entry: number, t: number): void {
+  const gap = cells[entry + GAP_CELL]! - 1;
+  const spike = cells[entry + SPIKE_CELL]! - 1;
+  if (gap >= 0 && spike >= 0) SINK[0] = touchGaps(st.gaps, gap, t) + touchSpikes(st.spikes, spike);
+}
+
+/**
+ * Reads the fields of `event` that dispatching it reads first, ahead: the next event to release
+ * waited in the buffer long enough to leave the cache, and these loads overlap the new event's.
+ */
+function touchEvent(event: ActivityEvent): void {
+  const channel = event.channel;
+  SINK[0] = event.event.action.length + channel.id.length + (channel.handle?.length ?? 0) + (channel.network?.length ?? 0);
 }
 
 function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Finding[] | undefined): Finding[] | undefined {
@@ -229,13 +247,13 @@ function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Findi
   if (activity || action === 'channel_banned' || action === 'channel_deleted') {
     const ix = indexOf(st);
     const key = channelKey(event, st.options.homePlatform);
-    const c = idOf(ix.channels, key);
-    if ((c + 1) * CELLS > ix.cells.length) ix.cells = withRoom(ix.cells, (c + 1) * CELLS - 1);
+    const entry = ix.channels.entryOf(key);
+    const cells = ix.channels.cells;
+    prefetch(st, cells, entry, t);
     const network = event.channel.network;
-    const n = network === undefined ? -1 : networkOf(ix, c, network);
-    const cells = ix.cells;
-    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, cells, c * CELLS + GAP_CELL, network, n));
-    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, cells, c * CELLS + SPIKE_CELL, network, n) : spikesDetector.step(st.spikes, event, t));
+    const n = network === undefined ? -1 : networkOf(ix, entry, network);
+    out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, cells, entry + GAP_CELL, network, n));
+    out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, cells, entry + SPIKE_CELL, network, n) : spikesDetector.step(st.spikes, event, t));
   } else {
     out = append(out, gapsDetector.step(st.gaps, event, t));
     out = append(out, spikesDetector.step(st.spikes, event, t));
@@ -335,6 +353,7 @@ export const analyzer = {
   step(st: AnalyzerState, event: ActivityEvent): readonly Finding[] {
     if (st.layout !== LAYOUT) upgrade(st);
     st.counts.events++;
+    if (st.head < st.bufferEnd!) touchEvent(st.bufferEvents[st.head]!);
     const id = event.event.id;
     const h = hashId(id);
     if (st.recentIds.find(id, h) >= 0) {
@@ -421,7 +440,7 @@ export const analyzer = {
     if (ix !== undefined) {
       // The gap slots moved.
       ix.gaps = newGapsIndex();
-      for (let cell = GAP_CELL; cell < ix.cells.length; cell += CELLS) ix.cells[cell] = 0;
+      ix.channels.fill(GAP_CELL, 0);
     }
     const end = st.bufferEnd!;
     return { ...st, recentIds: undefined as unknown as RecentIds, bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };

@@ -10,6 +10,7 @@ import {
 } from './index.ts';
 import { compactGaps, gapsDetector } from './gaps.ts';
 import { takedownsDetector } from './takedowns.ts';
+import { CELLS, KeyCells } from './keys.ts';
 import { hashId, RecentIds } from './recent.ts';
 import { parseTimeMs } from './time.ts';
 
@@ -347,6 +348,37 @@ test('property: the recent ids table answers as a set of the ids in its ring, th
     const rebuilt = new RecentIds(order, head, count);
     for (let k = 0; k <= 40; k++) assert.equal(rebuilt.has(`id-${k}`), model.has(`id-${k}`));
   }), { numRuns: 300 });
+});
+
+test('property: the channel table keeps each key\'s numbers as a map of keys would, through growth and fills', () => {
+  // Up to 3,000 distinct keys: the table (1,024 entries at first) grows twice; short keys collide in probe runs.
+  const key = fc.oneof(fc.integer({ min: 0, max: 2_999 }).map((n) => `${n}`), fc.string({ maxLength: 3 }), fc.integer({ min: 0, max: 50 }).map((n) => `telegram:-100${n}`));
+  const op = fc.oneof(
+    { weight: 20, arbitrary: fc.record({ key, cell: fc.integer({ min: 1, max: CELLS - 1 }), value: fc.integer({ min: -5, max: 1_000_000 }) }) },
+    { weight: 1, arbitrary: fc.record({ fill: fc.integer({ min: 1, max: CELLS - 1 }) }) },
+  );
+  fc.assert(fc.property(fc.array(op, { minLength: 1_500, maxLength: 4_000 }), (ops) => {
+    const table = new KeyCells();
+    const model = new Map<string, number[]>();
+    for (const o of ops) {
+      if ('fill' in o) {
+        table.fill(o.fill, 0);
+        for (const cells of model.values()) cells[o.fill] = 0;
+        continue;
+      }
+      const entry = table.entryOf(o.key);
+      const cells = model.get(o.key) ?? new Array<number>(CELLS).fill(0);
+      model.set(o.key, cells);
+      for (let c = 1; c < CELLS; c++) assert.equal(table.cells[entry + c], cells[c], `${o.key} cell ${c}`);
+      table.cells[entry + o.cell] = cells[o.cell] = o.value;
+    }
+    assert.equal(table.size, model.size);
+    for (const [k, cells] of model) {
+      const entry = table.entryOf(k);
+      for (let c = 1; c < CELLS; c++) assert.equal(table.cells[entry + c], cells[c], `${k} cell ${c}`);
+    }
+    assert.equal(table.size, model.size, 'looking the keys up again adds none');
+  }), { numRuns: 30 });
 });
 
 /**

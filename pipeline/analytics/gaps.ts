@@ -1,7 +1,7 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, GapsOptions } from './options.ts';
-import { clearProfile, countInProfile, decayPerDay, exposureAt, PROFILE_SIZE, profileFromV1, rollProfile, type Profile, type ProfileV1 } from './profile.ts';
+import { clearProfile, countInProfile, decayPerDay, exposureAt, PROFILE_SIZE, profileFromV1, rollProfile, touchProfile, type Profile, type ProfileV1 } from './profile.ts';
 import { channelKey, channelSubject, NONE, type Detector, type Finding, type GapFinding, type Scope } from './types.ts';
 import { DAY_MS, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
 
@@ -475,6 +475,12 @@ export function stepIndexed(st: GapsState, ix: GapsIndex, event: ActivityEvent, 
     if (j < 0) ix.networks[n] = (j = slotOf(st, st.networks, network!, network!)) + 1;
   }
   return activity(st, key, i, network, j, t);
+}
+
+/** The numbers of slot i that an activity at `t` reads first, loaded together (see the analyzer's prefetch). */
+export function touchGaps(st: GapsState, i: number, t: number): number {
+  const o = i * NUMBERS;
+  return st.numbers[o + LAST]! + touchProfile(st.numbers, o + PROFILE, t);
 }
 
 /**

@@ -65,6 +65,14 @@ export function countInProfile(p: Float64Array, o: number, t: number, n: number)
   p[o + WEEKDAYS + dayOfWeek(t)]! += n;
 }
 
+/**
+ * The profile's numbers that rolling it to `t` and counting at `t` read first (its day, the hour
+ * of day, the weekday), loaded together: a caller reads them ahead so their cache misses overlap.
+ */
+export function touchProfile(p: Float64Array, o: number, t: number): number {
+  return p[o + DAY]! + p[o + hourOfDay(t)]! + p[o + WEEKDAYS + dayOfWeek(t)]!;
+}
+
 /** Days of exposure at `t` (within the profile's current day): completed days plus today's part. */
 export function exposureAt(p: Float64Array, o: number, t: number): number {
   return p[o + EXPOSURE]! + (t - p[o + DAY]! * DAY_MS) / DAY_MS;

@@ -1,7 +1,7 @@
 import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, SpikesOptions } from './options.ts';
 import { poissonCriticalCount, poissonUpperTail } from './poisson.ts';
-import { clearProfile, countInProfile, decayPerDay, exposureAt, PROFILE_SIZE, profileFromV1, rollProfile, WEEKDAYS, type Profile, type ProfileV1 } from './profile.ts';
+import { clearProfile, countInProfile, decayPerDay, exposureAt, PROFILE_SIZE, profileFromV1, rollProfile, touchProfile, WEEKDAYS, type Profile, type ProfileV1 } from './profile.ts';
 import { channelKey, channelSubject, NONE, type Detector, type Finding, type SpikeFinding } from './types.ts';
 import { DAY_MS, dayOfWeek, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
 
@@ -284,6 +284,17 @@ export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: Activit
     out = observe(st, j, 'network', network!, t, min, out);
   }
   return out ?? NONE;
+}
+
+/**
+ * The numbers of slot i that an activity reads first, loaded together (see the analyzer's
+ * prefetch): its hour, and the profile numbers that closing that hour reads (posts mostly fall in a
+ * later hour than their channel's previous one).
+ */
+export function touchSpikes(st: SpikesState, i: number): number {
+  const o = i * NUMBERS;
+  const hour = st.numbers[o + HOUR]!;
+  return hour + touchProfile(st.numbers, o + PROFILE, Math.max(0, hour) * HOUR_MS);
 }
 
 function closeHours(st: SpikesState, map: Map<string, number>, scope: SpikeScope, hour: number, out: [number, SpikeFinding][]): void {
