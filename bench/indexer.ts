@@ -76,9 +76,11 @@ function timeBulk(client: Client): (docs: number) => BulkTimes {
     if (params.path !== '/_bulk' || typeof params.querystring !== 'object') return request.call(this, params, options);
     const querystring = { ...params.querystring, filter_path: `took,${(params.querystring.filter_path as string | undefined) ?? '*'}` };
     const sent = performance.now();
-    const answer = (await request.call(this, { ...params, querystring }, options)) as { took?: number };
-    times.push({ sent, answered: performance.now(), took: answer.took ?? 0 });
-    delete answer.took;
+    const answer = (await request.call(this, { ...params, querystring }, options)) as { took?: number; body?: { took?: number } };
+    // The bulk helper asks for the answer with its metadata (`meta: true`): the reply is its body.
+    const reply = options && (options as { meta?: boolean }).meta ? answer.body! : answer;
+    times.push({ sent, answered: performance.now(), took: reply.took ?? 0 });
+    delete reply.took;
     return answer;
   };
   return (docs) => {
