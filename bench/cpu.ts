@@ -2,7 +2,8 @@
  * Who used the 2 cores during a bench phase: CPU time of the Elasticsearch and Kafka JVMs (every
  * process of each engine's process group, as the services script starts them), of this process,
  * and of the whole machine (the rest is other work on it), from /proc, as cores used over the
- * phase's wall time. And CPU affinity, to rerun a phase with Elasticsearch on a core of its own.
+ * phase's wall time, and how long Elasticsearch's threads waited for a core meanwhile. And CPU
+ * affinity, to rerun a phase with Elasticsearch on a core of its own.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -57,6 +58,30 @@ function ticksOf(pids: readonly number[]): number {
   return t;
 }
 
+/**
+ * Nanoseconds the processes' threads spent runnable but waiting for a core (the second field of
+ * each thread's /proc schedstat); a thread that exited meanwhile is not counted.
+ */
+function runQueueNs(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+  }
+  return ns;
+}
+
 /** Busy ticks of the whole machine (all cores): everything but idle and iowait. */
 function machineTicks(): number {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1, 9).map(Number);
@@ -66,6 +91,12 @@ function machineTicks(): number {
 export interface CpuUse {
   /** Cores used on average over the phase (1.0 = one core busy all the time). */
   elasticsearch: number;
+  /**
+   * Elasticsearch's threads runnable but waiting for a core, summed over its threads (1.0 = one
+   * thread waiting all the time): a thread pool counts such a thread as active although it burns
+   * no CPU, so this tells "busy but starved of cores" from "waiting for work".
+   */
+  esWaitingForCore: number;
   kafka: number;
   bench: number;
   machine: number;
@@ -76,7 +107,7 @@ export interface CpuUse {
 /** Measures `fn`'s phase: returns its result and the CPU each party used meanwhile. */
 export async function withCpu<T>(pids: EnginePids, fn: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }> {
   const self = [process.pid];
-  const before = { es: ticksOf(pids.elasticsearch), kafka: ticksOf(pids.kafka), bench: ticksOf(self), machine: machineTicks() };
+  const before = { es: ticksOf(pids.elasticsearch), esWait: runQueueNs(pids.elasticsearch), kafka: ticksOf(pids.kafka), bench: ticksOf(self), machine: machineTicks() };
   const t0 = performance.now();
   const result = await fn();
   const secs = (performance.now() - t0) / 1000;
@@ -85,6 +116,7 @@ export async function withCpu<T>(pids: EnginePids, fn: () => Promise<T>): Promis
     result,
     cpu: {
       elasticsearch: cores(ticksOf(pids.elasticsearch) - before.es),
+      esWaitingForCore: (runQueueNs(pids.elasticsearch) - before.esWait) / 1e9 / secs,
       kafka: cores(ticksOf(pids.kafka) - before.kafka),
       bench: cores(ticksOf(self) - before.bench),
       machine: cores(machineTicks() - before.machine),
@@ -101,7 +133,7 @@ export async function withCpu<T>(pids: EnginePids, fn: () => Promise<T>): Promis
 export const cpuMsPerKDocs = (c: CpuUse, docsPerSec: number): number => ((c.elasticsearch + c.kafka + c.bench) / docsPerSec) * 1e6;
 
 export const formatCpu = (c: CpuUse): string =>
-  `ES ${c.elasticsearch.toFixed(2)}, Kafka ${c.kafka.toFixed(2)}, bench process ${c.bench.toFixed(2)}; machine ${c.machine.toFixed(2)} (others ${Math.max(0, c.machine - c.elasticsearch - c.kafka - c.bench).toFixed(2)}); load ${c.load1.toFixed(2)}`;
+  `ES ${c.elasticsearch.toFixed(2)} (its threads waiting for a core ${c.esWaitingForCore.toFixed(2)}), Kafka ${c.kafka.toFixed(2)}, bench process ${c.bench.toFixed(2)}; machine ${c.machine.toFixed(2)} (others ${Math.max(0, c.machine - c.elasticsearch - c.kafka - c.bench).toFixed(2)}); load ${c.load1.toFixed(2)}`;
 
 function taskset(cores: string, pids: readonly number[]): void {
   for (const pid of pids) {

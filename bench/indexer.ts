@@ -47,6 +47,57 @@ export interface IndexerFigures {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Where a phase's `_bulk` requests spent their time: inside Elasticsearch (its `took`) or outside
+ * it (sending the body, and the answer waiting for this process's event loop to read it).
+ */
+export interface BulkTimes {
+  requests: number;
+  /** Mean requests inside Elasticsearch at once: the sum of their `took` over the phase's wall time. */
+  insideEs: number;
+  /** Elasticsearch's `took` per 1,000 documents (ms). */
+  tookMsPerKDocs: number;
+  /** Each request's time outside Elasticsearch: its latency here minus its `took` (ms). */
+  outsideMsP50: number;
+  outsideMsP90: number;
+}
+
+type TransportRequestParams = Parameters<Client['transport']['request']>[0];
+
+/**
+ * Times `client`'s `_bulk` requests (the bulk helper's and the raw runs' alike) until the returned
+ * stop: `took` is added to the reply's filter_path and taken out again before the caller sees it.
+ */
+function timeBulk(client: Client): (docs: number) => BulkTimes {
+  const transport = client.transport as unknown as { request: (params: TransportRequestParams, options?: unknown) => Promise<unknown> };
+  const request = transport.request;
+  const times: { sent: number; answered: number; took: number }[] = [];
+  transport.request = async function (params, options) {
+    if (params.path !== '/_bulk' || typeof params.querystring !== 'object') return request.call(this, params, options);
+    const querystring = { ...params.querystring, filter_path: `took,${(params.querystring.filter_path as string | undefined) ?? '*'}` };
+    const sent = performance.now();
+    const answer = (await request.call(this, { ...params, querystring }, options)) as { took?: number; body?: { took?: number } };
+    // The bulk helper asks for the answer with its metadata (`meta: true`): the reply is its body.
+    const reply = options && (options as { meta?: boolean }).meta ? answer.body! : answer;
+    times.push({ sent, answered: performance.now(), took: reply.took ?? 0 });
+    delete reply.took;
+    return answer;
+  };
+  return (docs) => {
+    transport.request = request;
+    const wall = Math.max(...times.map((t) => t.answered)) - Math.min(...times.map((t) => t.sent));
+    const outside = times.map((t) => t.answered - t.sent - t.took).sort((a, b) => a - b);
+    const took = times.reduce((sum, t) => sum + t.took, 0);
+    return {
+      requests: times.length,
+      insideEs: took / wall,
+      tookMsPerKDocs: (took / docs) * 1000,
+      outsideMsP50: outside[Math.floor((outside.length - 1) * 0.5)] ?? 0,
+      outsideMsP90: outside[Math.floor((outside.length - 1) * 0.9)] ?? 0,
+    };
+  };
+}
+
 async function withPrefix<T>(client: Client, esUrl: string, prefix: string, fn: () => Promise<T>): Promise<T> {
   const es = elasticsearchSchema.parse({ url: esUrl, indexPrefix: prefix });
   await installTemplates(client, es);
@@ -63,6 +114,7 @@ async function runIndexer(engines: { brokers: string[]; esUrl: string }, topic: 
   const options = indexerSchema.parse({});
   const es = elasticsearchSchema.parse({ url: engines.esUrl, indexPrefix: prefix });
   const client = createEsClient(es);
+  const bulkTimes = timeBulk(client);
   const transport = new KafkaTransport(kafkaSchema.parse({ brokers: engines.brokers, topic, dlqTopic: `${topic}.dlq` }));
   const indexer = new Indexer({
     transport,
@@ -86,13 +138,14 @@ async function runIndexer(engines: { brokers: string[]; esUrl: string }, topic: 
     await sleep(20);
   }
   const end = performance.now();
+  const bulk = bulkTimes(count);
   const profile = await stopProfile();
   await sub.stop();
   await transport.close();
   await client.close();
   if (indexer.stats.deadLettered) throw new Error(`indexer dead-lettered ${indexer.stats.deadLettered} valid events`);
   // The first batch arrives one fetch after the join: the time to it is start-up, not throughput.
-  return { total: count / ((end - t0) / 1000), steady: (count - before) / ((end - (first || t0)) / 1000), joinSecs: ((first || t0) - t0) / 1000, profile };
+  return { total: count / ((end - t0) / 1000), steady: (count - before) / ((end - (first || t0)) / 1000), joinSecs: ((first || t0) - t0) / 1000, bulk, profile };
 }
 
 /**
@@ -205,6 +258,7 @@ export interface RawRun {
   concurrency: number;
   rate: number;
   cpu: CpuUse;
+  bulk: BulkTimes;
 }
 
 export interface IndexerRun {
@@ -212,6 +266,7 @@ export interface IndexerRun {
   total: number;
   joinSecs: number;
   cpu: CpuUse;
+  bulk: BulkTimes;
 }
 
 export async function benchIndexer(
@@ -237,15 +292,16 @@ export async function benchIndexer(
     const prefix = `${opts.run}-raw${++runs}`;
     const bodies = recordBodies(prefix, records, flushBytes);
     return withPrefix(client, engines.esUrl, prefix, async () => {
+      const bulkTimes = timeBulk(client);
       const { result, cpu } = await withCpu(pids, () => postBodies(client, bodies, concurrency));
-      return { flushBytes, concurrency, rate: result, cpu };
+      return { flushBytes, concurrency, rate: result, cpu, bulk: bulkTimes(records.length) };
     });
   };
   const indexer = (profileTo?: string): Promise<IndexerRun & { profile: string[] }> => {
     const prefix = `${opts.run}-indexer${++runs}`;
     return withPrefix(client, engines.esUrl, prefix, async () => {
       const { result, cpu } = await withCpu(pids, () => runIndexer(engines, topic, prefix, events.length, profileTo));
-      return { steady: result.steady, total: result.total, joinSecs: result.joinSecs, profile: result.profile, cpu };
+      return { steady: result.steady, total: result.total, joinSecs: result.joinSecs, bulk: result.bulk, profile: result.profile, cpu };
     });
   };
 

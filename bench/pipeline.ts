@@ -90,6 +90,18 @@ export async function run(): Promise<string> {
       ...ix.indexerRuns.map((r, i) => `| indexer run ${i + 1} (whole run) | ${rate(r.total)} | ${formatCpu(r.cpu)} | ${cpuMsPerKDocs(r.cpu, r.total).toFixed(0)} |`),
       '',
       `Where the cores are the limit, the indexer can reach at most raw CPU per document / indexer CPU per document of the ceiling: ${cpuRatio.toFixed(2)} in this run (least CPU per document of each kind of run); this hardly moves with other work on the machine, while rates do.`,
+      '',
+      '## `_bulk` requests: time inside Elasticsearch (its `took`) and outside it',
+      '',
+      'Inside: the sum of the requests\' `took` over the phase, i.e. the requests Elasticsearch held at once on average (it has 2 write threads); a low figure means it waited for bodies, a high one with a high `took` per document and its threads waiting for a core (CPU table) means it had the work but not the cores. Outside: a request\'s latency minus its `took` (sending the body; the answer waiting for this process\'s event loop).',
+      '',
+      '| phase | requests | inside ES at once | ES `took` per 1,000 docs | outside ES per request, p50 / p90 |',
+      '|---|---|---|---|---|',
+      ...[...ix.rawRuns.map((r) => ({ name: `raw \`_bulk\`, ~${mb(r.flushBytes)} bodies, ${r.concurrency} in flight`, bulk: r.bulk })), ...ix.indexerRuns.map((r, i) => ({ name: `indexer run ${i + 1}`, bulk: r.bulk })),
+        ...(ix.pinned ? [{ name: 'raw `_bulk`, Elasticsearch pinned to core 1', bulk: ix.pinned.raw.bulk }, { name: 'indexer, Elasticsearch pinned to core 1', bulk: ix.pinned.indexer.bulk }] : []),
+      ].map(
+        ({ name, bulk: b }) => `| ${name} | ${b.requests} | ${b.insideEs.toFixed(2)} | ${b.tookMsPerKDocs.toFixed(0)} ms | ${b.outsideMsP50.toFixed(0)} / ${b.outsideMsP90.toFixed(0)} ms |`,
+      ),
       ...(ix.pinned
         ? [
             '',
