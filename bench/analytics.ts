@@ -4,6 +4,7 @@
  * only parses the same JSON lines. Events are generated in chunks of pre-serialised lines, so
  * memory holds one chunk, never the whole input; generation is not timed.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -92,13 +93,6 @@ function measure(totalEvents: number, channels: number): Measure {
 
 type Analytics = Pick<typeof import('../pipeline/analytics/index.ts'), 'analyzer' | 'analyticsOptions'>;
 
-/** FNV-1a over a finding's JSON, folded into `h`: equal hashes over a run mean the same findings in the same order. */
-function hashFinding(h: number, f: unknown): number {
-  const json = JSON.stringify(f);
-  for (let i = 0; i < json.length; i++) h = Math.imul(h ^ json.charCodeAt(i), 0x01000193);
-  return h;
-}
-
 /**
  * This tree's analyzer and another's (TIDEWATCH_BENCH_PAIR: the path of its
  * pipeline/analytics/index.ts) over the same parsed batches in one process, taking turns at going
@@ -113,14 +107,15 @@ async function paired(totalEvents: number, channels: number, otherPath: string):
   const states = sides.map((m) => m.analyzer.init(m.analyticsOptions()));
   const ms = [0, 0];
   const found = [0, 0];
-  const hashes = [0x811c9dc5, 0x811c9dc5];
+  // Every finding's JSON in order: equal digests mean the same findings in the same order.
+  const hashes: Hash[] = [createHash('sha256'), createHash('sha256')];
   const next = generator(channels, 42);
   const parsed: ActivityEvent[] = new Array(BATCH);
   const out: (readonly unknown[])[] = new Array(BATCH);
   const take = (k: number, findings: readonly unknown[]): void => {
     for (const f of findings) {
       found[k]!++;
-      hashes[k] = hashFinding(hashes[k]!, f);
+      hashes[k]!.update(JSON.stringify(f));
     }
   };
   let turn = 0;
@@ -141,17 +136,17 @@ async function paired(totalEvents: number, channels: number, otherPath: string):
     }
   }
   sides.forEach((m, k) => take(k, m.analyzer.flush(states[k]!)));
-  const hex = (h: number): string => (h >>> 0).toString(16).padStart(8, '0');
+  const [hex0, hex1] = hashes.map((h) => h.digest('hex'));
   const timed = totalEvents - CHUNK;
   return [
     `Paired with ${otherPath}: both analyzers in this process over the same ${totalEvents.toLocaleString('en')} events (${channels.toLocaleString('en')} channels), taking turns at going first batch by batch; CPU time of step after the first ${CHUNK.toLocaleString('en')} (a warm-up).`,
     '',
     '| analyzer | detectors, events/s per core | findings | findings hash |',
     '|---|---|---|---|',
-    `| this tree | ${perSec(timed, ms[0]!)} | ${found[0]} | ${hex(hashes[0]!)} |`,
-    `| ${otherPath} | ${perSec(timed, ms[1]!)} | ${found[1]} | ${hex(hashes[1]!)} |`,
+    `| this tree | ${perSec(timed, ms[0]!)} | ${found[0]} | ${hex0!.slice(0, 8)} |`,
+    `| ${otherPath} | ${perSec(timed, ms[1]!)} | ${found[1]} | ${hex1!.slice(0, 8)} |`,
     '',
-    `This tree ${(ms[1]! / ms[0]!).toFixed(3)}x as fast; findings ${hashes[0] === hashes[1] && found[0] === found[1] ? 'identical' : 'DIFFER'}.`,
+    `This tree ${(ms[1]! / ms[0]!).toFixed(3)}x as fast; findings ${hex0 === hex1 && found[0] === found[1] ? 'identical' : 'DIFFER'}.`,
     '',
   ];
 }

@@ -437,7 +437,7 @@ export interface GapsIndex {
 export const newGapsIndex = (): GapsIndex => ({ networks: new Int32Array(64) });
 
 /** `a` with room for index `id` (doubled as needed). */
-export function withRoom(a: Int32Array, id: number): Int32Array {
+function withRoom(a: Int32Array, id: number): Int32Array {
   if (id < a.length) return a;
   let length = a.length * 2;
   while (length <= id) length *= 2;

@@ -37,10 +37,8 @@ async function waitForJson<T>(path: string, ok: (body: T) => boolean, timeoutMs:
   }
 }
 
+/** Open a tab and wait for its view drawn (the page clears `data-loaded` when it asks, see refilter). */
 async function showView(view: string): Promise<void> {
-  await page.evaluate(() => {
-    for (const s of Array.from(document.querySelectorAll<HTMLElement>('section.view'))) delete s.dataset.loaded;
-  });
   await page.click(`#tabs button[data-view="${view}"]`);
   await page.waitForSelector(`#view-${view}[data-loaded="true"]`, { timeout: 30_000 });
 }
