@@ -155,10 +155,10 @@ async function subscribed(sink: EventSink, options: { concurrentPartitions: numb
   return { ix, committed, stop: async () => (await sub.stop(), await transport.close()) };
 }
 
-test('subscribed, the indexer keeps at most `concurrency` requests in flight over all batches, and commits each batch only once written, in order', async () => {
+test('subscribed, the indexer keeps at most concurrentPartitions x concurrency requests in flight over all batches, and commits each batch only once written, in order', async () => {
   const sink = heldSink();
   const { writes } = sink;
-  const { ix, committed, stop } = await subscribed(sink, { concurrentPartitions: 2, concurrency: 2 }, [1, 2, 3, 4, 5, 6].map(event));
+  const { ix, committed, stop } = await subscribed(sink, { concurrentPartitions: 2, concurrency: 1 }, [1, 2, 3, 4, 5, 6].map(event));
   // The second batch is sent while the first is being written; the third waits for a request.
   await until('two writes', () => writes.length === 2);
   assert.equal(await committed(), '0', 'nothing committed before it is written');
@@ -177,19 +177,21 @@ test('subscribed, the indexer keeps at most `concurrency` requests in flight ove
 test('bodies are cut across batch boundaries, and no more than concurrentPartitions batches wait for a request', async () => {
   const sink = heldSink();
   const { writes } = sink;
-  const events = [1, 2, 3, 4, 5, 6, 7, 8].map(event);
+  const events = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(event);
+  const ids = (from: number, to: number) => events.slice(from, to).map((e) => e.event.id);
   const { committed, stop } = await subscribed(sink, { concurrentPartitions: 2, concurrency: 1 }, events);
-  await until('the first request', () => writes.length === 1);
-  assert.deepEqual(writes[0]!.ids, [events[0]!.event.id, events[1]!.event.id]);
+  await until('two requests', () => writes.length === 2);
+  assert.deepEqual(writes.map((w) => w.ids), [ids(0, 2), ids(2, 4)]);
   writes[0]!.done();
-  // Batches 2 and 3 waited together in the queue (batch 4 waited for room): one body.
-  await until('the second request', () => writes.length === 2);
-  assert.deepEqual(writes[1]!.ids, events.slice(2, 6).map((e) => e.event.id));
-  writes[1]!.done();
+  // Batches 3 and 4 waited together in the queue (batch 5 waited for room): one body.
   await until('the third request', () => writes.length === 3);
-  assert.deepEqual(writes[2]!.ids, events.slice(6).map((e) => e.event.id));
+  assert.deepEqual(writes[2]!.ids, ids(4, 8));
+  writes[1]!.done();
+  await until('the fourth request', () => writes.length === 4);
+  assert.deepEqual(writes[3]!.ids, ids(8, 10));
   writes[2]!.done();
-  await until('everything committed', async () => (await committed()) === '8');
+  writes[3]!.done();
+  await until('everything committed', async () => (await committed()) === '10');
   await stop();
 });
 

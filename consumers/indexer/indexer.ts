@@ -59,7 +59,7 @@ const DECODE_SLICE_RECORDS = 2_000;
  * A bulk line's bytes beyond its record's: the `create` action (index, 64-character id) and the
  * `link` fields, rounded up so a body cut here stays under the sink's own flushBytes (one request).
  */
-const LINE_OVERHEAD_BYTES = 256;
+const LINE_OVERHEAD_BYTES = 160;
 
 /** One write's events in the shared queue: their answers, gathered in their order. */
 interface Owner {
@@ -175,8 +175,8 @@ export class Indexer {
 
   private pump(): void {
     const flushBytes = this.deps.options.flushBytes ?? DEFAULTS.flushBytes;
-    const concurrency = this.deps.options.concurrency ?? DEFAULTS.concurrency;
-    while (this.sending < concurrency && this.queue.length) {
+    const { concurrentPartitions, concurrency = DEFAULTS.concurrency } = this.deps.options;
+    while (this.sending < concurrency * concurrentPartitions && this.queue.length) {
       let n = 0;
       let size = 0;
       while (n < this.queue.length && (n === 0 || size + this.queue[n]!.bytes <= flushBytes)) size += this.queue[n++]!.bytes;
