@@ -15,7 +15,7 @@ export interface IndexerOptions {
   retryMaxDelayMs: number;
   maxBatchRecords: number;
   concurrentPartitions: number;
-  /** Bulk body size and bulk requests in flight, over every batch being written (config defaults when left out). */
+  /** Bulk body size, and requests in flight per unit of `concurrentPartitions` (config defaults when left out). */
   flushBytes?: number;
   concurrency?: number;
 }
@@ -100,8 +100,9 @@ interface Decoded {
  * Retriable failures are retried with backoff; if they outlast the retries the batch fails and
  * is delivered again, so nothing is dropped. Subscribed (start()), the indexer hands each decoded
  * batch's writes over and returns at once, so the transport fetches and the indexer decodes the
- * next batches while Elasticsearch writes these: at most `concurrentPartitions` batches are being
- * written, and the transport commits a batch once its writes are done (`durable`), in order.
+ * next batches while Elasticsearch writes these: at most `concurrentPartitions` batches wait for a
+ * bulk request (send()), and the transport commits a batch once its writes are done (`durable`),
+ * in order.
  */
 export class Indexer {
   readonly stats: IndexerStats = { batches: 0, received: 0, indexed: 0, duplicates: 0, retried: 0, deadLettered: 0 };
@@ -161,7 +162,8 @@ export class Indexer {
 
   /**
    * Writes `events` through the shared queue: bodies are cut from it across batch boundaries, each
-   * up to `flushBytes`, with at most `concurrency` requests in flight over all batches, so
+   * up to `flushBytes`, with at most `concurrentPartitions` x `concurrency` requests in flight
+   * over all batches (what one batch each could have before), so
    * Elasticsearch gets full bodies without pause where one batch's tail or the next fetch would
    * leave it idle. `sent` is called once the last of these events is in a request.
    */
