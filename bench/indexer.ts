@@ -109,7 +109,11 @@ async function withPrefix<T>(client: Client, esUrl: string, prefix: string, fn: 
   }
 }
 
-/** The indexer as `tidewatch run indexer` builds it, on a topic already filled with `events`. */
+/**
+ * The indexer as `tidewatch run indexer` builds it, on a topic already filled with `events`, from
+ * subscribing to its last document written; `close` (leaving the group takes seconds, idle) is
+ * the caller's, outside the phase whose CPU is measured.
+ */
 async function runIndexer(engines: { brokers: string[]; esUrl: string }, topic: string, prefix: string, count: number, profileTo: string | undefined) {
   const options = indexerSchema.parse({});
   const es = elasticsearchSchema.parse({ url: engines.esUrl, indexPrefix: prefix });
@@ -140,12 +144,17 @@ async function runIndexer(engines: { brokers: string[]; esUrl: string }, topic: 
   const end = performance.now();
   const bulk = bulkTimes(count);
   const profile = await stopProfile();
-  await sub.stop();
-  await transport.close();
-  await client.close();
-  if (indexer.stats.deadLettered) throw new Error(`indexer dead-lettered ${indexer.stats.deadLettered} valid events`);
+  const close = async () => {
+    await sub.stop();
+    await transport.close();
+    await client.close();
+  };
+  if (indexer.stats.deadLettered) {
+    await close();
+    throw new Error(`indexer dead-lettered ${indexer.stats.deadLettered} valid events`);
+  }
   // The first batch arrives one fetch after the join: the time to it is start-up, not throughput.
-  return { total: count / ((end - t0) / 1000), steady: (count - before) / ((end - (first || t0)) / 1000), joinSecs: ((first || t0) - t0) / 1000, bulk, profile };
+  return { total: count / ((end - t0) / 1000), steady: (count - before) / ((end - (first || t0)) / 1000), joinSecs: ((first || t0) - t0) / 1000, bulk, profile, close };
 }
 
 /**
@@ -301,6 +310,7 @@ export async function benchIndexer(
     const prefix = `${opts.run}-indexer${++runs}`;
     return withPrefix(client, engines.esUrl, prefix, async () => {
       const { result, cpu } = await withCpu(pids, () => runIndexer(engines, topic, prefix, events.length, profileTo));
+      await result.close();
       return { steady: result.steady, total: result.total, joinSecs: result.joinSecs, bulk: result.bulk, profile: result.profile, cpu };
     });
   };

@@ -113,39 +113,53 @@ test('links are stored with their normalised domains and platforms, in the fast-
   assert.equal(got!.json[1], texts[1]);
 });
 
-test('subscribed, the indexer takes the next batches while at most concurrentPartitions are written, and commits each only once written, in order', async () => {
-  const transport = new MemoryTransport(memoryTransportSchema.parse({ topic: 'ix.activity', dlqTopic: 'ix.dlq', partitions: 1 }));
+/** A sink whose every request waits until the test answers it. */
+function heldSink() {
   const writes: { ids: string[]; done: () => void }[] = [];
   let writing = 0;
-  let most = 0;
-  const sink: EventSink = {
+  const sink: EventSink & { writes: typeof writes; most: number } = {
+    writes,
+    most: 0,
     async writeEvents(events) {
       writing++;
-      most = Math.max(most, writing);
+      sink.most = Math.max(sink.most, writing);
       await new Promise<void>((done) => writes.push({ ids: events.map((e) => e.event.id), done }));
       writing--;
       return events.map((e): ItemResult => ({ id: e.event.id, status: 'written' }));
     },
     async close() {},
   };
+  return sink;
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>) {
+  const deadline = Date.now() + 10_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function subscribed(sink: EventSink, options: { concurrentPartitions: number; concurrency: number }, events: ActivityEvent[]) {
+  const transport = new MemoryTransport(memoryTransportSchema.parse({ topic: 'ix.activity', dlqTopic: 'ix.dlq', partitions: 1 }));
   const ix = new Indexer({
     transport,
     sink,
     deadLetters: await transport.deadLetters(),
-    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 2, concurrentPartitions: 2 },
+    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 2, flushBytes: 1_000_000, ...options },
     log: createLogger('silent'),
   });
   const sub = await ix.start();
-  await (await transport.publisher()).publish([1, 2, 3, 4, 5, 6].map(event));
+  await (await transport.publisher()).publish(events);
   const committed = async () => (await transport.progress('g'))[0]!.committed;
-  const until = async (what: string, cond: () => boolean | Promise<boolean>) => {
-    const deadline = Date.now() + 10_000;
-    while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  // The second batch is taken while the first is being written; the third waits for room.
+  return { ix, committed, stop: async () => (await sub.stop(), await transport.close()) };
+}
+
+test('subscribed, the indexer keeps at most concurrentPartitions x concurrency requests in flight over all batches, and commits each batch only once written, in order', async () => {
+  const sink = heldSink();
+  const { writes } = sink;
+  const { ix, committed, stop } = await subscribed(sink, { concurrentPartitions: 2, concurrency: 1 }, [1, 2, 3, 4, 5, 6].map(event));
+  // The second batch is sent while the first is being written; the third waits for a request.
   await until('two writes', () => writes.length === 2);
   assert.equal(await committed(), '0', 'nothing committed before it is written');
   writes[1]!.done();
@@ -155,8 +169,43 @@ test('subscribed, the indexer takes the next batches while at most concurrentPar
   await until('the first two batches committed', async () => (await committed()) === '4');
   writes[2]!.done();
   await until('everything committed', async () => (await committed()) === '6');
-  await sub.stop();
-  await transport.close();
-  assert.equal(most, 2);
+  await stop();
+  assert.equal(sink.most, 2);
   assert.deepEqual(ix.stats, { batches: 3, received: 6, indexed: 6, duplicates: 0, retried: 0, deadLettered: 0 });
+});
+
+test('bodies are cut across batch boundaries, and no more than concurrentPartitions batches wait for a request', async () => {
+  const sink = heldSink();
+  const { writes } = sink;
+  const events = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(event);
+  const ids = (from: number, to: number) => events.slice(from, to).map((e) => e.event.id);
+  const { committed, stop } = await subscribed(sink, { concurrentPartitions: 2, concurrency: 1 }, events);
+  await until('two requests', () => writes.length === 2);
+  assert.deepEqual(writes.map((w) => w.ids), [ids(0, 2), ids(2, 4)]);
+  writes[0]!.done();
+  // Batches 3 and 4 waited together in the queue (batch 5 waited for room): one body.
+  await until('the third request', () => writes.length === 3);
+  assert.deepEqual(writes[2]!.ids, ids(4, 8));
+  writes[1]!.done();
+  await until('the fourth request', () => writes.length === 4);
+  assert.deepEqual(writes[3]!.ids, ids(8, 10));
+  writes[2]!.done();
+  writes[3]!.done();
+  await until('everything committed', async () => (await committed()) === '10');
+  await stop();
+});
+
+test('a body holds events up to flushBytes (at least one each)', async () => {
+  const events = [1, 2, 3].map(event);
+  const sink = scriptedSink([(evs) => evs.map((e): ItemResult => ({ id: e.event.id, status: 'written' }))]);
+  const ix = new Indexer({
+    transport: {} as Transport,
+    sink,
+    deadLetters: { write: async () => {} },
+    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 100, concurrentPartitions: 1, flushBytes: 1, concurrency: 1 },
+    log: createLogger('silent'),
+  });
+  await ix.handle(batchOf(events.map((e) => JSON.stringify(e))));
+  assert.deepEqual(sink.seen, events.map((e) => [e.event.id]));
+  assert.equal(ix.stats.indexed, 3);
 });
