@@ -209,3 +209,35 @@ test('a body holds events up to flushBytes (at least one each)', async () => {
   assert.deepEqual(sink.seen, events.map((e) => [e.event.id]));
   assert.equal(ix.stats.indexed, 3);
 });
+
+test('an event in two batches (a redelivery) is never twice in one body: one copy counts as indexed, the other as a duplicate', async () => {
+  // Answers by id like the Elasticsearch sink: a second copy in one body would overwrite the
+  // first copy's answer with its 409.
+  const stored = new Set<string>();
+  const held: (() => void)[] = [];
+  const bodies: string[][] = [];
+  const sink: EventSink = {
+    async writeEvents(events) {
+      bodies.push(events.map((e) => e.event.id));
+      if (bodies.length <= 2) await new Promise<void>((done) => held.push(done));
+      const answer = new Map<string, ItemResult>();
+      for (const e of events) {
+        const id = e.event.id;
+        answer.set(id, stored.has(id) ? { id, status: 'written', duplicate: true } : { id, status: 'written' });
+        stored.add(id);
+      }
+      return events.map((e) => answer.get(e.event.id)!);
+    },
+    async close() {},
+  };
+  // Batches of 2: [1 2] [3 4] [5 6] [6 7]; the last two wait in the queue together.
+  const events = [1, 2, 3, 4, 5, 6, 6, 7].map(event);
+  const { ix, committed, stop } = await subscribed(sink, { concurrentPartitions: 2, concurrency: 1 }, events);
+  await until('two requests held', () => held.length === 2);
+  held.splice(0).forEach((done) => done());
+  await until('everything committed', async () => (await committed()) === '8');
+  await stop();
+  for (const body of bodies) assert.equal(new Set(body).size, body.length, `one id twice in a body: ${body.join(' ')}`);
+  assert.equal(ix.stats.indexed, 7);
+  assert.equal(ix.stats.duplicates, 1);
+});

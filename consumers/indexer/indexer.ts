@@ -181,7 +181,13 @@ export class Indexer {
     while (this.sending < concurrency * concurrentPartitions && this.queue.length) {
       let n = 0;
       let size = 0;
-      while (n < this.queue.length && (n === 0 || size + this.queue[n]!.bytes <= flushBytes)) size += this.queue[n++]!.bytes;
+      // A body never holds one id twice (two batches can carry the same event after a
+      // redelivery): the sink answers by id, so both copies would read as the 409 of one.
+      const ids = new Set<string>();
+      for (let q = this.queue[0]; q !== undefined && (n === 0 || (size + q.bytes <= flushBytes && !ids.has(q.event.event.id))); q = this.queue[++n]) {
+        size += q.bytes;
+        ids.add(q.event.event.id);
+      }
       const body = this.queue.slice(0, n);
       this.queue = this.queue.slice(n);
       for (const q of body) if (--q.owner.queued === 0) q.owner.sent();

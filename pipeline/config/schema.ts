@@ -63,20 +63,21 @@ export const indexerSchema = z.strictObject({
    * `_bulk` ceiling's best body size on 2 cores, a translog sync per request fewer than at 1 MB.
    */
   flushBytes: z.number().int().positive().default(4_000_000),
+  /** Bulk requests in flight per unit of `concurrentPartitions`: at most their product, over all batches. */
   concurrency: z.number().int().positive().default(3),
   /** Retries of retriable failures (429, 5xx, connection) before the consumer backs off the batch. */
   retries: z.number().int().nonnegative().default(10),
   retryInitialDelayMs: z.number().int().positive().default(200),
   retryMaxDelayMs: z.number().int().positive().default(30_000),
   /**
-   * Records per handler call (the commit unit). Large, so a partition's batch keeps `concurrency`
-   * requests busy instead of draining to one at its tail (bench: 10,000 -> 50,000 took the indexer
-   * from ~0.6 to ~0.9 of the raw bulk ceiling on 2 cores). Memory: about 1 KB per record in flight.
+   * Records per handler call (the commit unit). Large: when each batch had its own bulk requests,
+   * 10,000 -> 50,000 took the indexer from ~0.6 to ~0.9 of the raw bulk ceiling on 2 cores (bench).
+   * Memory: about 1 KB per record in flight.
    */
   maxBatchRecords: z.number().int().positive().default(50_000),
   /**
-   * Batches being written at once (the next ones are fetched and decoded meanwhile); each may have
-   * `concurrency` bulk requests in flight.
+   * Batches waiting for a bulk request at once (the next ones are fetched and decoded meanwhile);
+   * bodies are cut across them, so one batch's tail shares a body with the next.
    */
   concurrentPartitions: z.number().int().positive().default(3),
 });
