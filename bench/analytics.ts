@@ -151,6 +151,20 @@ async function paired(totalEvents: number, channels: number, otherPath: string):
   ];
 }
 
+/**
+ * The channel counts of the paired runs (TIDEWATCH_BENCH_PAIR_CHANNELS, comma-separated; 10,000
+ * by default): a change that only helps once the detectors' per-channel state outgrows the CPU's
+ * caches shows as a ratio growing with the count.
+ */
+function pairedChannels(): number[] {
+  const raw = process.env.TIDEWATCH_BENCH_PAIR_CHANNELS ?? '10000';
+  const counts = raw.split(',').map((c) => Number(c.trim()));
+  if (counts.some((c) => !Number.isInteger(c) || c <= 0)) {
+    throw new Error(`TIDEWATCH_BENCH_PAIR_CHANNELS: expected positive whole numbers separated by commas, got "${raw}"`);
+  }
+  return counts;
+}
+
 const perSec = (events: number, ms: number): string => `${((events / ms) * 1000 / 1e6).toFixed(2)} M/s`;
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
@@ -172,7 +186,8 @@ export async function run(): Promise<string> {
   }
   const total = main.parseMs + main.detectMs;
   const pairWith = process.env.TIDEWATCH_BENCH_PAIR;
-  const pair = pairWith ? await paired(events, 10_000, pairWith) : [];
+  const pair: string[] = [];
+  if (pairWith) for (const channels of pairedChannels()) pair.push(...(await paired(events, channels, pairWith)));
   const md = [
     '# Analytics core benchmark',
     '',
