@@ -61,13 +61,35 @@ interface Measure {
 }
 
 /**
- * Memory held now: the JS heap plus the storage of typed arrays, which lives outside it (the gap
- * and spike detectors keep their per-subject numbers in Float64Arrays: about 1 kB of a channel's
- * 1.4 kB at 100,000 channels, which heapUsed alone left out).
+ * Bytes of typed-array storage reachable from `root`, each buffer once. The gap and spike
+ * detectors keep their per-subject numbers in Float64Arrays, whose storage lives outside the JS
+ * heap (about 1 kB of a channel's 1.4 kB at 100,000 channels, which heapUsed alone left out).
+ * Counted from the state itself rather than process.memoryUsage().arrayBuffers: buffers of a
+ * state already dropped are freed lazily after GC, which made that figure go negative.
  */
-function held(): number {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+function typedBytes(root: unknown): number {
+  const seen = new Set<unknown>();
+  const buffers = new Set<ArrayBufferLike>();
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (ArrayBuffer.isView(v)) buffers.add(v.buffer);
+    else if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
+    else if (v instanceof Set) for (const x of v) stack.push(x);
+    else {
+      // Every own property, symbol-keyed and non-enumerable ones too (the analyzer keeps its
+      // channel table beside the state that way); values only, no getters run.
+      for (const k of Reflect.ownKeys(v)) {
+        const d = Object.getOwnPropertyDescriptor(v, k);
+        if (d && 'value' in d) stack.push(d.value);
+      }
+    }
+  }
+  let bytes = 0;
+  for (const b of buffers) bytes += b.byteLength;
+  return bytes;
 }
 
 function measure(totalEvents: number, channels: number): Measure {
@@ -98,7 +120,7 @@ function measure(totalEvents: number, channels: number): Measure {
   gc();
   gc();
   if (findings < 0) throw new Error('unreachable: keeps the findings count observable');
-  return { events: totalEvents, parseMs, detectMs, heldBytes: held(), state };
+  return { events: totalEvents, parseMs, detectMs, heldBytes: process.memoryUsage().heapUsed + typedBytes(state), state };
 }
 
 type Analytics = Pick<typeof import('../pipeline/analytics/index.ts'), 'analyzer' | 'analyticsOptions'>;
@@ -183,7 +205,7 @@ export async function run(): Promise<string> {
   const pairWith = process.env.TIDEWATCH_BENCH_PAIR;
   const pairCounts = pairWith ? pairedChannels() : []; // checked before the long main measure
   gc();
-  const baseHeld = held();
+  const baseHeld = process.memoryUsage().heapUsed;
   const main = measure(events, 10_000);
   const mainHeld = main.heldBytes - baseHeld;
   main.state = undefined as unknown as AnalyzerState;
@@ -191,7 +213,7 @@ export async function run(): Promise<string> {
   let perChannel = '';
   for (const channels of [1_000, 10_000, 100_000]) {
     gc();
-    const before = held();
+    const before = process.memoryUsage().heapUsed;
     const m = measure(1_000_000, channels);
     perChannel = `${((m.heldBytes - before) / channels / 1000).toFixed(2)} kB`;
     rows.push(`| ${channels.toLocaleString('en')} | 1,000,000 | ${mb(m.heldBytes - before)} | ${perChannel} |`);
