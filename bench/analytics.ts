@@ -205,9 +205,9 @@ export async function run(): Promise<string> {
   const pairWith = process.env.TIDEWATCH_BENCH_PAIR;
   const pairCounts = pairWith ? pairedChannels() : []; // checked before the long main measure
   gc();
-  const baseHeld = process.memoryUsage().heapUsed;
+  const baseHeap = process.memoryUsage().heapUsed;
   const main = measure(events, 10_000);
-  const mainHeld = main.heldBytes - baseHeld;
+  const mainHeld = main.heldBytes - baseHeap;
   main.state = undefined as unknown as AnalyzerState;
   const rows: string[] = [];
   let perChannel = '';

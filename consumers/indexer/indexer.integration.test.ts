@@ -62,7 +62,7 @@ before(async () => {
     transport,
     sink: new EsEventSink(client, es, { flushBytes: 500_000, concurrency: 2 }),
     deadLetters: await transport.deadLetters(),
-    options: { groupId: `${name}-indexer`, storeText: false, retries: 5, retryInitialDelayMs: 100, retryMaxDelayMs: 2_000, maxBatchRecords: 2_000, concurrentPartitions: 2 },
+    options: { groupId: `${name}-indexer`, storeText: false, retries: 5, retryInitialDelayMs: 100, retryMaxDelayMs: 2_000, maxBatchRecords: 2_000, concurrentPartitions: 2, flushBytes: 4_000_000, concurrency: 3 },
     log,
   });
   sub = await indexer.start();

@@ -41,7 +41,7 @@ function indexerWith(sink: EventSink, letters: DeadLetter[]) {
     transport: {} as Transport,
     sink,
     deadLetters: { write: async (l) => void letters.push(...l) },
-    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 100, concurrentPartitions: 1 },
+    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 100, concurrentPartitions: 1, flushBytes: 4_000_000, concurrency: 3 },
     log: createLogger('silent'),
     now: () => Date.UTC(2020, 0, 1),
   });

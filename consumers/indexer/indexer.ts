@@ -1,5 +1,4 @@
 import { BUNDLED_CATALOGUE, linkFields, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
-import { indexerSchema } from '../../pipeline/config/index.ts';
 import { decodeEvent, LIMITS, type Validation, type ValidateOptions } from '../../pipeline/events/index.ts';
 import { ErrorCode, TidewatchError } from '../../pipeline/errors.ts';
 import type { Logger } from '../../pipeline/log.ts';
@@ -15,12 +14,11 @@ export interface IndexerOptions {
   retryMaxDelayMs: number;
   maxBatchRecords: number;
   concurrentPartitions: number;
-  /** Bulk body size, and requests in flight per unit of `concurrentPartitions` (config defaults when left out). */
-  flushBytes?: number;
-  concurrency?: number;
+  /** Bulk body size, about. */
+  flushBytes: number;
+  /** Bulk requests in flight per unit of `concurrentPartitions`. */
+  concurrency: number;
 }
-
-const DEFAULTS = indexerSchema.parse({});
 
 export interface IndexerStats {
   batches: number;
@@ -176,8 +174,7 @@ export class Indexer {
   }
 
   private pump(): void {
-    const flushBytes = this.deps.options.flushBytes ?? DEFAULTS.flushBytes;
-    const { concurrentPartitions, concurrency = DEFAULTS.concurrency } = this.deps.options;
+    const { flushBytes, concurrentPartitions, concurrency } = this.deps.options;
     while (this.sending < concurrency * concurrentPartitions && this.queue.length) {
       let n = 0;
       let size = 0;

@@ -115,7 +115,7 @@ async function indexLinks(): Promise<void> {
     transport: {} as Transport,
     sink: new EsEventSink(client, config, { flushBytes: 1_000_000, concurrency: 1 }),
     deadLetters: { write: async (l) => assert.fail(`dead letters: ${JSON.stringify(l)}`) },
-    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 100, retryMaxDelayMs: 1_000, maxBatchRecords: 100, concurrentPartitions: 1 },
+    options: { groupId: 'g', storeText: false, retries: 3, retryInitialDelayMs: 100, retryMaxDelayMs: 1_000, maxBatchRecords: 100, concurrentPartitions: 1, flushBytes: 4_000_000, concurrency: 3 },
     log: createLogger('silent'),
   });
   await indexer.handle({ topic: 't', partition: 0, records, heartbeat: async () => {}, isStale: () => false });
