@@ -10,7 +10,8 @@ import { stageOf, type StageName } from './stages.ts';
 /**
  * Each stage's state computes only the findings the stage is the authority for (analyzer.init's
  * `scope`): held to stageOf here, so the two cannot drift. Every call (step, tick, flush) of a
- * scoped state must return exactly what the default core returns for it, filtered by stageOf.
+ * scoped state must return exactly what the default core returns for it, filtered by stageOf, and
+ * its next silence deadline be the default core's for that stage.
  */
 const dir = new URL('../../pipeline/analytics/testdata/', import.meta.url);
 const STAGES: readonly StageName[] = ['channel', 'network'];
@@ -53,6 +54,8 @@ function compare(cs: readonly Call[], label: string, from = 0, states?: { whole:
       const expected = all.filter((f) => stageOf(f) === stage);
       assert.deepEqual(call(scoped[stage], cs[i]!), expected, `${label}: call ${i} (${cs[i]!.kind}), ${stage} stage`);
       found[stage] += expected.length;
+      // The live analyzer's silence timer: the stage's deadline, from its own state alone.
+      if (cs[i]!.kind !== 'step') assert.equal(analyzer.nextDeadline(scoped[stage]), analyzer.nextDeadline(whole, stage), `${label}: call ${i}, ${stage} stage's next deadline`);
     }
   }
   return found;
