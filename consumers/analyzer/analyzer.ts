@@ -359,7 +359,8 @@ class Stage {
   private restore(s: Snapshot): PartitionState {
     this.stats.restored++;
     const saved = decodeStageState<{ state: AnalyzerState; merge: MergeState | null; status?: StatusState | null }>(s.state);
-    saved.state = analyzer.revive(saved.state);
+    // A snapshot from before the stages' scopes holds every finding's state: trimmed to this stage's.
+    saved.state = analyzer.revive(saved.state, this.name);
     // Idleness is judged from now on: the time this instance was down says nothing about the
     // sources, and counting it would release the merge past partitions that are merely behind.
     if (saved.merge) for (const src of saved.merge.sources.values()) src[1] = this.now();
@@ -452,7 +453,7 @@ class Stage {
       ? this.restore(saved)
       : {
           key,
-          state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE),
+          state: analyzer.init(this.deps.analytics, this.deps.catalogue ?? BUNDLED_CATALOGUE, { scope: this.name }),
           merge: this.name === 'network' ? newMerge(this.deps.sourcePartitions ?? 0, this.now()) : null,
           status: this.name === 'network' ? this.initStatus() : null,
           watchListVersion: this.watchListVersion,
@@ -1044,7 +1045,8 @@ export class Analyzer {
           partitions: { of: (e) => partitionOf(eventKey(e)), held: [...channel.held().keys()] },
         });
         for (const [n, st] of result.partitionStates) await channel.replaceState(n, st);
-        await network.replaceState(0, result.state);
+        // The pass's own state found every finding (all partitions'): the network stage keeps its share.
+        await network.replaceState(0, analyzer.scoped(result.state, 'network'));
         this.correctedAtMs = Date.now();
         const c = this.corrections;
         c.runs++;

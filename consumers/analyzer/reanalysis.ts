@@ -48,7 +48,7 @@ export interface ReanalysisResult extends ReanalysisCounts {
   state: AnalyzerState;
   /** Findings of the scope as the pass produced them, latest version of each. */
   findings: Finding[];
-  /** With `partitions`: the state of each partition's share of the events, ended the same way. */
+  /** With `partitions`: the state of each partition's share of the events, ended the same way, of the channel stage's scope. */
   partitionStates: Map<number, AnalyzerState>;
 }
 
@@ -65,8 +65,9 @@ export interface ReanalysisOptions {
   end?: 'flush' | 'latest' | { tickAtMs: number };
   /**
    * Also build one state per partition of the activity topic from the same pass (the live
-   * analyzer's channel stage keeps one per partition): `of` names an event's partition, `held`
-   * the partitions wanted. `latest` ends each at its own latest event, as the stage ticks them.
+   * analyzer's channel stage keeps one per partition, computing channel findings only): `of` names
+   * an event's partition, `held` the partitions wanted. `latest` ends each at its own latest
+   * event, as the stage ticks them.
    */
   partitions?: { of: (event: ActivityEvent) => number; held: readonly number[] };
   /** Count what would change without writing. */
@@ -103,7 +104,8 @@ export async function reanalyze(o: ReanalysisOptions): Promise<ReanalysisResult>
   /** Channels of the network (as findings name them): which stored channel findings are its own. */
   const channels = new Set<string>();
   let events = 0;
-  const partitionStates = new Map((o.partitions?.held ?? []).map((n) => [n, analyzer.init(o.analytics, catalogue)]));
+  // The channel stage's states: its findings come from `state`, which sees every partition's events.
+  const partitionStates = new Map((o.partitions?.held ?? []).map((n) => [n, analyzer.init(o.analytics, catalogue, { scope: 'channel' })]));
   const pages = o.store.scanEvents({ ...(scope.to !== undefined ? { to: scope.to } : {}), ...(scope.network !== undefined ? { filters: { network: scope.network } } : {}) });
   for await (const page of pages) {
     for (const e of page) {

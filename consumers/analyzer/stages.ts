@@ -7,9 +7,11 @@ import type { Finding } from '../../pipeline/analytics/types.ts';
  * - network stage: one detector state over every event, fed by a single-partition topic, the
  *   authority for what needs all channels at once (network and all-channel gaps, spikes and
  *   migrations, takedown waves, resurrections across channels, links per day).
- * Both run the same analytics core; each stores only the findings it is the authority for, so a
- * partial view (one partition's share of a network) never reaches the store. The watch-list
- * status (analytics/status/) needs every member at once too: only the network stage runs it.
+ * Both run the same analytics core, each scoped to the findings it is the authority for
+ * (analyzer.init's `scope`; stages.test.ts holds the scopes to this function), and each stores
+ * only those, so a partial view (one partition's share of a network) never reaches the store.
+ * The watch-list status (analytics/status/) needs every member at once too: only the network
+ * stage runs it.
  */
 export type StageName = 'channel' | 'network';
 

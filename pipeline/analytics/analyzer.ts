@@ -1,17 +1,17 @@
 import { ErrorCode, TidewatchError } from '../errors.ts';
 import type { ActivityEvent } from '../events/index.ts';
-import { compactGaps, gapsDetector, newGapsIndex, nextDeadline, stepIndexed, touchGaps, type GapsIndex, type GapsState } from './gaps.ts';
+import { compactGaps, gapsDetector, narrowGaps, newGapsIndex, nextDeadline, stepIndexed, stepNetwork, touchGaps, type GapsIndex, type GapsState } from './gaps.ts';
 import { KeyCells } from './keys.ts';
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from './links.ts';
-import { migrationDetector, type MigrationState } from './migration.ts';
+import { migrationDetector, narrowMigration, type MigrationState } from './migration.ts';
 import type { AnalyticsOptions } from './options.ts';
-import { resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
-import { activityIndexed, compactSpikes, newSpikesIndex, spikesDetector, touchSpikes, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
+import { narrowResurrections, resurrectionsDetector, type ResurrectionsState } from './resurrections.ts';
+import { activityIndexed, activityNetwork, compactSpikes, narrowSpikes, newSpikesIndex, spikesDetector, touchSpikes, upgradeSpikesState, upgradeSpikesStateV2, type SpikesIndex, type SpikesState, type SpikesStateV1, type SpikesStateV2 } from './spikes.ts';
 import { hashId, RecentIds } from './recent.ts';
 import { restoreState, snapshotState } from './state.ts';
 import { takedownsDetector, type TakedownsState } from './takedowns.ts';
 import { dayOf, parseTimeMs } from './time.ts';
-import { channelKey, NONE, type Finding } from './types.ts';
+import { channelKey, NONE, type Finding, type Scope } from './types.ts';
 
 /**
  * All detectors behind one step/tick, with what makes their input trustworthy:
@@ -27,6 +27,16 @@ import { channelKey, NONE, type Finding } from './types.ts';
  * restored or first used.
  */
 const LAYOUT = 3;
+
+/**
+ * What a state computes (`init`'s `scope`): everything (absent), or the findings of one scope, for
+ * the live analyzer's two stages (consumers/analyzer/stages.ts `stageOf`, which its tests hold this
+ * to): 'channel' = channel gaps, channel spikes, platforms first seen per channel, lifespans;
+ * 'network' = the rest (network gaps and spikes, creation bursts, network and "all" migrations,
+ * links per day, takedowns, resurrections). A scope keeps the state of its findings alone: the
+ * detectors of the other are not run, and their subjects are not kept.
+ */
+export type AnalyzerScope = Scope;
 
 export interface AnalyzerCounts {
   /** Events given to step, duplicates included. */
@@ -77,6 +87,8 @@ export interface AnalyzerState {
   lateFromMs?: number;
   /** Shape of the state (LAYOUT); absent in snapshots of layout 1. */
   layout?: number;
+  /** The findings it computes (AnalyzerScope); absent: all (also in snapshots from before scopes). */
+  scope?: AnalyzerScope;
 }
 
 /**
@@ -241,16 +253,39 @@ function touchEvent(event: ActivityEvent): void {
   SINK[0] = event.event.action.length + channel.id.length + (channel.handle?.length ?? 0) + (channel.network?.length ?? 0);
 }
 
+/** The dense id of `network` in a state of network scope, which keeps no channel entries (few networks: a Map lookup). */
+function networkId(ix: Index, network: string): number {
+  let n = ix.networks.get(network);
+  if (n === undefined) {
+    ix.networks.set(network, (n = ix.networks.size));
+    ix.networkNames[n] = network;
+  }
+  return n;
+}
+
 function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Finding[] | undefined): Finding[] | undefined {
   const action = event.event.action;
   const activity = st.options.activityActions.includes(action);
-  if (activity || action === 'channel_banned' || action === 'channel_deleted') {
+  const scope = st.scope;
+  if (scope === 'network') {
+    // Networks' gaps and spikes only: a channel's end ends no network's silence, creations are spikes.
+    if (activity) {
+      const ix = indexOf(st);
+      const network = event.channel.network;
+      const n = network === undefined ? -1 : networkId(ix, network);
+      out = append(out, stepNetwork(st.gaps, ix.gaps, event, t, network, n));
+      out = append(out, activityNetwork(st.spikes, ix.spikes, t, network, n));
+    } else {
+      out = append(out, spikesDetector.step(st.spikes, event, t));
+    }
+  } else if (activity || action === 'channel_banned' || action === 'channel_deleted') {
     const ix = indexOf(st);
     const key = channelKey(event, st.options.homePlatform);
     const entry = ix.channels.entryOf(key);
     const cells = ix.channels.cells;
     prefetch(st, cells, entry, t);
-    const network = event.channel.network;
+    // Channel scope: no network subjects.
+    const network = scope === 'channel' ? undefined : event.channel.network;
     const n = network === undefined ? -1 : networkOf(ix, entry, network);
     out = append(out, stepIndexed(st.gaps, ix.gaps, event, t, key, cells, entry + GAP_CELL, network, n));
     out = append(out, activity ? activityIndexed(st.spikes, ix.spikes, event, t, key, cells, entry + SPIKE_CELL, network, n) : spikesDetector.step(st.spikes, event, t));
@@ -259,7 +294,8 @@ function dispatch(st: AnalyzerState, event: ActivityEvent, t: number, out: Findi
     out = append(out, spikesDetector.step(st.spikes, event, t));
   }
   out = append(out, migrationDetector.step(st.migration, event, t));
-  out = append(out, takedownsDetector.step(st.takedowns, event, t));
+  // Takedowns are wholly the network scope's.
+  if (scope !== 'channel') out = append(out, takedownsDetector.step(st.takedowns, event, t));
   return append(out, resurrectionsDetector.step(st.resurrections, event, t));
 }
 
@@ -336,9 +372,26 @@ function resizeRing(st: AnalyzerState, capacity: number): void {
   st.recentIds = new RecentIds(order, 0, st.recentCount);
 }
 
+/**
+ * A state of all findings narrowed to those of `scope` (a snapshot saved before scopes existed,
+ * restored for one stage; a re-analysis's state handed to one): what the other scope needed is
+ * dropped, leaving the state a run of that scope alone would have had.
+ */
+function narrow(st: AnalyzerState, scope: AnalyzerScope): void {
+  narrowGaps(st.gaps, scope);
+  st.spikes = narrowSpikes(st.spikes, scope);
+  narrowMigration(st.migration, scope);
+  if (scope === 'channel') st.takedowns = takedownsDetector.init(st.options);
+  narrowResurrections(st.resurrections, scope);
+  st.scope = scope;
+  // Slots moved, subjects went: the index is rebuilt as subjects are met again.
+  if ((st as Indexed)[INDEX] !== undefined) (st as Indexed)[INDEX] = undefined;
+}
+
 export const analyzer = {
-  init(options: AnalyticsOptions, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE): AnalyzerState {
-    return {
+  /** `scope`: only the findings of that scope (AnalyzerScope); default all. */
+  init(options: AnalyticsOptions, catalogue: PlatformCatalogue = BUNDLED_CATALOGUE, { scope }: { scope?: AnalyzerScope } = {}): AnalyzerState {
+    const st: AnalyzerState = {
       options,
       gaps: gapsDetector.init(options),
       spikes: spikesDetector.init(options),
@@ -348,6 +401,22 @@ export const analyzer = {
       recentIds: new RecentIds([], 0, 0), recentOrder: [], recentTimes: [], recentHead: 0, recentCount: 0, bufferTimes: [], bufferEvents: [], head: 0, bufferEnd: 0, maxSeenMs: -1, watermarkMs: -1, tickedDay: -1, lateFromMs: -1, layout: LAYOUT,
       counts: { events: 0, duplicates: 0, late: 0 },
     };
+    if (scope !== undefined) narrow(st, scope);
+    return st;
+  },
+
+  /**
+   * The state computing the findings of `scope` only: itself when it does already; a state of all
+   * findings narrowed (see `narrow`). A state of the other scope is refused: it lacks what `scope` needs.
+   */
+  scoped(st: AnalyzerState, scope: AnalyzerScope): AnalyzerState {
+    if (st.scope === scope) return st;
+    if (st.scope !== undefined) {
+      throw new TidewatchError(ErrorCode.INPUT_UNSUPPORTED, `analyzer state: computes the ${st.scope} scope's findings only, not the ${scope} scope's (a snapshot of the other stage?)`, { details: { scope: st.scope, wanted: scope } });
+    }
+    if (st.layout !== LAYOUT) upgrade(st);
+    narrow(st, scope);
+    return st;
   },
 
   step(st: AnalyzerState, event: ActivityEvent): readonly Finding[] {
@@ -410,7 +479,7 @@ export const analyzer = {
   /**
    * When `tick` next opens a silence gap if no event arrives: the gaps detector's deadline plus
    * the allowed lateness `tick` waits out, on the injected clock (null: none pending). `scope`:
-   * only channel gaps, or only network gaps.
+   * only channel gaps, or only network gaps (a state of one scope has no gaps of the other).
    */
   nextDeadline(st: AnalyzerState, scope?: 'channel' | 'network'): number | null {
     const due = nextDeadline(st.gaps, scope);
@@ -421,8 +490,9 @@ export const analyzer = {
     return snapshotState(analyzer.saved(st));
   },
 
-  restore(json: string): AnalyzerState {
-    return analyzer.revive(restoreState<AnalyzerState>(json));
+  /** `scope`: as in `revive`. */
+  restore(json: string, scope?: AnalyzerScope): AnalyzerState {
+    return analyzer.revive(restoreState<AnalyzerState>(json), scope);
   },
 
   /**
@@ -446,14 +516,18 @@ export const analyzer = {
     return { ...st, recentIds: undefined as unknown as RecentIds, bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };
   },
 
-  /** A state read back from `saved` (or an older layout's snapshot), ready to step. */
-  revive(st: AnalyzerState): AnalyzerState {
+  /**
+   * A state read back from `saved` (or an older layout's snapshot), ready to step. With `scope`,
+   * computing that scope's findings only (`scoped`: a snapshot of all, saved before scopes existed,
+   * is narrowed).
+   */
+  revive(st: AnalyzerState, scope?: AnalyzerScope): AnalyzerState {
     // Layouts 1 and 2 saved a Set of the recent ids too (upgrade replaces it); layout 3 only the ring.
     if (st.layout === LAYOUT) {
       st.recentIds = new RecentIds(st.recentOrder, st.recentHead, st.recentCount);
       resizeBuffer(st, 0);
     }
     upgrade(st);
-    return st;
+    return scope === undefined ? st : analyzer.scoped(st, scope);
   },
 };

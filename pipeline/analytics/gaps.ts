@@ -73,6 +73,11 @@ export interface GapsState {
   /** Slots handed out; `free` are those of channels gone since (reused first). */
   slots: number;
   free: number[];
+  /**
+   * Only the subjects of one scope (the live analyzer's stages, analyzer.ts `AnalyzerScope`): 'channel' keeps
+   * no networks, 'network' no channels. Absent: both.
+   */
+  scope?: Scope;
   /** LAYOUT; absent in state saved before the flat profiles (the analyzer's and the status core's snapshots). */
   layout?: number;
 }
@@ -418,7 +423,7 @@ function channelGone(st: GapsState, key: string, i: number, t: number): readonly
 
 /** Activity of channel slot `c` and network slot `n` (-1: none) at `t`. */
 function activity(st: GapsState, key: string, c: number, network: string | undefined, n: number, t: number): readonly Finding[] {
-  const channelGap = observe(st, c, 'channel', key, t);
+  const channelGap = c < 0 ? null : observe(st, c, 'channel', key, t);
   const networkGap = n < 0 ? null : observe(st, n, 'network', network!, t);
   if (channelGap === null && networkGap === null) return NONE;
   return [channelGap, networkGap].filter((g): g is GapFinding => g !== null);
@@ -446,10 +451,18 @@ function withRoom(a: Int32Array, id: number): Int32Array {
   return grown;
 }
 
+/** The slot of network `network`, dense id `n`, through the index. */
+function networkSlot(st: GapsState, ix: GapsIndex, network: string, n: number): number {
+  if (n >= ix.networks.length) ix.networks = withRoom(ix.networks, n);
+  let j = ix.networks[n]! - 1;
+  if (j < 0) ix.networks[n] = (j = slotOf(st, st.networks, network, network)) + 1;
+  return j;
+}
+
 /**
  * `step` for an event the analyzer has resolved already: `key` its channel key, `cells[cell]` the
- * channel's slot + 1 (0: not looked up yet), `n` the dense id of its network (-1: none), the same
- * findings as `step`.
+ * channel's slot + 1 (0: not looked up yet), `n` the dense id of its network (-1: none, or a state
+ * of channel scope), the same findings as `step`. Not for a state of network scope (`stepNetwork`).
  */
 export function stepIndexed(st: GapsState, ix: GapsIndex, event: ActivityEvent, t: number, key: string, cells: Int32Array, cell: number, network: string | undefined, n: number): readonly Finding[] {
   if (st.layout !== LAYOUT) upgrade(st);
@@ -468,13 +481,29 @@ export function stepIndexed(st: GapsState, ix: GapsIndex, event: ActivityEvent, 
   let i = cells[cell]! - 1;
   if (i < 0) cells[cell] = (i = slotOf(st, st.channels, key, name)) + 1;
   else if (st.names[i] !== name) st.names[i] = name;
-  let j = -1;
-  if (n >= 0) {
-    if (n >= ix.networks.length) ix.networks = withRoom(ix.networks, n);
-    j = ix.networks[n]! - 1;
-    if (j < 0) ix.networks[n] = (j = slotOf(st, st.networks, network!, network!)) + 1;
-  }
-  return activity(st, key, i, network, j, t);
+  return activity(st, key, i, network, n < 0 ? -1 : networkSlot(st, ix, network!, n), t);
+}
+
+/**
+ * `step` of a state of network scope for an event the analyzer has resolved already: `n` the
+ * dense id of its network (-1: none). The channel is not a subject here, nor is its end.
+ */
+export function stepNetwork(st: GapsState, ix: GapsIndex, event: ActivityEvent, t: number, network: string | undefined, n: number): readonly Finding[] {
+  if (st.layout !== LAYOUT) upgrade(st);
+  if (n < 0 || !st.activity.includes(event.event.action)) return NONE;
+  const gap = observe(st, networkSlot(st, ix, network!, n), 'network', network!, t);
+  return gap === null ? NONE : [gap];
+}
+
+/**
+ * Keeps the subjects of `scope` only (a state of both, saved before scopes existed, restored for
+ * one stage): as if it had only ever had those.
+ */
+export function narrowGaps(st: GapsState, scope: Scope): void {
+  if (scope === 'channel') st.networks = new Map();
+  else st.channels = new Map();
+  st.scope = scope;
+  compactGaps(st);
 }
 
 /** The numbers of slot i that an activity at `t` reads first, loaded together (see the analyzer's prefetch). */
@@ -518,7 +547,9 @@ export const gapsDetector: Detector<GapsState> = {
   step(st, event: ActivityEvent, t) {
     if (st.layout !== LAYOUT) upgrade(st);
     const action = event.event.action;
+    const scope = st.scope;
     if (action === 'channel_banned' || action === 'channel_deleted') {
+      if (scope === 'network') return NONE;
       const key = channelKey(event, st.homePlatform);
       const i = st.channels.get(key);
       return i === undefined ? NONE : channelGone(st, key, i, t);
@@ -526,7 +557,8 @@ export const gapsDetector: Detector<GapsState> = {
     if (!st.activity.includes(action)) return NONE;
     const key = channelKey(event, st.homePlatform);
     const network = event.channel.network;
-    return activity(st, key, slotOf(st, st.channels, key, channelSubject(event)), network, network === undefined ? -1 : slotOf(st, st.networks, network, network), t);
+    const c = scope === 'network' ? -1 : slotOf(st, st.channels, key, channelSubject(event));
+    return activity(st, key, c, network, network === undefined || scope === 'channel' ? -1 : slotOf(st, st.networks, network, network), t);
   },
 
   tick(st, nowMs) {

@@ -1,6 +1,6 @@
 export * from './types.ts';
 export * from './options.ts';
-export { analyzer, type AnalyzerState, type AnalyzerCounts } from './analyzer.ts';
+export { analyzer, type AnalyzerScope, type AnalyzerState, type AnalyzerCounts } from './analyzer.ts';
 export { runAnalysis, buildReport, type AnalysisOptions, type AnalysisReport, type RejectedInput } from './runner.ts';
 export { gapsDetector, type GapsState } from './gaps.ts';
 export { spikesDetector, type SpikesState } from './spikes.ts';

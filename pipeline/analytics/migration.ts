@@ -1,7 +1,7 @@
 import type { ActivityEvent } from '../events/index.ts';
 import { BUNDLED_CATALOGUE, classifyLinkCached, linksInText, UNKNOWN, type PlatformCatalogue } from './links.ts';
 import type { AnalyticsOptions, MigrationOptions } from './options.ts';
-import { channelKey, channelSubject, NONE, type Detector, type Finding, type LinkDayFinding, type MigrationFinding, type MigrationScope } from './types.ts';
+import { channelKey, channelSubject, NONE, type Detector, type Finding, type LinkDayFinding, type MigrationFinding, type MigrationScope, type Scope } from './types.ts';
 import { DAY_MS, dayIso, dayOf, isoOf, round2 } from './time.ts';
 
 /**
@@ -47,6 +47,12 @@ export interface MigrationState {
   /** Platforms already seen per subject ("channel:<key>", "network:<name>", "all"). */
   seen: Map<string, Set<string>>;
   days: Map<string, DayShares>;
+  /**
+   * Only the findings of one scope (the live analyzer's stages): 'channel' finds platforms first
+   * seen per channel and keeps nothing else (no totals, days or other subjects); 'network' all but
+   * those. Absent: everything.
+   */
+  scope?: Scope;
 }
 
 const ALL = 'all';
@@ -149,11 +155,13 @@ export const migrationDetector: Detector<MigrationState> & { init(options: Analy
   step(st, event: ActivityEvent, t) {
     const crossPlatform = event.platform !== st.homePlatform;
     if (event.links === undefined && event.message?.text === undefined && !crossPlatform) return NONE;
+    if (st.scope === 'channel') return channelFirstSeen(st, event, t);
     const out: Finding[] = [];
     const network = event.channel.network;
     // Keys built once per event, the channel's only when a link needs it: building and hashing
     // them per link was most of this detector's time.
     const nkey = network === undefined ? '' : `network:${network}`;
+    const perChannel = st.scope === undefined;
     let ckey: string | undefined;
     if (crossPlatform) {
       const tot = total(st, event.platform, '', t);
@@ -173,7 +181,7 @@ export const migrationDetector: Detector<MigrationState> & { init(options: Analy
       if (!off || platform === UNKNOWN) continue;
       firstSeen(st, ALL, 'all', ALL, platform, t, out);
       if (network !== undefined) firstSeen(st, nkey, 'network', network, platform, t, out);
-      firstSeen(st, (ckey ??= `channel:${channelKey(event, st.homePlatform)}`), 'channel', channelSubject(event), platform, t, out);
+      if (perChannel) firstSeen(st, (ckey ??= `channel:${channelKey(event, st.homePlatform)}`), 'channel', channelSubject(event), platform, t, out);
     }
     return out.length ? out : NONE;
   },
@@ -189,6 +197,33 @@ export const migrationDetector: Detector<MigrationState> & { init(options: Analy
     return out;
   },
 };
+
+/** `step` of a state of channel scope: the platforms the event's links show first for its channel, nothing counted. */
+function channelFirstSeen(st: MigrationState, event: ActivityEvent, t: number): readonly Finding[] {
+  let out: Finding[] | undefined;
+  let ckey: string | undefined;
+  for (const raw of eventLinks(event, st.catalogue)) {
+    const link = classifyLinkCached(raw, st.catalogue);
+    if (link === null || link.platform === event.platform || link.platform === UNKNOWN) continue;
+    firstSeen(st, (ckey ??= `channel:${channelKey(event, st.homePlatform)}`), 'channel', channelSubject(event), link.platform, t, (out ??= []));
+  }
+  return out ?? NONE;
+}
+
+/**
+ * Keeps what the findings of `scope` need only (a state of all, saved before scopes existed,
+ * restored for one stage): as if it had only ever kept that.
+ */
+export function narrowMigration(st: MigrationState, scope: Scope): void {
+  const channelKeyed = (key: string): boolean => key.startsWith('channel:');
+  for (const key of [...st.seen.keys()]) if (channelKeyed(key) !== (scope === 'channel')) st.seen.delete(key);
+  if (scope === 'channel') {
+    st.totals = new Map();
+    st.unknownDomains = 0;
+    st.days = new Map();
+  }
+  st.scope = scope;
+}
 
 /** Per-platform totals for reports, first seen first. */
 export function platformTotals(st: MigrationState): PlatformTotal[] {

@@ -1,7 +1,7 @@
 import type { ActivityEvent } from '../events/index.ts';
 import { nameKey, suffixSet } from './names.ts';
 import type { AnalyticsOptions, ResurrectionsOptions } from './options.ts';
-import { channelKey, channelSubject, NONE, type Detector, type Finding, type LifespanFinding, type ResurrectionFinding } from './types.ts';
+import { channelKey, channelSubject, NONE, type Detector, type Finding, type LifespanFinding, type ResurrectionFinding, type Scope } from './types.ts';
 import { DAY_MS, HOUR_MS, isoOf, round2 } from './time.ts';
 
 /**
@@ -41,6 +41,12 @@ export interface ResurrectionsState {
   /** Name key -> bans within the window, oldest first. */
   banned: Map<string, BannedRecord[]>;
   successors: Map<string, Successor>;
+  /**
+   * Only the findings of one scope (the live analyzer's stages): 'channel' finds lifespans and
+   * keeps the channels' lifecycle alone (no names, subscriber counts, bans or successors);
+   * 'network' finds resurrections and no lifespans. Absent: both.
+   */
+  scope?: Scope;
 }
 
 function info(st: ResurrectionsState, key: string, event: ActivityEvent, withNames: boolean): ChannelInfo {
@@ -51,6 +57,8 @@ function info(st: ResurrectionsState, key: string, event: ActivityEvent, withNam
   }
   if (!withNames) return c;
   c.subject = channelSubject(event);
+  // Lifespans alone need no names: matching successors by name is the network scope's.
+  if (st.scope === 'channel') return c;
   for (const name of [event.channel.handle, event.channel.title]) {
     if (name === undefined) continue;
     const k = nameKey(name, st.suffixWords);
@@ -84,7 +92,7 @@ function onEnded(st: ResurrectionsState, key: string, event: ActivityEvent, t: n
   if (c.endedMs >= 0) return;
   c.endedMs = t;
   st.successors.delete(key);
-  if (c.createdMs >= 0 && c.createdMs <= t) {
+  if (c.createdMs >= 0 && c.createdMs <= t && st.scope !== 'network') {
     out.push({
       type: 'lifespan', id: `lifespan:${key}`, subject: c.subject, createdAt: isoOf(c.createdMs), endedAt: isoOf(t),
       days: round2((t - c.createdMs) / DAY_MS), reason: event.event.action as LifespanFinding['reason'],
@@ -101,6 +109,7 @@ function onCreated(st: ResurrectionsState, key: string, event: ActivityEvent, t:
   const c = info(st, key, event, true);
   if (c.createdMs >= 0) return;
   c.createdMs = t;
+  if (st.scope === 'channel') return;
   const windowMs = st.options.windowHours * HOUR_MS;
   let best: BannedRecord | undefined;
   for (const k of c.names) {
@@ -123,6 +132,21 @@ function onCreated(st: ResurrectionsState, key: string, event: ActivityEvent, t:
   out.push({ ...s.finding });
 }
 
+/**
+ * Keeps what the findings of `scope` need only (a state of both, saved before scopes existed,
+ * restored for one stage): as if it had only ever kept that.
+ */
+export function narrowResurrections(st: ResurrectionsState, scope: Scope): void {
+  st.scope = scope;
+  if (scope === 'network') return; // resurrections need every channel's lifecycle, names and counts
+  for (const [key, c] of st.channels) {
+    if (c.createdMs < 0 && c.endedMs < 0) st.channels.delete(key); // known by its subscriber counts alone
+    else Object.assign(c, { names: [], subscribers: -1 });
+  }
+  st.banned = new Map();
+  st.successors = new Map();
+}
+
 export const resurrectionsDetector: Detector<ResurrectionsState> = {
   name: 'resurrections',
 
@@ -136,7 +160,8 @@ export const resurrectionsDetector: Detector<ResurrectionsState> = {
 
   step(st, event: ActivityEvent, t) {
     const action = event.event.action;
-    const subscribers = event.subscribers;
+    // Subscriber counts only follow successors, not the channel scope's lifespans.
+    const subscribers = st.scope === 'channel' ? undefined : event.subscribers;
     if (action !== 'channel_created' && action !== 'channel_banned' && action !== 'channel_deleted' && subscribers === undefined) return NONE;
     const key = channelKey(event, st.homePlatform);
     const out: Finding[] = [];

@@ -2,7 +2,7 @@ import type { ActivityEvent } from '../events/index.ts';
 import type { AnalyticsOptions, SpikesOptions } from './options.ts';
 import { poissonCriticalCount, poissonUpperTail } from './poisson.ts';
 import { clearProfile, countInProfile, decayPerDay, exposureAt, PROFILE_SIZE, profileFromV1, rollProfile, touchProfile, WEEKDAYS, type Profile, type ProfileV1 } from './profile.ts';
-import { channelKey, channelSubject, NONE, type Detector, type Finding, type SpikeFinding } from './types.ts';
+import { channelKey, channelSubject, NONE, type Detector, type Finding, type Scope, type SpikeFinding } from './types.ts';
 import { DAY_MS, dayOfWeek, HOUR_MS, hourOfDay, isoOf, round2 } from './time.ts';
 
 /**
@@ -59,6 +59,11 @@ export interface SpikesState {
   runs: (SpikeRun | null)[];
   /** Slots handed out. */
   slots: number;
+  /**
+   * Only the subjects of one scope (the live analyzer's stages): 'channel' keeps channels alone,
+   * 'network' networks and creations. Absent: all.
+   */
+  scope?: Scope;
 }
 
 /** A subject of analyzer layouts 1 and 2: one object, its profile an object of arrays (1) or a flat array (2). */
@@ -268,22 +273,49 @@ export interface SpikesIndex {
 
 export const newSpikesIndex = (): SpikesIndex => ({ networks: [] });
 
+/** Activity of network `network`, dense id `n`, at `t`, its slot found through the index. */
+function observeNetwork(st: SpikesState, ix: SpikesIndex, network: string, n: number, t: number, out: Finding[] | undefined): Finding[] | undefined {
+  let j = (ix.networks[n] ?? 0) - 1;
+  if (j < 0) ix.networks[n] = (j = slotIn(st, st.networks, network, network, t)) + 1;
+  return observe(st, j, 'network', network, t, st.options.minCount, out);
+}
+
 /**
  * `step` for activity the analyzer has resolved already: `key` its channel key, `cells[cell]` the
- * channel's slot + 1 (0: not looked up yet), `n` the dense id of its network (-1: none), the same
- * findings as `step`.
+ * channel's slot + 1 (0: not looked up yet), `n` the dense id of its network (-1: none, or a state
+ * of channel scope), the same findings as `step`. Not for a state of network scope (`activityNetwork`).
  */
 export function activityIndexed(st: SpikesState, ix: SpikesIndex, event: ActivityEvent, t: number, key: string, cells: Int32Array, cell: number, network: string | undefined, n: number): readonly Finding[] {
-  const min = st.options.minCount;
   let i = cells[cell]! - 1;
   if (i < 0) cells[cell] = (i = slotIn(st, st.channels, key, channelSubject(event), t)) + 1;
-  let out = observe(st, i, 'channel', key, t, min, undefined);
-  if (n >= 0) {
-    let j = (ix.networks[n] ?? 0) - 1;
-    if (j < 0) ix.networks[n] = (j = slotIn(st, st.networks, network!, network!, t)) + 1;
-    out = observe(st, j, 'network', network!, t, min, out);
+  const out = observe(st, i, 'channel', key, t, st.options.minCount, undefined);
+  return (n >= 0 ? observeNetwork(st, ix, network!, n, t, out) : out) ?? NONE;
+}
+
+/** `activityIndexed` of a state of network scope: `n` the dense id of the network (-1: none); the channel is not a subject. */
+export function activityNetwork(st: SpikesState, ix: SpikesIndex, t: number, network: string | undefined, n: number): readonly Finding[] {
+  return (n >= 0 ? observeNetwork(st, ix, network!, n, t, undefined) : undefined) ?? NONE;
+}
+
+/**
+ * Keeps the subjects of `scope` only (a state of all, saved before scopes existed, restored for
+ * one stage), in their slots' order: as if it had only ever had those.
+ */
+export function narrowSpikes(st: SpikesState, scope: Scope): SpikesState {
+  const maps = scope === 'channel' ? [st.channels] : [st.networks, st.creation];
+  const kept: [Map<string, number>, string, number][] = [];
+  for (const map of maps) map.forEach((i, key) => void kept.push([map, key, i]));
+  kept.sort((a, b) => a[2] - b[2]);
+  const out = emptyState(st, kept.length);
+  out.scope = scope;
+  for (const [map, key, from] of kept) {
+    const i = out.slots++;
+    out.numbers.set(st.numbers.subarray(from * NUMBERS, (from + 1) * NUMBERS), i * NUMBERS);
+    out.names[i] = st.names[from]!;
+    out.runs[i] = st.runs[from]!;
+    (map === st.channels ? out.channels : map === st.networks ? out.networks : out.creation).set(key, i);
   }
-  return out ?? NONE;
+  return out;
 }
 
 /**
@@ -321,13 +353,16 @@ export const spikesDetector: Detector<SpikesState> = {
   step(st, event: ActivityEvent, t) {
     const action = event.event.action;
     const network = event.channel.network;
+    const scope = st.scope;
     let out: Finding[] | undefined;
     if (st.activity.includes(action)) {
       const min = st.options.minCount;
-      const key = channelKey(event, st.homePlatform);
-      out = observe(st, slotIn(st, st.channels, key, channelSubject(event), t), 'channel', key, t, min, out);
-      if (network !== undefined) out = observe(st, slotIn(st, st.networks, network, network, t), 'network', network, t, min, out);
-    } else if (action === 'channel_created') {
+      if (scope !== 'network') {
+        const key = channelKey(event, st.homePlatform);
+        out = observe(st, slotIn(st, st.channels, key, channelSubject(event), t), 'channel', key, t, min, out);
+      }
+      if (network !== undefined && scope !== 'channel') out = observe(st, slotIn(st, st.networks, network, network, t), 'network', network, t, min, out);
+    } else if (action === 'channel_created' && scope !== 'channel') {
       const min = st.options.creationMinCount;
       out = observe(st, slotIn(st, st.creation, ALL, ALL, t), 'creation', ALL, t, min, out);
       if (network !== undefined) out = observe(st, slotIn(st, st.creation, network, network, t), 'creation', network, t, min, out);
