@@ -28,6 +28,11 @@ export interface AnalyzerFigures {
   /** From the first batch received to the channel stage having analysed and forwarded the last record. */
   channelPerSec: number;
   startSecs: number;
+  /**
+   * CPU time of this process (both stages, all its threads) per 1,000 events, from `start()` to
+   * the last record taken: steadier than a rate on a shared machine, for comparing versions.
+   */
+  cpuMsPerKEvents: number;
   /** Writes (a finding updated by later batches is written again) and the distinct findings stored at the end. */
   findingsWritten: number;
   findingsStored: number;
@@ -108,6 +113,7 @@ export async function benchAnalyzer(
     const stopProfile = await startProfile(opts.profileTo);
     const n = events.length;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const sub = await analyzer.start();
     let channelDone = 0;
     while (analyzer.stats.network.records < n) {
@@ -115,6 +121,7 @@ export async function benchAnalyzer(
       await sleep(20);
     }
     const end = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     channelDone ||= end;
     await stopProfile();
     await sub.stop();
@@ -132,6 +139,7 @@ export async function benchAnalyzer(
       bothTotalPerSec: n / ((end - t0) / 1000),
       channelPerSec: n / ((channelDone - first) / 1000),
       startSecs: (first - t0) / 1000,
+      cpuMsPerKEvents: (cpu.user + cpu.system) / 1000 / (n / 1000),
       findingsWritten: channel.findingsWritten + net.findingsWritten,
       findingsStored,
       snapshots: saves,

@@ -123,7 +123,8 @@ export async function run(): Promise<string> {
       `| both stages (first batch received to the network stage having taken the last record) | ${rate(an.bothSteadyPerSec)} | ${(an.bothSteadyPerSec / steady).toFixed(2)} |`,
       `| both stages, whole run (its first ${an.startSecs.toFixed(1)} s, group joins, included) | ${rate(an.bothTotalPerSec)} | ${(an.bothTotalPerSec / steady).toFixed(2)} |`,
       '',
-      `${an.findingsStored.toLocaleString('en')} findings stored (${an.findingsWritten.toLocaleString('en')} writes), ${an.snapshots.toLocaleString('en')} snapshots saved (largest ${(an.snapshotMaxChars / 1e6).toFixed(1)} MB, ${an.snapshotSaveSecs.toFixed(1)} s saving in all); analyzer options: the defaults in replay mode.`,
+      `${an.findingsStored.toLocaleString('en')} findings stored (${an.findingsWritten.toLocaleString('en')} writes), ${an.snapshots.toLocaleString('en')} snapshots saved (largest ${(an.snapshotMaxChars / 1e6).toFixed(1)} MB, ${an.snapshotSaveSecs.toFixed(1)} s saving in all); analyzer options: the defaults in replay mode. ` +
+        `CPU of the analyzer's process (all its threads, from its start to the last record): ${an.cpuMsPerKEvents.toFixed(1)} ms per 1,000 events.`,
       '',
       '## CPU cost per event of the decode step (one core, no I/O)',
       '',
