@@ -69,6 +69,21 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
 
 const lines = (file: string) => readFileSync(new URL(file, testdata), 'utf8').split('\n').filter(Boolean);
 
+/**
+ * The stored findings are the test data's expected ones. A channel's silence still going on at the
+ * end of the input is judged by its partition's own latest event time, not by the latest of the
+ * whole file as the one-shot analysis does: an open channel gap that only the later events of other
+ * partitions make long enough is not one yet.
+ */
+async function assertExpectedFindings(store: Store, name: string): Promise<void> {
+  const expected = JSON.parse(readFileSync(new URL(`${name}.expected.json`, testdata), 'utf8'));
+  const got = buildReport(await allFindings(store), [], { events: 0, rejected: 0, duplicates: 0, late: 0 });
+  expected.gaps = expected.gaps.filter((g: { scope: string; subject: string; end: string | null }) => g.scope !== 'channel' || g.end !== null || got.gaps.some((x) => x.subject === g.subject && x.end === null));
+  for (const key of ['gaps', 'spikes', 'migrations', 'takedowns', 'resurrections', 'lifespans', 'linkDays'] as const) {
+    assert.deepEqual(got[key], expected[key], key);
+  }
+}
+
 for (const name of ['timeline-2017-silence', 'timeline-2015-takedown', 'timeline-2018-2019-migration']) {
   test(`replay ${name}: the stored findings are the analytics core's expected ones`, async () => {
     const w = world({ mode: 'replay' });
@@ -81,15 +96,7 @@ for (const name of ['timeline-2017-silence', 'timeline-2015-takedown', 'timeline
     await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
     await new Promise((r) => setTimeout(r, 6_000));
     await sub.stop();
-    const expected = JSON.parse(readFileSync(new URL(`${name}.expected.json`, testdata), 'utf8'));
-    const got = buildReport(await allFindings(store), [], { events: 0, rejected: 0, duplicates: 0, late: 0 });
-    // A channel's silence still going on at the end of the input is judged by its partition's own
-    // latest event time, not by the latest of the whole file as the one-shot analysis does: an
-    // open channel gap that only the later events of other partitions make long enough is not one yet.
-    expected.gaps = expected.gaps.filter((g: { scope: string; subject: string; end: string | null }) => g.scope !== 'channel' || g.end !== null || got.gaps.some((x) => x.subject === g.subject && x.end === null));
-    for (const key of ['gaps', 'spikes', 'migrations', 'takedowns', 'resurrections', 'lifespans', 'linkDays'] as const) {
-      assert.deepEqual(got[key], expected[key], key);
-    }
+    await assertExpectedFindings(store, name);
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
   });
 }
@@ -130,13 +137,7 @@ for (const name of ['timeline-2017-silence', 'timeline-2015-takedown']) {
       assert.equal(state.scope, network ? 'network' : 'channel');
       assert.equal(network ? state.gaps.channels.size : state.gaps.networks.size, 0, 'no subject of the other stage');
     }
-    const expected = JSON.parse(readFileSync(new URL(`${name}.expected.json`, testdata), 'utf8'));
-    const got = buildReport(await allFindings(store), [], { events: 0, rejected: 0, duplicates: 0, late: 0 });
-    // As in the replay test above: a channel's silence open at the end is judged at its partition's latest event.
-    expected.gaps = expected.gaps.filter((g: { scope: string; subject: string; end: string | null }) => g.scope !== 'channel' || g.end !== null || got.gaps.some((x) => x.subject === g.subject && x.end === null));
-    for (const key of ['gaps', 'spikes', 'migrations', 'takedowns', 'resurrections', 'lifespans', 'linkDays'] as const) {
-      assert.deepEqual(got[key], expected[key], key);
-    }
+    await assertExpectedFindings(store, name);
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
   });
 }

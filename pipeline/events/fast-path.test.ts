@@ -81,7 +81,9 @@ function applyEdits<T>(target: T, list: Edit[]): T {
     for (const k of keys) obj = obj?.[k] !== null && typeof obj?.[k] === 'object' ? (obj[k] as Record<string, unknown>) : undefined;
     if (edit.kind === 'set' || edit.kind === 'delete') {
       if (obj === undefined || last === undefined) continue;
-      if (edit.kind === 'set') obj[last] = edit.value;
+      // A copy: the values are shared constants (NASTY), which a later edit of this list (links.0
+      // after links) would otherwise change for every run after, once into a cycle.
+      if (edit.kind === 'set') obj[last] = structuredClone(edit.value);
       else delete obj[last];
       continue;
     }
