@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   activityEventSchema, buildEventAt, canonicalBuiltEvent, canonicalEventMs, canonicalIsoMs, EVENT_ACTIONS, isoFromMs, LIMITS,
-  MEDIA_KINDS, SOURCE_TYPES, validateBuiltEvent, validateEvent, validateWithSchema, type EventInput,
+  MEDIA_KINDS, SOURCE_TYPES, validateBuiltEvent, validateEvent, validateWithSchema, type BuiltEvent, type EventInput,
 } from './index.ts';
 
 /**
@@ -210,4 +210,27 @@ test('valid events take the fast path (it does not just decline everything)', ()
       assert.ok(validateBuiltEvent(built, { nowMs: NOW_MS }).ok);
     }),
   );
+});
+
+test('the first events of a process: an empty platform, language or ingested is refused, as the schema refuses it', async () => {
+  // The fast path remembers the last platform, language and ingested that passed; it once started
+  // from '' as if that had passed (CI seed 1190156276: ingested '' accepted on the first event).
+  // A fresh copy of the module per case: nothing has passed in it yet, whatever ran before.
+  let copies = 0;
+  const fresh = async () => (await import(new URL(`./schema.ts?fresh=${++copies}`, import.meta.url).href)) as typeof import('./schema.ts');
+  const input: EventInput = { timestamp: LIMITS.minTimestampMs, action: 'post', channel: { id: 'x' }, source: { type: 'telegram-export' } };
+  const cases: [string, BuiltEvent][] = [
+    ['ingested', buildEventAt(input, '')],
+    ['platform', buildEventAt({ ...input, platform: '' })],
+    ['language', buildEventAt({ ...input, channel: { id: 'x', language: '' } })],
+  ];
+  for (const [field, built] of cases) {
+    assert.equal(activityEventSchema.safeParse(built.event).success, false, `${field}: the schema refuses ''`);
+    assert.equal((await fresh()).canonicalBuiltEvent(built.event, built.ms), false, `${field}: built`);
+    assert.ok(Number.isNaN((await fresh()).canonicalEventMs(JSON.parse(JSON.stringify(built.event)))), `${field}: read back`);
+  }
+  // The same events after a valid one, where the last values are set.
+  const warm = await fresh();
+  assert.ok(warm.canonicalBuiltEvent(buildEventAt({ ...input, channel: { id: 'x', language: 'ar' } }, '2026-01-01T00:00:00.000Z').event, LIMITS.minTimestampMs));
+  for (const [field, built] of cases) assert.equal(warm.canonicalBuiltEvent(built.event, built.ms), false, `${field}: after a valid event`);
 });

@@ -171,12 +171,13 @@ function isHexId(s: unknown): boolean {
   return true;
 }
 
-// The last value that passed: consecutive events mostly repeat these.
-let lastPlatform = '';
-let lastLanguage = '';
-let lastIngested = '';
+// The last value that passed: consecutive events mostly repeat these. None before the first
+// (a '' there let the first events of a process through with an empty platform, language or ingested).
+let lastPlatform: string | undefined;
+let lastLanguage: string | undefined;
+let lastIngested: string | undefined;
 
-const matchesCached = (s: unknown, re: RegExp, last: string): s is string => typeof s === 'string' && (s === last || re.test(s));
+const matchesCached = (s: unknown, re: RegExp, last: string | undefined): s is string => typeof s === 'string' && (s === last || re.test(s));
 
 function digits(s: string, from: number, to: number): number {
   let n = 0;
