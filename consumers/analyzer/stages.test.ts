@@ -15,6 +15,10 @@ import { stageOf, type StageName } from './stages.ts';
  */
 const dir = new URL('../../pipeline/analytics/testdata/', import.meta.url);
 const STAGES: readonly StageName[] = ['channel', 'network'];
+const DATA_FILES = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+
+/** A fresh state of each stage's scope. */
+const scopedStates = (): Record<StageName, AnalyzerState> => ({ channel: analyzer.init(analyticsOptions(), undefined, { scope: 'channel' }), network: analyzer.init(analyticsOptions(), undefined, { scope: 'network' }) });
 
 function readEvents(file: string): ActivityEvent[] {
   return readFileSync(new URL(file, dir), 'utf8').split('\n').filter(Boolean).flatMap((line) => {
@@ -46,7 +50,7 @@ function call(st: AnalyzerState, c: Call): readonly Finding[] {
 /** Runs `cs` on the default core and on one state per stage (made by `scoped`, default a fresh one), comparing every call's findings. */
 function compare(cs: readonly Call[], label: string, from = 0, states?: { whole: AnalyzerState; scoped: Record<StageName, AnalyzerState> }): Record<StageName, number> {
   const whole = states?.whole ?? analyzer.init(analyticsOptions());
-  const scoped = states?.scoped ?? { channel: analyzer.init(analyticsOptions(), undefined, { scope: 'channel' }), network: analyzer.init(analyticsOptions(), undefined, { scope: 'network' }) };
+  const scoped = states?.scoped ?? scopedStates();
   const found: Record<StageName, number> = { channel: 0, network: 0 };
   for (let i = from; i < cs.length; i++) {
     const all = call(whole, cs[i]!);
@@ -88,7 +92,7 @@ test('a burst of one channel: its spike is the channel stage\'s, its network\'s 
   compare(calls(burst()), 'burst');
 });
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()) {
+for (const file of DATA_FILES) {
   test(`${file}: each stage's scoped core finds exactly the default core's findings of that stage, call by call`, () => {
     const found = compare(calls(readEvents(file)), file);
     if (file.startsWith('timeline-')) assert.ok(found.channel > 0 && found.network > 0, `${file}: both stages find something (${JSON.stringify(found)})`);
@@ -97,7 +101,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()) 
 
 test('the data compared has findings of every type and scope', () => {
   const kinds = new Set<string>();
-  for (const events of [...readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map(readEvents), burst()]) {
+  for (const events of [...DATA_FILES.map(readEvents), burst()]) {
     const st = analyzer.init(analyticsOptions());
     for (const c of calls(events)) for (const f of call(st, c)) kinds.add(`${f.type}:${'scope' in f ? f.scope : ''}`);
   }
@@ -141,7 +145,7 @@ test('a whole state narrowed to a stage is the state a scoped run has: trimmed, 
     const cs = calls(readEvents(file));
     const half = Math.floor(cs.length / 2);
     const whole = analyzer.init(analyticsOptions());
-    const scoped = { channel: analyzer.init(analyticsOptions(), undefined, { scope: 'channel' }), network: analyzer.init(analyticsOptions(), undefined, { scope: 'network' }) };
+    const scoped = scopedStates();
     for (const c of cs.slice(0, half)) {
       call(whole, c);
       for (const stage of STAGES) call(scoped[stage], c);
