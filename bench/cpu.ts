@@ -58,6 +58,9 @@ function ticksOf(pids: readonly number[]): number {
   return t;
 }
 
+/** CPU milliseconds (user + system, all threads) a process has used so far; 0 once it has exited. */
+export const cpuMsOf = (pid: number): number => (ticksOf([pid]) / TICKS_PER_SEC) * 1000;
+
 /**
  * Nanoseconds the processes' threads spent runnable but waiting for a core (the second field of
  * each thread's /proc schedstat); a thread that exited meanwhile is not counted.

@@ -126,6 +126,20 @@ export async function run(): Promise<string> {
       `${an.findingsStored.toLocaleString('en')} findings stored (${an.findingsWritten.toLocaleString('en')} writes), ${an.snapshots.toLocaleString('en')} snapshots saved (largest ${(an.snapshotMaxChars / 1e6).toFixed(1)} MB, ${an.snapshotSaveSecs.toFixed(1)} s saving in all); analyzer options: the defaults in replay mode. ` +
         `CPU of the analyzer's process (all its threads, from its start to the last record): ${an.cpuMsPerKEvents.toFixed(1)} ms per 1,000 events.`,
       '',
+      '### Two instances (this process\'s and a child process\'s, same topic and groups, started together on the backlog)',
+      '',
+      '| path | events/s | vs the indexer, steady |',
+      '|---|---|---|',
+      `| two instances, both stages (first batch received by either to a network stage having taken the last record of every partition) | ${rate(an.two.bothSteadyPerSec)} | ${(an.two.bothSteadyPerSec / steady).toFixed(2)} |`,
+      `| two instances, both stages, whole run (its first ${an.two.startSecs.toFixed(1)} s, group joins, included) | ${rate(an.two.bothTotalPerSec)} | ${(an.two.bothTotalPerSec / steady).toFixed(2)} |`,
+      '',
+      `CPU of both processes (all their threads, from their start to the last record): ${an.two.cpuMsPerKEvents.toFixed(1)} ms per 1,000 events (this process ${an.two.cpuMsPerKEventsHere.toFixed(1)}, the child ${an.two.cpuMsPerKEventsChild.toFixed(1)}). ` +
+        `Findings stored: ${an.two.findingsStored.toLocaleString('en')} (one instance: ${an.findingsStored.toLocaleString('en')}); ${an.two.findingsOnlyInOne} only in the one-instance run, ${an.two.findingsOnlyInTwo} only in the two-instance run (by index and id).`,
+      '',
+      '| instance | records analysed, channel / network stage | skipped (covered by a restored snapshot) | states restored | assignments (from the start) |',
+      '|---|---|---|---|---|',
+      ...an.two.instances.map((i) => `| ${i.name} | ${i.channel.toLocaleString('en')} / ${i.network.toLocaleString('en')} | ${i.skipped.toLocaleString('en')} | ${i.restored} | ${i.assignments.join('; ')} |`),
+      '',
       '## CPU cost per event of the decode step (one core, no I/O)',
       '',
       '| step | events/s |',
@@ -145,6 +159,7 @@ export async function run(): Promise<string> {
         : []),
       { measure: 're-analysis vs the indexer, steady (pipeline)', value: (ix.reanalysisPerSec / steady).toFixed(2), target: '' },
       { measure: 'live analyzer, both stages, vs the indexer, steady (pipeline)', value: (an.bothSteadyPerSec / steady).toFixed(2), target: '>= 0.8' },
+      { measure: 'live analyzer, two instances, both stages, vs the indexer, steady (pipeline)', value: (an.two.bothSteadyPerSec / steady).toFixed(2), target: '' },
     );
     writeFileSync(new URL(`${date}.md`, RESULTS), md);
     return md;
