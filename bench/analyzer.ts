@@ -20,7 +20,7 @@ import { FINDING_INDEX } from '../pipeline/store/elasticsearch/findings.ts';
 import { createStore } from '../pipeline/store/index.ts';
 import { createTransport } from '../pipeline/transport/index.ts';
 import type { Transport } from '../pipeline/transport/types.ts';
-import { cpuMsOf } from './cpu.ts';
+import { cpuMsOf, enginePids, machineCpuMs } from './cpu.ts';
 import { startProfile } from './profile.ts';
 
 export interface AnalyzerFigures {
@@ -44,6 +44,28 @@ export interface AnalyzerFigures {
   /** The largest snapshot saved (its state's characters) and the time spent saving them all (ES round trips and retries). */
   snapshotMaxChars: number;
   snapshotSaveSecs: number;
+  /** Cores busy over the measurement: the whole machine, and Kafka and Elasticsearch. */
+  cores: Cores;
+}
+
+export interface Cores {
+  machine: number;
+  kafka: number;
+  elasticsearch: number;
+}
+
+/** Starts counting the machine's and the engines' CPU; the result gives the cores they used since. */
+async function coresFrom(): Promise<() => Cores> {
+  const pids = await enginePids();
+  const sum = (ps: number[]) => ps.reduce((a, p) => a + cpuMsOf(p), 0);
+  const t = performance.now();
+  const m0 = machineCpuMs();
+  const k0 = sum(pids.kafka);
+  const e0 = sum(pids.elasticsearch);
+  return () => {
+    const ms = performance.now() - t;
+    return { machine: (machineCpuMs() - m0) / ms, kafka: (sum(pids.kafka) - k0) / ms, elasticsearch: (sum(pids.elasticsearch) - e0) / ms };
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -59,6 +81,7 @@ export interface TwoInstanceFigures {
   cpuMsPerKEvents: number;
   cpuMsPerKEventsHere: number;
   cpuMsPerKEventsChild: number;
+  cores: Cores;
   /** Records each stage analysed in each instance (re-analysed ones after a rebalance count again), and the partitions each held. */
   instances: { name: string; channel: number; network: number; skipped: number; restored: number; assignments: string[] }[];
   findingsStored: number;
@@ -200,6 +223,7 @@ export async function benchAnalyzer(
     await (await one.transport.publisher()).publish(events);
     const { analyzer, store, client } = one;
     const stopProfile = await startProfile(opts.profileTo);
+    const cores = await coresFrom();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const sub = await analyzer.start();
@@ -210,6 +234,7 @@ export async function benchAnalyzer(
     }
     const end = performance.now();
     const cpu = process.cpuUsage(cpu0);
+    const coresUsed = cores();
     channelDone ||= end;
     await stopProfile();
     await sub.stop();
@@ -236,6 +261,7 @@ export async function benchAnalyzer(
       snapshots: one.saved.snapshots,
       snapshotMaxChars: one.saved.maxChars,
       snapshotSaveSecs: one.saved.saveMs / 1000,
+      cores: coresUsed,
       two: twoFigures,
     };
   } finally {
@@ -318,6 +344,7 @@ async function benchTwoInstances(
   try {
     await Promise.race([isReady, exited.then((code) => Promise.reject(new Error(`analyzer bench: the second instance exited (${code}) before it was ready`)))]);
     const analyzer = hooked.analyzer;
+    const cores = await coresFrom();
     t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const childCpu0 = cpuMsOf(child.pid!);
@@ -330,6 +357,7 @@ async function benchTwoInstances(
     end = performance.now();
     const cpu = process.cpuUsage(cpu0);
     const childCpuMs = cpuMsOf(child.pid!) - childCpu0;
+    const coresUsed = cores();
     const stats = new Promise<void>((r) => child.on('message', (m: ChildMessage) => 'stats' in m && r()));
     child.send({ stop: true });
     await sub.stop();
@@ -352,6 +380,7 @@ async function benchTwoInstances(
       cpuMsPerKEvents: per(hereMs + childCpuMs),
       cpuMsPerKEventsHere: per(hereMs),
       cpuMsPerKEventsChild: per(childCpuMs),
+      cores: coresUsed,
       instances: [instance('this process', analyzer.stats, assignments.here), instance('child process', childStats!, assignments.child)],
       findingsStored: twoIds.size,
       findingsOnlyInOne: [...oneIds].filter((id) => !twoIds.has(id)).length,

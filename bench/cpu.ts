@@ -91,6 +91,9 @@ function machineTicks(): number {
   return cpu.reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!;
 }
 
+/** Busy CPU milliseconds of the whole machine so far (all cores). */
+export const machineCpuMs = (): number => (machineTicks() / TICKS_PER_SEC) * 1000;
+
 export interface CpuUse {
   /** Cores used on average over the phase (1.0 = one core busy all the time). */
   elasticsearch: number;

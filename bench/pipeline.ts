@@ -10,6 +10,7 @@
  * The table goes to bench/results/<date>.md and is returned for printing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { elasticsearchSchema, indexerSchema } from '../pipeline/config/index.ts';
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
@@ -134,6 +135,7 @@ export async function run(): Promise<string> {
       `| two instances, both stages, whole run (its first ${an.two.startSecs.toFixed(1)} s, group joins, included) | ${rate(an.two.bothTotalPerSec)} | ${(an.two.bothTotalPerSec / steady).toFixed(2)} |`,
       '',
       `CPU of both processes (all their threads, from their start to the last record): ${an.two.cpuMsPerKEvents.toFixed(1)} ms per 1,000 events (this process ${an.two.cpuMsPerKEventsHere.toFixed(1)}, the child ${an.two.cpuMsPerKEventsChild.toFixed(1)}). ` +
+        `Cores busy over the measurement (of ${cpus().length}): machine ${an.two.cores.machine.toFixed(2)}, Kafka ${an.two.cores.kafka.toFixed(2)}, Elasticsearch ${an.two.cores.elasticsearch.toFixed(2)} (one instance: machine ${an.cores.machine.toFixed(2)}, Kafka ${an.cores.kafka.toFixed(2)}, Elasticsearch ${an.cores.elasticsearch.toFixed(2)}). ` +
         `Findings stored: ${an.two.findingsStored.toLocaleString('en')} (one instance: ${an.findingsStored.toLocaleString('en')}); ${an.two.findingsOnlyInOne} only in the one-instance run, ${an.two.findingsOnlyInTwo} only in the two-instance run (by index and id).`,
       '',
       '| instance | records analysed, channel / network stage | skipped (covered by a restored snapshot) | states restored | assignments (from the start) |',
