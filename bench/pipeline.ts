@@ -16,13 +16,18 @@ import { elasticsearchSchema, indexerSchema } from '../pipeline/config/index.ts'
 import { createEsClient } from '../pipeline/store/elasticsearch/client.ts';
 import { benchEngines, benchEvents, describeMachine, resultHead, warmUp } from './engines.ts';
 import { cpuMsPerKDocs, formatCpu } from './cpu.ts';
-import { benchAnalyzer } from './analyzer.ts';
+import { benchAnalyzer, type Cores } from './analyzer.ts';
 import { benchIndexer, decodeCost } from './indexer.ts';
 import { benchProducer } from './producer.ts';
 import { record } from './summary.ts';
 
 const RESULTS = new URL('./results/', import.meta.url);
 const rate = (n: number) => `${Math.round(n).toLocaleString('en')}/s`;
+/** The cores the analyzer's processes (from their CPU per event), Kafka, Elasticsearch and the rest of the machine used. */
+const cores = (c: Cores, cpuMsPerKEvents: number, perSec: number): string => {
+  const analyzer = (cpuMsPerKEvents * perSec) / 1e6;
+  return `machine ${c.machine.toFixed(2)}: analyzer ${analyzer.toFixed(2)}, Kafka ${c.kafka.toFixed(2)}, Elasticsearch ${c.elasticsearch.toFixed(2)}, others ${Math.max(0, c.machine - analyzer - c.kafka - c.elasticsearch).toFixed(2)}`;
+};
 
 export async function run(): Promise<string> {
   const quick = process.argv.includes('--quick');
@@ -135,7 +140,7 @@ export async function run(): Promise<string> {
       `| two instances, both stages, whole run (its first ${an.two.startSecs.toFixed(1)} s, group joins, included) | ${rate(an.two.bothTotalPerSec)} | ${(an.two.bothTotalPerSec / steady).toFixed(2)} |`,
       '',
       `CPU of both processes (all their threads, from their start to the last record): ${an.two.cpuMsPerKEvents.toFixed(1)} ms per 1,000 events (this process ${an.two.cpuMsPerKEventsHere.toFixed(1)}, the child ${an.two.cpuMsPerKEventsChild.toFixed(1)}). ` +
-        `Cores busy over the measurement (of ${cpus().length}): machine ${an.two.cores.machine.toFixed(2)}, Kafka ${an.two.cores.kafka.toFixed(2)}, Elasticsearch ${an.two.cores.elasticsearch.toFixed(2)} (one instance: machine ${an.cores.machine.toFixed(2)}, Kafka ${an.cores.kafka.toFixed(2)}, Elasticsearch ${an.cores.elasticsearch.toFixed(2)}). ` +
+        `Cores busy over the measurement (of ${cpus().length}): ${cores(an.two.cores, an.two.cpuMsPerKEvents, an.two.bothTotalPerSec)} (one instance: ${cores(an.cores, an.cpuMsPerKEvents, an.bothTotalPerSec)}). ` +
         `Findings stored: ${an.two.findingsStored.toLocaleString('en')} (one instance: ${an.findingsStored.toLocaleString('en')}); ${an.two.findingsOnlyInOne} only in the one-instance run, ${an.two.findingsOnlyInTwo} only in the two-instance run (by index and id).`,
       '',
       '| instance | records analysed, channel / network stage | skipped (covered by a restored snapshot) | states restored | assignments (from the start) |',
