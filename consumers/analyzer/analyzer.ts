@@ -116,6 +116,11 @@ interface PartitionState {
   savedOffset: string;
   savedAtMs: number;
   /**
+   * Owner of the snapshot this state extends: this instance once it saved, else the instance
+   * whose snapshot it restored (a batch can reach a partition before its adoption, onAssigned).
+   */
+  savedOwner: string;
+  /**
    * Batches at the end of the partition answered `{ durable }` instead of a save (one promise for
    * them all), settled by the next save of this state; the timer makes that save at most
    * snapshotEverySecs after the last.
@@ -230,7 +235,7 @@ class Stage {
         const saved = await retry(() => snapshots.load(snapshotKey(this.groupId, topic, partition)), this.retryOptions);
         if (!saved) return;
         if (saved.owner !== options.instanceId) await retry(() => snapshots.save({ ...saved, owner: options.instanceId, savedAt: new Date(this.now()).toISOString() }), this.retryOptions);
-        this.partitions.set(partition, this.restore(saved));
+        this.partitions.set(partition, this.restore({ ...saved, owner: options.instanceId }));
       });
     }
   }
@@ -295,6 +300,7 @@ class Stage {
       throw err;
     }
     p.savedOffset = snapshot.offset;
+    p.savedOwner = snapshot.owner;
     p.savedAtMs = Date.now();
     this.settle(p);
   }
@@ -368,7 +374,7 @@ class Stage {
     const status = this.name === 'network' ? (saved.status ?? this.initStatus()) : null;
     // Messages read in the zone configured now, not the one the snapshot was taken under.
     if (status) status.display = this.deps.display ?? DEFAULT_DISPLAY;
-    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, savedOffset: s.offset, savedAtMs: Date.now(), waiting: null, lastBatchAtMs: this.now(), flushed: false };
+    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, savedOffset: s.offset, savedOwner: s.owner, savedAtMs: Date.now(), waiting: null, lastBatchAtMs: this.now(), flushed: false };
   }
 
   private now(): number {
@@ -430,9 +436,14 @@ class Stage {
     return docs;
   }
 
-  /** The saved snapshot is the one this instance saved last (none yet, before a partition's first save). */
+  /**
+   * The saved snapshot is still the one this state extends: the one this instance saved or restored
+   * last (none yet, before a partition's first save). Comparing with this instance's name instead
+   * made a state restored from another instance's snapshot before its adoption reload at every
+   * batch until its first save, losing the batches in between (bench `pipeline`, two instances).
+   */
   private stillOurs(p: PartitionState, head: SnapshotHead | null): boolean {
-    return head === null ? p.savedOffset === '-1' : head.owner === this.deps.options.instanceId && head.offset === p.savedOffset;
+    return head === null ? p.savedOffset === '-1' : head.owner === p.savedOwner && head.offset === p.savedOffset;
   }
 
   /**
@@ -459,6 +470,7 @@ class Stage {
           watchListVersion: this.watchListVersion,
           lastOffset: '-1',
           savedOffset: '-1',
+          savedOwner: options.instanceId,
           // Never saved: the first batch is.
           savedAtMs: -Infinity,
           waiting: null,
