@@ -3,7 +3,8 @@
  * machine, reported as ratios (absolute figures move with whatever else the machine runs):
  *   - producing: tidewatch's publisher and `tidewatch import` vs a bare kafkajs producer;
  *   - indexing: the indexer (Kafka -> ES) vs the raw `_bulk` ceiling and vs a naive consumer;
- *   - analysing: the live analyzer (both stages, findings written) on the same events vs the indexer.
+ *   - analysing: the live analyzer (both stages, findings written) on the same events vs the indexer,
+ *     as one instance and as two (this process and a child process in the same groups).
  * Engines come from the services script (TIDEWATCH_SERVICES_DIR and the port variables choose
  * which pair). `--quick`: a short smoke run; `--profile`: CPU profiles of the indexer and analyzer phases;
  * `--pin-es`: the raw and indexer phases again with Elasticsearch alone on core 1 (taskset).
