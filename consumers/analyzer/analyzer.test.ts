@@ -67,6 +67,16 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
   }
 }
 
+/**
+ * The replay's end: every partition of the activity topic that holds records, and the network
+ * stage's one, has had its held-back tail analysed and the findings stored (`flushed`; stopping
+ * before that leaves the tail unjudged). Reached once the partitions are idle (`idleSecs`).
+ */
+async function replayEnded(w: { transport: MemoryTransport }, analyzer: Analyzer): Promise<void> {
+  const holding = (await w.transport.progress('tidewatch-analyzer')).filter((p) => BigInt(p.end) > 0n).length;
+  await until(() => analyzer.stats.channel.flushed >= holding && analyzer.stats.network.flushed >= 1, 'the end of the replay (every partition flushed)', 60_000);
+}
+
 const lines = (file: string) => readFileSync(new URL(file, testdata), 'utf8').split('\n').filter(Boolean);
 
 /**
@@ -94,7 +104,7 @@ for (const name of ['timeline-2017-silence', 'timeline-2015-takedown', 'timeline
     const publisher = await w.transport.publisher();
     await publisher.publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
     await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
-    await new Promise((r) => setTimeout(r, 6_000));
+    await replayEnded(w, analyzer);
     await sub.stop();
     await assertExpectedFindings(store, name);
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
@@ -130,7 +140,7 @@ for (const name of ['timeline-2017-silence', 'timeline-2015-takedown']) {
     const sub = await after.start();
     await publish(records.slice(half));
     await until(() => after.stats.channel.records === records.length - half && after.stats.network.records === records.length - half, 'the second half analysed');
-    await new Promise((r) => setTimeout(r, 6_000));
+    await replayEnded(w, after);
     await sub.stop();
     assert.ok(after.stats.channel.restored > 0 && after.stats.network.restored > 0, 'both stages restored the old snapshots');
     for (const { network, state } of states()) {
@@ -162,7 +172,7 @@ test('replay: the network findings do not depend on how fast each partition is a
     const publisher = await w.transport.publisher();
     await publisher.publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
     await until(() => analyzer.stats.network.records === records.length, 'the network stage to analyse every record', 60_000);
-    await new Promise((r) => setTimeout(r, 2_000));
+    await replayEnded(w, analyzer);
     await sub.stop();
     const findings = (await allFindings(store)).filter((f) => f.type !== 'lifespan' && !('scope' in f && f.scope === 'channel'));
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
@@ -186,7 +196,7 @@ test('the network stage reads a topic written by the previous version (one recor
   let sub = await packed.start();
   await (await now.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
   await until(() => packed.stats.network.records === records.length, 'the network stage to analyse every record', 60_000);
-  await new Promise((r) => setTimeout(r, 2_000));
+  await replayEnded(now, packed);
   await sub.stop();
   const expected = await networkFindings(packedStore);
   assert.ok(expected.some((f) => f.includes('"scope":"network"')), 'there are network findings to compare');
@@ -207,7 +217,7 @@ test('the network stage reads a topic written by the previous version (one recor
   sub = await reader.start();
   await (await old.network.publisher()).publishRaw([...oldForm.slice(0, 500), oldForm[10]!, ...oldForm.slice(500), damaged]);
   await until(() => reader.stats.network.records === records.length + 2, 'the network stage to read every record', 60_000);
-  await new Promise((r) => setTimeout(r, 2_000));
+  await replayEnded(old, reader);
   await sub.stop();
   assert.equal(reader.stats.network.resent, 1);
   assert.equal(reader.stats.network.invalid, 1);
@@ -250,7 +260,7 @@ test('a batch whose findings cannot be stored is analysed again from the snapsho
   };
   await publisher.publishRaw(records.slice(800).map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
   await until(() => analyzer.stats.channel.records + analyzer.stats.channel.skipped >= records.length && analyzer.stats.network.records - analyzer.stats.network.resent === records.length, 'the rest');
-  await new Promise((r) => setTimeout(r, 6_000));
+  await replayEnded(w, analyzer);
   await sub.stop();
   assert.ok(down < 0, 'the failure was injected');
   const gaps = await store.findings('gap', { limit: 1000 });

@@ -43,6 +43,11 @@ export interface AnalyzerStats {
   collectorStatus: number;
   /** Network stage: copies the channel stage forwarded again after a crash, dropped by source offset (within `records`). */
   resent: number;
+  /**
+   * Partitions whose held-back tail was analysed and its findings stored: the end of a replay so
+   * far (idle and analysed to the end of its topic), or `finish()`.
+   */
+  flushed: number;
 }
 
 export interface AnalyzerDeps {
@@ -738,6 +743,7 @@ class Stage {
         // The status core at the end of the input's clock (its quiet/silent wait for the lateness: see its README).
         if (p.status && p.state.maxSeenMs >= 0) docs.push(...(await this.tickStatus(p, p.state.maxSeenMs)));
         await this.write(docs);
+        this.stats.flushed++;
       });
     }
   }
@@ -821,6 +827,7 @@ class Stage {
             if (p.waiting) await this.save(p);
             const found: Finding[] = [];
             const status: StatusOutput[] = [];
+            let flushing = false;
             if (p.merge) {
               await this.markSourcesDone(p, partition, nowMs);
               for (const e of this.released(p, nowMs)) found.push(...this.step(p, e, status));
@@ -831,7 +838,7 @@ class Stage {
               // source): what the allowed lateness held back is due. The quiet wait only spares a
               // replay still being produced from judging its tail too early.
               found.push(...analyzer.flush(p.state));
-              p.flushed = true;
+              p.flushed = flushing = true;
             }
             const docs: FindingDoc[] = [...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status)];
             if (p.status) {
@@ -845,6 +852,7 @@ class Stage {
               this.statusWritten.clear();
               throw err;
             });
+            if (flushing) this.stats.flushed++;
           }).catch((err) => {
             judgedAll = false;
             this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again');
@@ -890,7 +898,7 @@ export class Analyzer {
   private correctedAtMs = -Infinity;
 
   constructor(private readonly deps: AnalyzerDeps) {
-    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0 });
+    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0, flushed: 0 });
     this.stats = { channel: zero(), network: zero() };
     const o = deps.options;
     const handoff = new ForwardedEvents();
