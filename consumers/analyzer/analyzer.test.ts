@@ -35,7 +35,7 @@ async function allFindings(store: Store): Promise<Finding[]> {
   return out;
 }
 
-function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number; snapshotEverySecs?: number }) {
+function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number; snapshotEverySecs?: number; retries?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-analyzer-'));
   dirs.push(dir);
   const transport = new MemoryTransport(memoryTransportSchema.parse({ partitions: 4, redeliveryInitialDelayMs: 10, redeliveryMaxDelayMs: 50 }));
@@ -50,7 +50,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
       snapshots,
       // Replay: a quick tick, so the merge lets go of the last events soon after the sources go idle.
       // Live: the test ticks by hand on its own clock.
-      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200, ...(opts.snapshotEverySecs === undefined ? {} : { snapshotEverySecs: opts.snapshotEverySecs }) }), instanceId, storeText: true },
+      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200, ...(opts.snapshotEverySecs === undefined ? {} : { snapshotEverySecs: opts.snapshotEverySecs }), ...(opts.retries === undefined ? {} : { retries: opts.retries, retryInitialDelayMs: 5, retryMaxDelayMs: 10 }) }), instanceId, storeText: true },
       analytics: analyticsOptions(opts.analytics ?? {}),
       log,
       ...(opts.now ? { now: opts.now } : {}),
@@ -539,4 +539,136 @@ test('a batch at the end of its partition within snapshotEverySecs of the last s
   assert.equal(analyzer.stats.network.records, sent);
   await sub.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});
+
+/** The store's finding writes fail (retriably, as an unreachable store's do) while `down` is set; `failed` counts the refused calls. */
+function flaky(store: Store): { down: boolean; failed: number } {
+  const ctl = { down: false, failed: 0 };
+  const writeFindings = store.writeFindings.bind(store);
+  store.writeFindings = async (docs, options) => {
+    if (ctl.down && docs.length > 0) {
+      ctl.failed++;
+      return docs.map((d) => ({ id: d.id, status: 'failed' as const, retriable: true, code: 'STORE_FAILED', reason: 'store down (test)' }));
+    }
+    return writeFindings(docs, options);
+  };
+  return ctl;
+}
+
+test('replay: the findings of a flush whose write fails are stored once the store is back (with no batch arriving); the stored findings are the expected ones', async () => {
+  const name = 'timeline-2017-silence';
+  // The replay's end is judged on this clock: frozen until the store is down.
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'replay', now: () => nowMs, retries: 1 });
+  const store = await DuckDbStore.open(w.dir);
+  const ctl = flaky(store);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const records = lines(`${name}.jsonl`);
+  await (await w.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+  await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
+  const holding = (await w.transport.progress('tidewatch-analyzer')).filter((p) => BigInt(p.end) > 0n).length;
+  const ticks = () => analyzer.stats.channel.ticks + analyzer.stats.network.ticks;
+  const rounds = async (n: number) => {
+    const from = ticks();
+    await until(() => ticks() >= from + n * (holding + 1), `${n} more ticks of every partition`);
+  };
+  // Everything analysed is committed (ticks save what waits) before the store goes down: the flush is what fails.
+  await until(async () => {
+    for (const [t, group] of [[w.transport, 'tidewatch-analyzer'], [w.network, 'tidewatch-analyzer-network']] as const) {
+      if (!(await t.progress(group)).every((p) => BigInt(p.committed ?? p.start) >= BigInt(p.end))) return false;
+    }
+    return true;
+  }, 'every record committed');
+  assert.equal(analyzer.stats.channel.flushed + analyzer.stats.network.flushed, 0, 'not idle yet on the frozen clock');
+  ctl.down = true;
+  let waiting = 0;
+  try {
+    nowMs += 4_000; // past idleSecs (3): the next tick flushes every partition
+    await rounds(2);
+    assert.ok(ctl.failed > 0, 'the flush was written while the store was down');
+    // The channel partitions' flushes found nothing more here (stored at once); the network stage's did.
+    assert.equal(analyzer.stats.network.flushed, 0, 'the network stage\'s flush not stored');
+    waiting = analyzer.stats.network.unwritten;
+  } finally {
+    ctl.down = false;
+  }
+  await rounds(2);
+  await sub.stop();
+  await assertExpectedFindings(store, name);
+  assert.ok(waiting > 0, 'the flush\'s findings waited to be written (the gauge)');
+  assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
+  assert.equal(analyzer.stats.channel.flushed, holding, 'every channel partition\'s flush stored, counted once');
+  assert.equal(analyzer.stats.network.flushed, 1);
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});
+
+test('live: a silence opened by a tick whose write fails is stored, with its one-off status change and alert, at a later tick once the store is back, no event arriving', async () => {
+  const MIN = 60_000;
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'live', now: () => nowMs, retries: 1, analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } } });
+  const store = await DuckDbStore.open(w.dir);
+  const ctl = flaky(store);
+  const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
+  const analyzer = w.make(store, 'one', watchList);
+  const sub = await analyzer.start();
+  const publisher = await w.transport.publisher();
+  let sent = 0;
+  const advance = async (minutes: number, channels: string[]) => {
+    for (let m = 0; m < minutes; m += 10) {
+      nowMs += 10 * MIN;
+      await publisher.publish(channels.map((ch) => buildEvent({ timestamp: nowMs, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${nowMs}` }, source: { type: 'test' } })));
+      sent += channels.length;
+    }
+    await until(() => analyzer.stats.channel.records === sent && analyzer.stats.network.records === sent, 'events analysed');
+  };
+  await advance(26 * 60, ['chan_a', 'chan_b']);
+  await analyzer.tick();
+  // chan_a goes quiet; chan_b keeps posting. The tick that finds chan_a silent cannot write.
+  await advance(150, ['chan_b']);
+  ctl.down = true;
+  let waiting: number[] = [];
+  try {
+    assert.equal(await analyzer.tick(), false, 'a partition\'s tick failed');
+    assert.ok(ctl.failed > 0);
+    waiting = [analyzer.stats.channel.unwritten, analyzer.stats.network.unwritten];
+    assert.deepEqual(await store.findings('gap', { open: true }), []);
+  } finally {
+    ctl.down = false;
+  }
+  nowMs += MIN;
+  assert.equal(await analyzer.tick(), true);
+  assert.deepEqual((await store.findings('gap', { open: true })).map((g) => [g.scope, g.subject]), [['channel', 'chan_a']]);
+  // Found once, at the failed tick: only that tick's write had them.
+  const changes = await store.findings('status_change', { subject: 'chan_a', limit: 100 });
+  assert.ok(changes.some((c) => c.to === 'silent'), `chan_a's change to silent stored: ${JSON.stringify(changes.map((c) => c.to))}`);
+  assert.equal((await store.findings('status_alert', { subject: 'chan_a', limit: 100 })).length, 1, 'its silence alert stored');
+  assert.ok(waiting.every((n) => n > 0), `both stages' findings waited to be written (the gauge): ${waiting}`);
+  assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
+  await sub.stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});
+
+test('finish(): a write that fails leaves the findings with the partition and throws; finish() again stores them all', async () => {
+  const name = 'timeline-2015-takedown';
+  const w = world({ mode: 'replay', idleSecs: 3600, retries: 1 });
+  const store = await DuckDbStore.open(w.dir);
+  const ctl = flaky(store);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const records = lines(`${name}.jsonl`);
+  await (await w.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+  await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
+  await sub.stop();
+  ctl.down = true;
+  await assert.rejects(analyzer.finish(), /not stored yet/);
+  const waiting = analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten;
+  assert.equal(analyzer.stats.network.flushed, 0);
+  ctl.down = false;
+  await analyzer.finish();
+  await assertExpectedFindings(store, name);
+  assert.ok(waiting > 0, 'the flush\'s findings waited to be written (the gauge)');
+  assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
+  assert.equal(analyzer.stats.network.flushed, 1, 'counted once stored');
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });
