@@ -555,7 +555,7 @@ function flaky(store: Store): { down: boolean; failed: number } {
   return ctl;
 }
 
-test('replay: the findings of a flush whose write fails are stored once the store is back (with no batch arriving); the stored findings are the expected ones', async () => {
+test('replay: the findings of a flush whose write fails are stored once the store is back (with no batch arriving); the stored findings are the expected ones', async (t) => {
   const name = 'timeline-2017-silence';
   // The replay's end is judged on this clock: frozen until the store is down.
   let nowMs = Date.parse('2026-03-02T00:00:00Z');
@@ -564,6 +564,10 @@ test('replay: the findings of a flush whose write fails are stored once the stor
   const ctl = flaky(store);
   const analyzer = w.make(store);
   const sub = await analyzer.start();
+  // Stopped however the test ends: a failed assertion must not leave the tick timer running.
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= sub.stop());
+  t.after(stop);
   const records = lines(`${name}.jsonl`);
   await (await w.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
   await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
@@ -594,7 +598,7 @@ test('replay: the findings of a flush whose write fails are stored once the stor
     ctl.down = false;
   }
   await rounds(2);
-  await sub.stop();
+  await stop();
   await assertExpectedFindings(store, name);
   assert.ok(waiting > 0, 'the flush\'s findings waited to be written (the gauge)');
   assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
@@ -603,7 +607,7 @@ test('replay: the findings of a flush whose write fails are stored once the stor
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });
 
-test('live: a silence opened by a tick whose write fails is stored, with its one-off status change and alert, at a later tick once the store is back, no event arriving', async () => {
+test('live: a silence opened by a tick whose write fails is stored, with its one-off status change and alert, at a later tick once the store is back, no event arriving', async (t) => {
   const MIN = 60_000;
   let nowMs = Date.parse('2026-03-02T00:00:00Z');
   const w = world({ mode: 'live', now: () => nowMs, retries: 1, analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } } });
@@ -612,6 +616,9 @@ test('live: a silence opened by a tick whose write fails is stored, with its one
   const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
   const analyzer = w.make(store, 'one', watchList);
   const sub = await analyzer.start();
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= sub.stop());
+  t.after(stop);
   const publisher = await w.transport.publisher();
   let sent = 0;
   const advance = async (minutes: number, channels: string[]) => {
@@ -645,7 +652,7 @@ test('live: a silence opened by a tick whose write fails is stored, with its one
   assert.equal((await store.findings('status_alert', { subject: 'chan_a', limit: 100 })).length, 1, 'its silence alert stored');
   assert.ok(waiting.every((n) => n > 0), `both stages' findings waited to be written (the gauge): ${waiting}`);
   assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
-  await sub.stop();
+  await stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
 });
 
