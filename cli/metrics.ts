@@ -88,6 +88,7 @@ export function exposeAnalyzer(m: Metrics, stats: Record<string, AnalyzerStats>,
   count('findings_rejected', 'findings the store refused for good', (s) => s.findingsRejected);
   count('snapshots_restored', 'partition states read back from a snapshot', (s) => s.restored);
   count('ticks', 'wall-clock ticks of held partitions', (s) => s.ticks);
+  m.gaugeOf('tidewatch_analyzer_findings_unwritten', 'findings of ticks whose write failed, kept with their partition and written first by its next write', perStage((s) => s.unwritten), ['stage']);
   if (!corrections) return;
   // Late data: re-analyses from the store (consumers/analyzer/README.md, "Late data").
   m.countOf('tidewatch_analyzer_reanalysis_runs_total', 're-analyses run to correct late events', () => corrections().runs);

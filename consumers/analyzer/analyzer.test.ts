@@ -35,7 +35,7 @@ async function allFindings(store: Store): Promise<Finding[]> {
   return out;
 }
 
-function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number; snapshotEverySecs?: number }) {
+function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number; snapshotEverySecs?: number; retries?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-analyzer-'));
   dirs.push(dir);
   const transport = new MemoryTransport(memoryTransportSchema.parse({ partitions: 4, redeliveryInitialDelayMs: 10, redeliveryMaxDelayMs: 50 }));
@@ -50,7 +50,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
       snapshots,
       // Replay: a quick tick, so the merge lets go of the last events soon after the sources go idle.
       // Live: the test ticks by hand on its own clock.
-      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200, ...(opts.snapshotEverySecs === undefined ? {} : { snapshotEverySecs: opts.snapshotEverySecs }) }), instanceId, storeText: true },
+      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200, ...(opts.snapshotEverySecs === undefined ? {} : { snapshotEverySecs: opts.snapshotEverySecs }), ...(opts.retries === undefined ? {} : { retries: opts.retries, retryInitialDelayMs: 5, retryMaxDelayMs: 10 }) }), instanceId, storeText: true },
       analytics: analyticsOptions(opts.analytics ?? {}),
       log,
       ...(opts.now ? { now: opts.now } : {}),
@@ -65,6 +65,16 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The replay's end: every partition of the activity topic that holds records, and the network
+ * stage's one, has had its held-back tail analysed and the findings stored (`flushed`; stopping
+ * before that leaves the tail unjudged). Reached once the partitions are idle (`idleSecs`).
+ */
+async function replayEnded(w: { transport: MemoryTransport }, analyzer: Analyzer): Promise<void> {
+  const holding = (await w.transport.progress('tidewatch-analyzer')).filter((p) => BigInt(p.end) > 0n).length;
+  await until(() => analyzer.stats.channel.flushed >= holding && analyzer.stats.network.flushed >= 1, 'the end of the replay (every partition flushed)', 60_000);
 }
 
 const lines = (file: string) => readFileSync(new URL(file, testdata), 'utf8').split('\n').filter(Boolean);
@@ -94,7 +104,7 @@ for (const name of ['timeline-2017-silence', 'timeline-2015-takedown', 'timeline
     const publisher = await w.transport.publisher();
     await publisher.publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
     await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
-    await new Promise((r) => setTimeout(r, 6_000));
+    await replayEnded(w, analyzer);
     await sub.stop();
     await assertExpectedFindings(store, name);
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
@@ -130,7 +140,7 @@ for (const name of ['timeline-2017-silence', 'timeline-2015-takedown']) {
     const sub = await after.start();
     await publish(records.slice(half));
     await until(() => after.stats.channel.records === records.length - half && after.stats.network.records === records.length - half, 'the second half analysed');
-    await new Promise((r) => setTimeout(r, 6_000));
+    await replayEnded(w, after);
     await sub.stop();
     assert.ok(after.stats.channel.restored > 0 && after.stats.network.restored > 0, 'both stages restored the old snapshots');
     for (const { network, state } of states()) {
@@ -162,7 +172,7 @@ test('replay: the network findings do not depend on how fast each partition is a
     const publisher = await w.transport.publisher();
     await publisher.publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
     await until(() => analyzer.stats.network.records === records.length, 'the network stage to analyse every record', 60_000);
-    await new Promise((r) => setTimeout(r, 2_000));
+    await replayEnded(w, analyzer);
     await sub.stop();
     const findings = (await allFindings(store)).filter((f) => f.type !== 'lifespan' && !('scope' in f && f.scope === 'channel'));
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
@@ -186,7 +196,7 @@ test('the network stage reads a topic written by the previous version (one recor
   let sub = await packed.start();
   await (await now.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
   await until(() => packed.stats.network.records === records.length, 'the network stage to analyse every record', 60_000);
-  await new Promise((r) => setTimeout(r, 2_000));
+  await replayEnded(now, packed);
   await sub.stop();
   const expected = await networkFindings(packedStore);
   assert.ok(expected.some((f) => f.includes('"scope":"network"')), 'there are network findings to compare');
@@ -207,7 +217,7 @@ test('the network stage reads a topic written by the previous version (one recor
   sub = await reader.start();
   await (await old.network.publisher()).publishRaw([...oldForm.slice(0, 500), oldForm[10]!, ...oldForm.slice(500), damaged]);
   await until(() => reader.stats.network.records === records.length + 2, 'the network stage to read every record', 60_000);
-  await new Promise((r) => setTimeout(r, 2_000));
+  await replayEnded(old, reader);
   await sub.stop();
   assert.equal(reader.stats.network.resent, 1);
   assert.equal(reader.stats.network.invalid, 1);
@@ -250,7 +260,7 @@ test('a batch whose findings cannot be stored is analysed again from the snapsho
   };
   await publisher.publishRaw(records.slice(800).map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
   await until(() => analyzer.stats.channel.records + analyzer.stats.channel.skipped >= records.length && analyzer.stats.network.records - analyzer.stats.network.resent === records.length, 'the rest');
-  await new Promise((r) => setTimeout(r, 6_000));
+  await replayEnded(w, analyzer);
   await sub.stop();
   assert.ok(down < 0, 'the failure was injected');
   const gaps = await store.findings('gap', { limit: 1000 });
@@ -566,4 +576,143 @@ test('a partition another instance saved last, reached by a batch before its ado
   assert.equal(decodeStageState<{ state: AnalyzerState }>(saved[0]!.state).state.counts.events, 310, 'every event in the saved state');
   assert.equal(two.stats.channel.restored, 1, 'restored once');
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});
+
+/** The store's finding writes fail (retriably, as an unreachable store's do) while `down` is set; `failed` counts the refused calls. */
+function flaky(store: Store): { down: boolean; failed: number } {
+  const ctl = { down: false, failed: 0 };
+  const writeFindings = store.writeFindings.bind(store);
+  store.writeFindings = async (docs, options) => {
+    if (ctl.down && docs.length > 0) {
+      ctl.failed++;
+      return docs.map((d) => ({ id: d.id, status: 'failed' as const, retriable: true, code: 'STORE_FAILED', reason: 'store down (test)' }));
+    }
+    return writeFindings(docs, options);
+  };
+  return ctl;
+}
+
+test('replay: the findings of a flush whose write fails are stored once the store is back (with no batch arriving); the stored findings are the expected ones', async (t) => {
+  const name = 'timeline-2017-silence';
+  // The replay's end is judged on this clock: frozen until the store is down.
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'replay', now: () => nowMs, retries: 1 });
+  const store = await DuckDbStore.open(w.dir);
+  const ctl = flaky(store);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  // Stopped however the test ends: a failed assertion must not leave the tick timer running.
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= sub.stop());
+  t.after(stop);
+  const records = lines(`${name}.jsonl`);
+  await (await w.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+  await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
+  const holding = (await w.transport.progress('tidewatch-analyzer')).filter((p) => BigInt(p.end) > 0n).length;
+  const ticks = () => analyzer.stats.channel.ticks + analyzer.stats.network.ticks;
+  const rounds = async (n: number) => {
+    const from = ticks();
+    await until(() => ticks() >= from + n * (holding + 1), `${n} more ticks of every partition`);
+  };
+  // Everything analysed is committed (ticks save what waits) before the store goes down: the flush is what fails.
+  await until(async () => {
+    for (const [t, group] of [[w.transport, 'tidewatch-analyzer'], [w.network, 'tidewatch-analyzer-network']] as const) {
+      if (!(await t.progress(group)).every((p) => BigInt(p.committed ?? p.start) >= BigInt(p.end))) return false;
+    }
+    return true;
+  }, 'every record committed');
+  assert.equal(analyzer.stats.channel.flushed + analyzer.stats.network.flushed, 0, 'not idle yet on the frozen clock');
+  ctl.down = true;
+  let waiting = 0;
+  try {
+    nowMs += 4_000; // past idleSecs (3): the next tick flushes every partition
+    await rounds(2);
+    assert.ok(ctl.failed > 0, 'the flush was written while the store was down');
+    // The channel partitions' flushes found nothing more here (stored at once); the network stage's did.
+    assert.equal(analyzer.stats.network.flushed, 0, 'the network stage\'s flush not stored');
+    waiting = analyzer.stats.network.unwritten;
+  } finally {
+    ctl.down = false;
+  }
+  await rounds(2);
+  await stop();
+  await assertExpectedFindings(store, name);
+  assert.ok(waiting > 0, 'the flush\'s findings waited to be written (the gauge)');
+  assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
+  assert.equal(analyzer.stats.channel.flushed, holding, 'every channel partition\'s flush stored, counted once');
+  assert.equal(analyzer.stats.network.flushed, 1);
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+});
+
+test('live: a silence opened by a tick whose write fails is stored, with its one-off status change and alert, at a later tick once the store is back, no event arriving', async (t) => {
+  const MIN = 60_000;
+  let nowMs = Date.parse('2026-03-02T00:00:00Z');
+  const w = world({ mode: 'live', now: () => nowMs, retries: 1, analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } } });
+  const store = await DuckDbStore.open(w.dir);
+  const ctl = flaky(store);
+  const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
+  const analyzer = w.make(store, 'one', watchList);
+  const sub = await analyzer.start();
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= sub.stop());
+  t.after(stop);
+  const publisher = await w.transport.publisher();
+  let sent = 0;
+  const advance = async (minutes: number, channels: string[]) => {
+    for (let m = 0; m < minutes; m += 10) {
+      nowMs += 10 * MIN;
+      await publisher.publish(channels.map((ch) => buildEvent({ timestamp: nowMs, action: 'post', channel: { id: ch, handle: ch, network: 'net' }, message: { id: `${ch}-${nowMs}` }, source: { type: 'test' } })));
+      sent += channels.length;
+    }
+    await until(() => analyzer.stats.channel.records === sent && analyzer.stats.network.records === sent, 'events analysed');
+  };
+  await advance(26 * 60, ['chan_a', 'chan_b']);
+  await analyzer.tick();
+  // chan_a goes quiet; chan_b keeps posting. The tick that finds chan_a silent cannot write.
+  await advance(150, ['chan_b']);
+  ctl.down = true;
+  let waiting: number[] = [];
+  try {
+    assert.equal(await analyzer.tick(), false, 'a partition\'s tick failed');
+    assert.ok(ctl.failed > 0);
+    waiting = [analyzer.stats.channel.unwritten, analyzer.stats.network.unwritten];
+    assert.deepEqual(await store.findings('gap', { open: true }), []);
+  } finally {
+    ctl.down = false;
+  }
+  nowMs += MIN;
+  assert.equal(await analyzer.tick(), true);
+  assert.deepEqual((await store.findings('gap', { open: true })).map((g) => [g.scope, g.subject]), [['channel', 'chan_a']]);
+  // Found once, at the failed tick: only that tick's write had them.
+  const changes = await store.findings('status_change', { subject: 'chan_a', limit: 100 });
+  assert.ok(changes.some((c) => c.to === 'silent'), `chan_a's change to silent stored: ${JSON.stringify(changes.map((c) => c.to))}`);
+  assert.equal((await store.findings('status_alert', { subject: 'chan_a', limit: 100 })).length, 1, 'its silence alert stored');
+  assert.ok(waiting.every((n) => n > 0), `both stages' findings waited to be written (the gauge): ${waiting}`);
+  assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
+  await stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});
+
+test('finish(): a write that fails leaves the findings with the partition and throws; finish() again stores them all', async () => {
+  const name = 'timeline-2015-takedown';
+  const w = world({ mode: 'replay', idleSecs: 3600, retries: 1 });
+  const store = await DuckDbStore.open(w.dir);
+  const ctl = flaky(store);
+  const analyzer = w.make(store);
+  const sub = await analyzer.start();
+  const records = lines(`${name}.jsonl`);
+  await (await w.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
+  await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
+  await sub.stop();
+  ctl.down = true;
+  await assert.rejects(analyzer.finish(), /not stored yet/);
+  const waiting = analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten;
+  assert.equal(analyzer.stats.network.flushed, 0);
+  ctl.down = false;
+  await analyzer.finish();
+  await assertExpectedFindings(store, name);
+  assert.ok(waiting > 0, 'the flush\'s findings waited to be written (the gauge)');
+  assert.equal(analyzer.stats.channel.unwritten + analyzer.stats.network.unwritten, 0);
+  assert.equal(analyzer.stats.network.flushed, 1, 'counted once stored');
+  await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });

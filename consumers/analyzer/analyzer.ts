@@ -43,6 +43,17 @@ export interface AnalyzerStats {
   collectorStatus: number;
   /** Network stage: copies the channel stage forwarded again after a crash, dropped by source offset (within `records`). */
   resent: number;
+  /**
+   * Partitions whose held-back tail was analysed and its findings stored: the end of a replay so
+   * far (idle and analysed to the end of its topic), or `finish()`.
+   */
+  flushed: number;
+  /**
+   * Findings (and status documents) waiting to be written (a gauge): a tick's or `finish()`'s
+   * write failed after its retries; kept with their partition's state and written first by its
+   * next write, before any save of it.
+   */
+  unwritten: number;
 }
 
 export interface AnalyzerDeps {
@@ -129,6 +140,17 @@ interface PartitionState {
   /** Wall clock of the last batch, and whether the replay's held-back tail was analysed since. */
   lastBatchAtMs: number;
   flushed: boolean;
+  /** The flush's findings are among `unwritten`: counted in stats.flushed once they are stored. */
+  flushUnwritten: boolean;
+  /**
+   * Findings of a tick (or finish) whose write failed: the state has moved on (a silence opened,
+   * a flush done, merged events released), so nothing would find them again. Written first by the
+   * partition's next write, and before any save: a snapshot is never ahead of the findings stored.
+   * A state dropped loses them with itself, rightly: it is restored from its last snapshot, which
+   * predates them, so the tick or flush that found them is done again (a live tick at the new
+   * clock, a replay's flush once idle, the merge's events released again).
+   */
+  unwritten: FindingDoc[];
 }
 
 interface Waiting {
@@ -142,6 +164,13 @@ interface Waiting {
 const MIN_TICK_SPACING_MS = 50;
 
 const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt(than);
+
+/** One document per type and id, the last version of each: written in one go, an older version must not land after a newer one (a retry writes only the failed ones). */
+function latestById(docs: readonly FindingDoc[]): FindingDoc[] {
+  const latest = new Map<string, FindingDoc>();
+  for (const d of docs) latest.set(`${d.type}\u001f${d.id}`, d);
+  return [...latest.values()];
+}
 
 /**
  * One stage of the live analyzer (see stages.ts): per partition of its topic a detector state,
@@ -278,19 +307,28 @@ class Stage {
     if (!p) return;
     p.state = state;
     if (p.merge) p.merge.pending = [];
+    // The pass stored the findings of everything the state had seen, corrected: the old state's
+    // unwritten ones would overwrite them with uncorrected versions.
+    p.unwritten = [];
+    p.flushUnwritten = false;
+    this.countUnwritten();
     await this.save(p);
   }
 
   /** The partition's state saved at the offset it covers (ahead of the commit is safe: covered records are skipped). */
   private async save(p: PartitionState): Promise<void> {
-    const snapshot: Snapshot = {
-      key: p.key,
-      offset: p.lastOffset,
-      owner: this.deps.options.instanceId,
-      state: await encodeStageState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
-      savedAt: new Date(this.now()).toISOString(),
-    };
+    let snapshot: Snapshot;
     try {
+      // Findings a failed tick left unwritten first: else the snapshot would be ahead of them, and
+      // a restore from it would never find them again.
+      await this.write(p, []);
+      snapshot = {
+        key: p.key,
+        offset: p.lastOffset,
+        owner: this.deps.options.instanceId,
+        state: await encodeStageState({ state: analyzer.saved(p.state), merge: p.merge, status: p.status }),
+        savedAt: new Date(this.now()).toISOString(),
+      };
       await retry(() => this.deps.snapshots.save(snapshot), this.retryOptions);
     } catch (err) {
       // The transport delivers the waiting batches again from the last commit. They were handled
@@ -320,6 +358,8 @@ class Stage {
     const p = this.partitions.get(partition);
     if (!p) return;
     this.partitions.delete(partition);
+    // Its unwritten findings go with it: the snapshot it is restored from predates them (PartitionState.unwritten).
+    if (p.unwritten.length) this.countUnwritten();
     this.settle(p, new TidewatchError(ErrorCode.STORE_FAILED, `analyzer: ${this.name} stage state of partition ${partition} not saved (${why})`, { retriable: true }));
   }
 
@@ -374,7 +414,7 @@ class Stage {
     const status = this.name === 'network' ? (saved.status ?? this.initStatus()) : null;
     // Messages read in the zone configured now, not the one the snapshot was taken under.
     if (status) status.display = this.deps.display ?? DEFAULT_DISPLAY;
-    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, savedOffset: s.offset, savedOwner: s.owner, savedAtMs: Date.now(), waiting: null, lastBatchAtMs: this.now(), flushed: false };
+    return { key: s.key, state: saved.state, merge: saved.merge, status, watchListVersion: -1, lastOffset: s.offset, savedOffset: s.offset, savedOwner: s.owner, savedAtMs: Date.now(), waiting: null, lastBatchAtMs: this.now(), flushed: false, flushUnwritten: false, unwritten: [] };
   }
 
   private now(): number {
@@ -476,6 +516,8 @@ class Stage {
           waiting: null,
           lastBatchAtMs: this.now(),
           flushed: false,
+          flushUnwritten: false,
+          unwritten: [],
         };
     this.partitions.set(batch.partition, p);
     return p;
@@ -551,7 +593,7 @@ class Stage {
         }
         const current = p.status && replay ? this.changedStatusDocs(p.status) : [];
         const docs = [...found.values(), ...this.statusDocs(status), ...current];
-        await this.write(docs, batch);
+        await this.write(p, docs, batch);
         if (docs.length) this.wroteSinceCheckpoint = true;
         found.clear();
         status.length = 0;
@@ -703,53 +745,93 @@ class Stage {
     return own !== undefined && BigInt(own.end) <= BigInt(p.lastOffset) + 1n;
   }
 
-  /** Upsert findings by id, each detector's stamped with the analysis that made it; retriable failures are retried, then the batch is given back. */
-  private async write(docs: FindingDoc[], batch?: Batch, refresh = false): Promise<void> {
-    if (docs.length === 0) return;
-    const findings = docs.map((d) => (DETECTOR_TYPE_SET.has(d.type) ? { ...d, analysis: this.analysis } as FindingDoc : d));
+  /**
+   * Upsert the partition's findings by id, after those a failed write left (PartitionState.unwritten),
+   * each detector's stamped with the analysis that made it; retriable failures are retried. What is
+   * still not stored then stays unwritten with the partition (a batch's: dropped with the state, as
+   * the batch is delivered again) and the error is thrown.
+   */
+  private async write(p: PartitionState, docs: FindingDoc[], batch?: Batch, refresh = false): Promise<void> {
+    const all = p.unwritten.length ? latestById([...p.unwritten, ...docs]) : docs;
+    if (all.length === 0) return this.written(p);
+    const findings = all.map((d) => (DETECTOR_TYPE_SET.has(d.type) ? { ...d, analysis: this.analysis } as FindingDoc : d));
     const { store, log } = this.deps;
     let pending = findings;
-    await retry(async () => {
-      const results = await store.writeFindings(pending, { refresh });
-      const again: FindingDoc[] = [];
-      results.forEach((res, i) => {
-        if (res.status === 'written') this.stats.findingsWritten++;
-        else if (res.retriable) again.push(pending[i]!);
-        else {
-          // A finding the store refuses for good is a mapping bug: blocking the stream on it would
-          // stop every other finding too, so it is logged loudly and counted instead.
-          this.stats.findingsRejected++;
-          log.error({ stage: this.name, id: res.id, code: res.code, reason: res.reason }, 'finding rejected by the store');
+    try {
+      await retry(async () => {
+        const results = await store.writeFindings(pending, { refresh });
+        const again: FindingDoc[] = [];
+        results.forEach((res, i) => {
+          if (res.status === 'written') this.stats.findingsWritten++;
+          else if (res.retriable) again.push(pending[i]!);
+          else {
+            // A finding the store refuses for good is a mapping bug: blocking the stream on it would
+            // stop every other finding too, so it is logged loudly and counted instead.
+            this.stats.findingsRejected++;
+            log.error({ stage: this.name, id: res.id, code: res.code, reason: res.reason }, 'finding rejected by the store');
+          }
+        });
+        if (again.length) {
+          pending = again;
+          batch?.heartbeat().catch(() => {});
+          throw new TidewatchError(ErrorCode.STORE_FAILED, `${again.length} finding(s) not stored yet`, { retriable: true });
         }
-      });
-      if (again.length) {
-        pending = again;
-        batch?.heartbeat().catch(() => {});
-        throw new TidewatchError(ErrorCode.STORE_FAILED, `${again.length} finding(s) not stored yet`, { retriable: true });
-      }
-    }, this.retryOptions);
+      }, this.retryOptions);
+    } catch (err) {
+      p.unwritten = pending;
+      this.countUnwritten();
+      throw err;
+    }
+    this.written(p);
+  }
+
+  /** Everything found in `p` is stored: nothing waits, and a flush is counted. */
+  private written(p: PartitionState): void {
+    if (p.unwritten.length) {
+      p.unwritten = [];
+      this.countUnwritten();
+    }
+    if (p.flushUnwritten) {
+      p.flushUnwritten = false;
+      this.stats.flushed++;
+    }
+  }
+
+  /** stats.unwritten: the findings waiting in the states held here. */
+  private countUnwritten(): void {
+    let n = 0;
+    for (const p of this.partitions.values()) n += p.unwritten.length;
+    this.stats.unwritten = n;
   }
 
   /**
    * End of input (an import on the embedded default): release what the merge and the allowed
    * lateness still hold, flush the core, store the findings. No wall clock has to pass idle first.
+   * A failed write leaves the findings with the partition and throws; finish() again writes them.
    */
   async finish(): Promise<void> {
     for (const partition of [...this.partitions.keys()]) {
       await this.exclusive(partition, async () => {
         const p = this.partitions.get(partition);
-        if (!p || p.flushed) return;
-        // The batches waiting for a save are committed now, with the state before its flush (as every snapshot is).
-        if (p.waiting) await this.save(p);
-        const found: Finding[] = [];
-        const status: StatusOutput[] = [];
-        if (p.merge) for (const e of release(p.merge, Number.POSITIVE_INFINITY, 0, Number.POSITIVE_INFINITY)) found.push(...this.step(p, e, status));
-        found.push(...analyzer.flush(p.state));
-        p.flushed = true;
-        const docs: FindingDoc[] = [...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status)];
-        // The status core at the end of the input's clock (its quiet/silent wait for the lateness: see its README).
-        if (p.status && p.state.maxSeenMs >= 0) docs.push(...(await this.tickStatus(p, p.state.maxSeenMs)));
-        await this.write(docs);
+        if (!p) return;
+        const docs: FindingDoc[] = [];
+        if (!p.flushed) {
+          // The batches waiting for a save are committed now, with the state before its flush (as every snapshot is).
+          if (p.waiting) await this.save(p);
+          const found: Finding[] = [];
+          const status: StatusOutput[] = [];
+          if (p.merge) for (const e of release(p.merge, Number.POSITIVE_INFINITY, 0, Number.POSITIVE_INFINITY)) found.push(...this.step(p, e, status));
+          found.push(...analyzer.flush(p.state));
+          p.flushed = p.flushUnwritten = true;
+          docs.push(...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status));
+          // The status core at the end of the input's clock (its quiet/silent wait for the lateness: see its README).
+          if (p.status && p.state.maxSeenMs >= 0) docs.push(...(await this.tickStatus(p, p.state.maxSeenMs)));
+        }
+        await this.write(p, docs).catch((err: unknown) => {
+          this.statusWritten.clear();
+          this.deps.log.warn({ stage: this.name, partition, unwritten: p.unwritten.length, err: errorMessage(err) }, 'analyzer: findings at the end of the input not stored; finish() again writes them');
+          throw err;
+        });
       });
     }
   }
@@ -843,7 +925,7 @@ class Stage {
               // source): what the allowed lateness held back is due. The quiet wait only spares a
               // replay still being produced from judging its tail too early.
               found.push(...analyzer.flush(p.state));
-              p.flushed = true;
+              p.flushed = p.flushUnwritten = true;
             }
             const docs: FindingDoc[] = [...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status)];
             if (p.status) {
@@ -853,13 +935,15 @@ class Stage {
             }
             this.stats.ticks++;
             // A silence just opened: refreshed (a tick's writes are few) so an alert rule sees it at once.
-            await this.write(docs, undefined, due).catch((err: unknown) => {
+            // What fails stays with the partition (PartitionState.unwritten): the state has moved on.
+            await this.write(p, docs, undefined, due).catch((err: unknown) => {
               this.statusWritten.clear();
               throw err;
             });
           }).catch((err) => {
             judgedAll = false;
-            this.deps.log.warn({ stage: this.name, partition, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again');
+            const unwritten = this.partitions.get(partition)?.unwritten.length ?? 0;
+            this.deps.log.warn({ stage: this.name, partition, unwritten, err: errorMessage(err) }, 'analyzer tick failed; next tick tries again');
           }),
         ),
       );
@@ -902,7 +986,7 @@ export class Analyzer {
   private correctedAtMs = -Infinity;
 
   constructor(private readonly deps: AnalyzerDeps) {
-    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0 });
+    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0, flushed: 0, unwritten: 0 });
     this.stats = { channel: zero(), network: zero() };
     const o = deps.options;
     const handoff = new ForwardedEvents();

@@ -373,6 +373,18 @@ function resizeRing(st: AnalyzerState, capacity: number): void {
 }
 
 /**
+ * The ring's entries from the oldest, without spare room: what a snapshot saves. Copied out, so the
+ * live ring keeps its capacity and lookup (shrinking it at every save made the next event grow it
+ * again, re-hashing up to dedupMaxIds ids).
+ */
+function ringFromOldest(st: AnalyzerState): Pick<AnalyzerState, 'recentOrder' | 'recentTimes' | 'recentHead'> {
+  const { recentOrder: order, recentTimes: times, recentHead: head, recentCount: count } = st;
+  const untilWrap = Math.min(count, order.length - head);
+  const from = <T>(a: T[]): T[] => (untilWrap === count ? a.slice(head, head + count) : a.slice(head).concat(a.slice(0, count - untilWrap)));
+  return { recentOrder: from(order), recentTimes: from(times), recentHead: 0 };
+}
+
+/**
  * A state of all findings narrowed to those of `scope` (a snapshot saved before scopes existed,
  * restored for one stage; a re-analysis's state handed to one): what the other scope needed is
  * dropped, leaving the state a run of that scope alone would have had.
@@ -505,7 +517,6 @@ export const analyzer = {
   saved(st: AnalyzerState): AnalyzerState {
     compactGaps(st.gaps);
     compactSpikes(st.spikes);
-    resizeRing(st, st.recentCount);
     const ix = (st as Indexed)[INDEX];
     if (ix !== undefined) {
       // The gap slots moved.
@@ -513,7 +524,7 @@ export const analyzer = {
       ix.channels.fill(GAP_CELL, 0);
     }
     const end = st.bufferEnd!;
-    return { ...st, recentIds: undefined as unknown as RecentIds, bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };
+    return { ...st, recentIds: undefined as unknown as RecentIds, ...ringFromOldest(st), bufferTimes: st.bufferTimes.slice(st.head, end), bufferEvents: st.bufferEvents.slice(st.head, end), head: 0, bufferEnd: undefined };
   },
 
   /**
