@@ -85,7 +85,7 @@ export interface TwoInstanceFigures {
   /** Records each stage analysed in each instance (re-analysed ones after a rebalance count again), and the partitions each held. */
   instances: { name: string; channel: number; network: number; skipped: number; restored: number; assignments: string[] }[];
   findingsStored: number;
-  /** Findings of one run missing from the other, by index and id (status changes' wall-clock stamps as such). */
+  /** Findings of one run missing from the other, by index and id. */
   findingsOnlyInOne: number;
   findingsOnlyInTwo: number;
 }
@@ -197,14 +197,14 @@ export async function openInstance(config: ReturnType<typeof analyzerConfig>, in
   };
 }
 
-/** Every finding's index (without the prefix) and id; a status change's wall-clock stamp (a replay's status core starts at the wall clock) as such. */
-async function findingIds(client: Client, prefix: string, sinceMs: number): Promise<Set<string>> {
+/** Every finding's index (without the prefix) and id. */
+async function findingIds(client: Client, prefix: string): Promise<Set<string>> {
   const index = [...new Set(Object.values(FINDING_INDEX))].map((i) => `${prefix}-${i}`).join(',');
   await client.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true });
   const res = await client.search({ index, size: 10_000, _source: false, track_total_hits: true, ignore_unavailable: true, allow_no_indices: true });
   const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? 0);
   if (total > res.hits.hits.length) throw new Error(`analyzer bench: ${total} findings, more than one page: compare them by count`);
-  return new Set(res.hits.hits.map((h) => `${h._index.slice(prefix.length + 1)}/${h._id!.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, (t) => (Date.parse(t) >= sinceMs ? 'wall clock' : t))}`));
+  return new Set(res.hits.hits.map((h) => `${h._index.slice(prefix.length + 1)}/${h._id!}`));
 }
 
 export async function benchAnalyzer(
@@ -212,7 +212,6 @@ export async function benchAnalyzer(
   events: readonly ActivityEvent[],
   opts: { run: string; profileTo?: string | undefined },
 ): Promise<AnalyzerFigures & { two: TwoInstanceFigures }> {
-  const benchStartMs = Date.now();
   const config = analyzerConfig(engines, opts.run, 'one');
   const configTwo = analyzerConfig(engines, opts.run, 'two');
   const topic = config.kafka!.topic;
@@ -248,7 +247,7 @@ export async function benchAnalyzer(
       throw new Error(`analyzer bench: invalid or rejected records ${JSON.stringify(analyzer.stats)}`);
     }
 
-    const twoFigures = await benchTwoInstances(engines, opts.run, n, await findingIds(client, prefix, benchStartMs), benchStartMs);
+    const twoFigures = await benchTwoInstances(engines, opts.run, n, await findingIds(client, prefix));
     return {
       events: n,
       bothSteadyPerSec: n / ((end - first) / 1000),
@@ -299,7 +298,6 @@ async function benchTwoInstances(
   run: string,
   n: number,
   oneIds: Set<string>,
-  benchStartMs: number,
 ): Promise<TwoInstanceFigures> {
   const config = analyzerConfig(engines, run, 'two');
   const taken = new Map<number, bigint>();
@@ -364,7 +362,7 @@ async function benchTwoInstances(
     await stats;
     if ((await exited) !== 0) throw new Error('analyzer bench: the second instance did not stop cleanly');
     await hooked.store.refresh();
-    const twoIds = await findingIds(hooked.client, config.elasticsearch!.indexPrefix, benchStartMs);
+    const twoIds = await findingIds(hooked.client, config.elasticsearch!.indexPrefix);
     const hereMs = (cpu.user + cpu.system) / 1000;
     const per = (ms: number) => ms / (n / 1000);
     const instance = (name: string, s: Analyzer['stats'], a: string[]) => ({

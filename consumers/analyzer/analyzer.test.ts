@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyticsOptions, analyzer as core, buildReport, type AnalyticsOptionsInput, type AnalyzerState, type Finding } from '../../pipeline/analytics/index.ts';
-import { buildEvent } from '../../pipeline/events/index.ts';
+import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
 import { STATUS_RECORD_KEY } from '../../pipeline/watch/status.ts';
 import { watchListSchema, type WatchList } from '../../pipeline/watch/watch-list.ts';
@@ -365,6 +365,48 @@ test('live fail-over: another instance takes over the partitions of one that sto
   assert.equal(two.stats.channel.records, 0, 'no record was delivered to the second instance');
   await subTwo.stop();
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});
+
+test('replay with no clock injected (`run analyzer --replay`): the status core runs on the events\' clock; a member silent twice keeps both in its history; two runs store the same status documents', async () => {
+  const HOUR = 3_600_000;
+  const day0 = Date.parse('2019-05-01T00:00:00Z');
+  const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
+  // chan_b posts every hour for 12 days; chan_a too, but for two 3-day silences (days 2-5 and 7-10).
+  const events: ActivityEvent[] = [];
+  for (let h = 0; h < 12 * 24; h++) {
+    const at = day0 + h * HOUR;
+    events.push(buildEvent({ timestamp: at, action: 'post', channel: { id: 'b', handle: 'chan_b', network: 'net' }, message: { id: String(h) }, source: { type: 'test' } }));
+    const day = h / 24;
+    if ((day >= 2 && day < 5) || (day >= 7 && day < 10)) continue;
+    events.push(buildEvent({ timestamp: at, action: 'post', channel: { id: 'a', handle: 'chan_a', network: 'net' }, message: { id: String(h) }, source: { type: 'test' } }));
+  }
+  const lastMs = day0 + (12 * 24 - 1) * HOUR;
+  const run = async () => {
+    const w = world({ mode: 'replay', analytics: { gaps: { warmupDays: 0, warmupEvents: 1 } } });
+    const store = await DuckDbStore.open(w.dir);
+    const analyzer = w.make(store, 'one', watchList);
+    const sub = await analyzer.start();
+    await (await w.transport.publisher()).publish(events);
+    await until(() => analyzer.stats.network.records === events.length, 'the network stage to analyse every event');
+    await analyzer.finish();
+    await sub.stop();
+    const changes = await store.findings('status_change', { limit: 1_000 });
+    const alerts = await store.findings('status_alert', { limit: 1_000 });
+    const docs = (await store.findings('status', { limit: 100 })).map(({ updatedAt: _, ...d }) => d);
+    await Promise.all([w.transport.close(), w.network.close(), store.close()]);
+    const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((x, y) => x.id.localeCompare(y.id));
+    return { changes: byId(changes), alerts: byId(alerts), docs: byId(docs) };
+  };
+  const first = await run();
+  for (const c of first.changes) assert.ok(Date.parse(c.at) >= day0 && Date.parse(c.at) <= lastMs, `change ${c.id} at an event time`);
+  for (const d of first.docs) assert.ok(Date.parse(d.since) >= day0 && Date.parse(d.since) <= lastMs, `${d.subject} since an event time (${d.since})`);
+  // Both silences and both returns are on record, each a change of its own.
+  const history = first.changes.filter((c) => c.subject === 'chan_a').sort((x, y) => x.at.localeCompare(y.at));
+  assert.deepEqual(history.filter((c) => c.to === 'silent' || c.from === 'silent').map((c) => `${c.from}->${c.to}`), ['quiet->silent', 'silent->active', 'quiet->silent', 'silent->active'], history.map((c) => c.id).join(', '));
+  assert.ok(Date.parse(history.find((c) => c.to === 'silent')!.at) < day0 + 5 * 24 * HOUR, 'the first silence decided during it');
+  assert.equal(first.alerts.filter((a) => a.kind === 'silence' && a.subject === 'chan_a').length, 2, 'two silence episodes');
+  assert.ok(first.docs.every((d) => d.status === 'active'), 'both active at the end');
+  assert.deepEqual(await run(), first, 'the same changes, alerts and status documents from the same data');
 });
 
 test('live: the network stage keeps the watch-list status: collector records observed, overrides applied, documents in the store, state in the snapshot', async () => {

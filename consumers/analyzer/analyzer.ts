@@ -163,6 +163,15 @@ interface Waiting {
 /** Deadline ticks come at least this long after the previous tick: many thresholds due together share one. */
 const MIN_TICK_SPACING_MS = 50;
 
+/**
+ * A replay on the events' clock ticks the status core each time the events pass another hour:
+ * where batches end depends on the transport's timing, so ticking there would decide (and stamp)
+ * the same change at other times in another run, and a replay read in one batch would decide no
+ * quiet or silent spell before its end. An hour is well within a silence (gaps.floorHours) and
+ * costs one scan of the members per hour of history.
+ */
+const STATUS_REPLAY_TICK_MS = 3_600_000;
+
 const newer = (offset: string, than: string): boolean => BigInt(offset) > BigInt(than);
 
 /** One document per type and id, the last version of each: written in one go, an older version must not land after a newer one (a retry writes only the failed ones). */
@@ -421,13 +430,28 @@ class Stage {
     return (this.deps.now ?? Date.now)();
   }
 
+  /**
+   * A replay with no clock injected (`run analyzer --replay`) has only the events' clock: the
+   * status core starts at its first input, not at the wall clock of this call (which would stamp
+   * every change of historical data with it). The demo and import inject the replay's clock.
+   */
   private initStatus(): StatusState {
-    return statusCore.init(this.deps.analytics, this.watchList, this.now(), this.deps.display);
+    return statusCore.init(this.deps.analytics, this.watchList, this.eventClock ? null : this.now(), this.deps.display);
+  }
+
+  private get eventClock(): boolean {
+    return this.deps.options.mode === 'replay' && this.deps.now === undefined;
   }
 
   /** An event for both cores; the status core only gets events the analytics core has not seen (its duplicate filter). */
   private step(p: PartitionState, event: ActivityEvent, status: StatusOutput[]): readonly Finding[] {
-    if (p.status && !p.state.recentIds.has(event.event.id)) status.push(statusCore.step(p.status, event));
+    if (p.status && !p.state.recentIds.has(event.event.id)) {
+      if (this.eventClock && p.status.nowMs !== null) {
+        const hourMs = Math.floor(Date.parse(event['@timestamp']) / STATUS_REPLAY_TICK_MS) * STATUS_REPLAY_TICK_MS;
+        if (hourMs > p.status.nowMs) status.push(statusCore.tick(p.status, hourMs));
+      }
+      status.push(statusCore.step(p.status, event));
+    }
     return analyzer.step(p.state, event);
   }
 
@@ -589,7 +613,8 @@ class Stage {
       const settle = async () => {
         if (replay) {
           keep(analyzer.tick(p.state, p.state.maxSeenMs));
-          if (p.status && p.state.maxSeenMs >= 0) status.push(statusCore.tick(p.status, p.state.maxSeenMs));
+          // On the events' clock the status core is ticked as they pass each hour (step).
+          if (p.status && p.state.maxSeenMs >= 0 && !this.eventClock) status.push(statusCore.tick(p.status, p.state.maxSeenMs));
         }
         const current = p.status && replay ? this.changedStatusDocs(p.status) : [];
         const docs = [...found.values(), ...this.statusDocs(status), ...current];

@@ -28,7 +28,8 @@ import type { Status, StatusAlertDoc, StatusChangeDoc, StatusDoc, StatusOutput, 
  * (redelivered, reordered) never undoes a newer one.
  *
  * Pure: the clock comes in as arguments (`tick`, the collector's `at`). The state is plain data
- * plus Maps (like the analyzer's): `snapshot`/`restore` turn it into JSON and back.
+ * plus Maps (like the analyzer's): `snapshot`/`restore` turn it into JSON and back. A replay runs
+ * it on the events' clock: `init` with no time, and the clock starts at its first input.
  */
 interface Member {
   handle: string;
@@ -90,8 +91,11 @@ export interface StatusState {
   networkAlerts: Map<string, StatusAlertDoc>;
   /** Every open episode by id (silences and sources), so closing re-emits the same document. */
   episodes: Map<string, StatusAlertDoc>;
-  /** The latest clock seen (ticks, collector updates). */
-  nowMs: number;
+  /**
+   * The latest clock seen (ticks, collector updates); null until the first input of a state
+   * created with no time (a replay: its clock is the events', unknown before the first).
+   */
+  nowMs: number | null;
 }
 
 interface Judged {
@@ -387,21 +391,34 @@ function applyWatchList(st: StatusState, list: WatchList, nowMs: number, out: St
   checkNetworks(st, touched, nowMs, out);
 }
 
+/**
+ * The clock at an input of time `t`: never backwards. A clock not started yet starts at `t`, and
+ * the watch list's members, added by init before any time was known, are stamped with it.
+ */
+function advance(st: StatusState, t: number): number {
+  if (st.nowMs === null) {
+    for (const m of st.members.values()) m.addedMs = m.sinceMs = t;
+  }
+  st.nowMs = Math.max(st.nowMs ?? t, t);
+  return st.nowMs;
+}
+
 export const statusCore = {
-  init(options: AnalyticsOptions, watchList: WatchList, nowMs: number, display: DisplayOptions = DEFAULT_DISPLAY): StatusState {
+  /** `nowMs` null: the clock starts at the first input (a replay's, on the events' clock). */
+  init(options: AnalyticsOptions, watchList: WatchList, nowMs: number | null, display: DisplayOptions = DEFAULT_DISPLAY): StatusState {
     const st: StatusState = {
       options, display, gaps: gapsDetector.init(options), members: new Map(), collectors: new Map(), networks: new Map(),
       networkAlerts: new Map(), episodes: new Map(), nowMs,
     };
-    applyWatchList(st, watchList, nowMs, newOutput());
+    // No member has a status change or an alert yet, so nothing is stamped before the clock starts (advance).
+    applyWatchList(st, watchList, nowMs ?? -1, newOutput());
     return st;
   },
 
   /** A new watch list: members not on it are kept as discovered (their alerts end quietly). */
   setWatchList(st: StatusState, watchList: WatchList, nowMs: number): StatusOutput {
-    st.nowMs = Math.max(st.nowMs, nowMs);
     const out = newOutput();
-    applyWatchList(st, watchList, st.nowMs, out);
+    applyWatchList(st, watchList, advance(st, nowMs), out);
     return out;
   },
 
@@ -409,6 +426,8 @@ export const statusCore = {
   step(st: StatusState, event: ActivityEvent): StatusOutput {
     const out = newOutput();
     const t = parseTimeMs(event['@timestamp']);
+    // Only a clock not started moves here: an event's time is its own, the clock is the ticks'.
+    if (st.nowMs === null) advance(st, t);
     const m = memberOfEvent(st, event, t);
     const action = event.event.action;
     const takedown = action === 'channel_banned' || action === 'channel_deleted';
@@ -416,7 +435,7 @@ export const statusCore = {
     // cadence too.
     if (takedown && t < (m.bornMs ?? -Infinity)) return out;
     gapsDetector.step(st.gaps, event, t);
-    const nowMs = Math.max(st.nowMs, t);
+    const nowMs = Math.max(st.nowMs!, t);
     if (takedown) {
       if (m.gone === null || t < m.gone.atMs) m.gone = { atMs: t, reason: `${action === 'channel_banned' ? 'banned' : 'deleted'} at ${when(st, t)}` };
     } else if (action === 'channel_created' && m.gone !== null && t > m.gone.atMs) {
@@ -447,7 +466,7 @@ export const statusCore = {
   observe(st: StatusState, update: CollectorStatusUpdate): StatusOutput {
     const out = newOutput();
     const at = Date.parse(update.at);
-    st.nowMs = Math.max(st.nowMs, at);
+    const nowMs = advance(st, at);
     const c = collectorOf(st, update.collector);
     if (update.type === 'heartbeat') {
       c.source = update.source;
@@ -476,8 +495,8 @@ export const statusCore = {
       m.blind = null;
       m.gone ??= { atMs: at, reason: `gone (collector ${update.collector}): ${update.reason}` };
     }
-    settle(st, m, st.nowMs, out, { evidence: true });
-    if (m.network !== null) checkNetworks(st, [m.network], st.nowMs, out);
+    settle(st, m, nowMs, out, { evidence: true });
+    if (m.network !== null) checkNetworks(st, [m.network], nowMs, out);
     return out;
   },
 
@@ -485,6 +504,8 @@ export const statusCore = {
   override(st: StatusState, doc: StatusOverrideDoc): StatusOutput {
     const out = newOutput();
     const atMs = Date.parse(doc.at);
+    // As in step: the override's time is its own; only a clock not started moves here.
+    if (st.nowMs === null) advance(st, atMs);
     const handle = keyOfHandle(doc.subject);
     let m = st.members.get(handle);
     if (m === undefined) {
@@ -496,7 +517,7 @@ export const statusCore = {
     const next = nextOverride(m.override, doc);
     if (next === undefined) return out;
     m.override = next;
-    const nowMs = Math.max(st.nowMs, atMs);
+    const nowMs = Math.max(st.nowMs!, atMs);
     settle(st, m, nowMs, out, { by: doc.by, ...(m.override === null ? { note: `${doc.action} by ${doc.by}: ${doc.reason}` } : {}) });
     if (m.network !== null) checkNetworks(st, [m.network], nowMs, out);
     return out;
@@ -505,8 +526,7 @@ export const statusCore = {
   /** The clock: stalled collectors, expired mutes, quiet and silent as the watermarks pass, alerts. */
   tick(st: StatusState, nowMs: number): StatusOutput {
     const out = newOutput();
-    st.nowMs = Math.max(st.nowMs, nowMs);
-    const now = st.nowMs;
+    const now = advance(st, nowMs);
     const staleMs = st.options.status.heartbeatStaleSecs * 1000;
     for (const [name, c] of st.collectors) {
       if (c.stalled || c.lastHeartbeatMs < 0 || now - c.lastHeartbeatMs <= staleMs) continue;
@@ -533,8 +553,12 @@ export const statusCore = {
     return out;
   },
 
-  /** The status document of every member, for the store (one per member, updated in place). */
+  /**
+   * The status document of every member, for the store (one per member, updated in place). None
+   * before the clock has started: nothing is known yet, not even since when.
+   */
   docs(st: StatusState): StatusDoc[] {
+    if (st.nowMs === null) return [];
     const updatedAt = isoOf(st.nowMs);
     return [...st.members.values()].map((m) => ({
       type: 'status',

@@ -209,3 +209,27 @@ test('status view: overrides apply the moment they are recorded; unmute never en
   const later = statusView(watchList, [doc('alpha_one', 'silent')], log, new Map(), ms('2024-03-03T00:00:00Z'), 'UTC');
   assert.equal(later[0]!.status, 'silent');
 });
+
+test('status: a state created with no time (a replay) starts its clock at its first input, stamping the watch list with it; a state with a clock restores it', () => {
+  const watchList = parseWatchList(JSON.stringify([{ handle: 'alpha_one', network: 'alpha' }, 'beta_two']), 'test');
+  const options = analyticsOptions({ gaps: { warmupDays: 0, warmupEvents: 1 } });
+  const st = statusCore.init(options, watchList, null);
+  assert.deepEqual(statusCore.docs(st), [], 'no documents before any time is known');
+  const first = '2019-05-01T10:00:00.000Z';
+  const post = buildEvent({ timestamp: ms(first), action: 'post', channel: { id: 'tg:alpha_one', handle: 'alpha_one', network: 'alpha' }, message: { id: '1' }, source: { type: 'test' } });
+  const out = statusCore.step(statusCore.restore(statusCore.snapshot(st)), post);
+  assert.deepEqual(out.changes.map((c) => c.id), [`alpha_one:${first}:active`]);
+  const again = statusCore.restore(statusCore.snapshot(st));
+  statusCore.step(again, post);
+  assert.deepEqual(statusCore.docs(again).map((d) => [d.subject, d.status, d.since, d.updatedAt]), [
+    ['alpha_one', 'active', first, first],
+    ['beta_two', 'unknown', first, first],
+  ]);
+  // A state saved with a clock (any before this change) keeps it: the clock never goes back.
+  const live = statusCore.restore(statusCore.snapshot(statusCore.init(options, watchList, ms('2026-03-01T00:00:00Z'))));
+  statusCore.step(live, post);
+  assert.deepEqual(statusCore.docs(live).map((d) => [d.subject, d.updatedAt]), [
+    ['alpha_one', '2026-03-01T00:00:00.000Z'],
+    ['beta_two', '2026-03-01T00:00:00.000Z'],
+  ]);
+});
