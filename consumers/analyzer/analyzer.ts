@@ -2,6 +2,7 @@ import { analyzer, type AnalyzerState } from '../../pipeline/analytics/analyzer.
 import { BUNDLED_CATALOGUE, type PlatformCatalogue } from '../../pipeline/analytics/links.ts';
 import type { AnalyticsOptions } from '../../pipeline/analytics/options.ts';
 import type { Finding } from '../../pipeline/analytics/types.ts';
+import { parseTimeMs } from '../../pipeline/analytics/time.ts';
 import { statusCore, type StatusOutput, type StatusState } from '../../pipeline/analytics/status/index.ts';
 import { parseStatusRecord, STATUS_RECORD_KEY } from '../../pipeline/watch/status.ts';
 import type { WatchList } from '../../pipeline/watch/watch-list.ts';
@@ -447,7 +448,7 @@ class Stage {
   private step(p: PartitionState, event: ActivityEvent, status: StatusOutput[]): readonly Finding[] {
     if (p.status && !p.state.recentIds.has(event.event.id)) {
       if (this.eventClock && p.status.nowMs !== null) {
-        const hourMs = Math.floor(Date.parse(event['@timestamp']) / STATUS_REPLAY_TICK_MS) * STATUS_REPLAY_TICK_MS;
+        const hourMs = Math.floor(parseTimeMs(event['@timestamp']) / STATUS_REPLAY_TICK_MS) * STATUS_REPLAY_TICK_MS;
         if (hourMs > p.status.nowMs) status.push(statusCore.tick(p.status, hourMs));
       }
       status.push(statusCore.step(p.status, event));
