@@ -9,13 +9,9 @@ import { configSchema, type Config } from '../../pipeline/config/index.ts';
 import { buildEvent } from '../../pipeline/events/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
 import { createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
-import { createStore } from '../../pipeline/store/index.ts';
-import type { Store } from '../../pipeline/store/types.ts';
-import { createTransport } from '../../pipeline/transport/index.ts';
-import type { Transport } from '../../pipeline/transport/types.ts';
+import { analyzerOn, openAnalyzerEngines, type AnalyzerEngines } from '../../test/analyzer-engines.ts';
 import { testElasticsearchUrl, testKafkaBrokers, uniqueName } from '../../test/engines.ts';
-import { Analyzer } from './analyzer.ts';
-import { EsSnapshotStore } from './snapshots-es.ts';
+import { until } from '../../test/live-pipeline.ts';
 
 /** The analyzer on real Kafka + Elasticsearch: replay, throughput, and a SIGKILL mid-stream. */
 const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -37,45 +33,13 @@ function configFor(run: string, analyzer: Record<string, unknown> = {}): Config 
   });
 }
 
-interface Running {
-  transport: Transport;
-  network: Transport;
-  store: Store;
-  client: Client;
-}
-const opened: Running[] = [];
+const opened: AnalyzerEngines[] = [];
 let client: Client;
 
-async function open(config: Config): Promise<Running & { snapshots: EsSnapshotStore }> {
-  const c = createEsClient(config.elasticsearch!);
-  const store = await createStore(config);
-  await store.setup();
-  const snapshots = new EsSnapshotStore(c, config.elasticsearch!.indexPrefix);
-  await snapshots.setup();
-  const transport = await createTransport(config);
-  const network = await createTransport({ ...config, kafka: { ...config.kafka!, topic: config.analyzer.networkTopic, partitions: 1 } });
-  await transport.ensureTopics();
-  await network.ensureTopics();
-  const r = { transport, network, store, client: c, snapshots };
+async function open(config: Config): Promise<AnalyzerEngines> {
+  const r = await openAnalyzerEngines(config);
   opened.push(r);
   return r;
-}
-
-function analyzerOn(config: Config, r: Running & { snapshots: EsSnapshotStore }, instanceId = 'in-process'): Analyzer {
-  return new Analyzer({
-    transport: r.transport, network: r.network, sourcePartitions: config.kafka!.partitions, store: r.store, snapshots: r.snapshots,
-    options: { ...config.analyzer, instanceId, storeText: false }, analytics: config.analytics, log,
-  });
-}
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const keyOf = (line: string): string => `telegram:${(JSON.parse(line) as { channel: { id: string } }).channel.id}`;
@@ -86,7 +50,7 @@ before(() => {
 });
 
 after(async () => {
-  for (const r of opened) await Promise.allSettled([r.transport.close(), r.network.close(), r.store.close(), r.client.close()]);
+  for (const r of opened) await r.close();
   await client.indices.delete({ index: `${name}-*` }).catch(() => {});
   await client.indices.deleteIndexTemplate({ name: `${name}-*` }).catch(() => {});
   await client.close();
@@ -96,16 +60,16 @@ after(async () => {
 test('replay on Kafka: the timeline\'s gaps are in the gaps index, channel and network, ids deterministic', async () => {
   const config = configFor('replay');
   const r = await open(config);
-  const analyzer = analyzerOn(config, r);
+  const analyzer = analyzerOn(config, r, log);
   const sub = await analyzer.start();
   const publisher = await r.transport.publisher();
   await publisher.publishRaw(timeline.map((value) => ({ key: keyOf(value), value })));
-  await until(async () => analyzer.stats.channel.records === timeline.length && analyzer.stats.network.records === timeline.length, 'both stages');
+  await until(async () => analyzer.stats.channel.records === timeline.length && analyzer.stats.network.records === timeline.length, 'both stages', 45_000);
   // The replay's held-back tail is analysed once the partitions are idle.
   await until(async () => {
     await r.store.refresh();
     return (await r.store.countFindings('gap')) === expected.gaps.length && (await r.store.findings('gap', { open: true })).length === 0;
-  }, 'the gaps');
+  }, 'the gaps', 45_000);
   await sub.stop();
   const gaps = await r.store.findings('gap', { limit: 100 });
   assert.deepEqual(gaps.map(gapView).sort(), expected.gaps.map(gapView).sort());
@@ -124,7 +88,7 @@ test('throughput: synthetic posts through both stages on Kafka + Elasticsearch',
       message: { id: String(i) }, links: i % 25 === 0 ? ['https://tamtam.chat/x'] : undefined, source: { type: 'test' },
     }));
   for (let i = 0; i < N; i += 10_000) await publisher.publish(events.slice(i, i + 10_000));
-  const analyzer = analyzerOn(config, r);
+  const analyzer = analyzerOn(config, r, log);
   const t0 = performance.now();
   const sub = await analyzer.start();
   await until(async () => analyzer.stats.channel.records === N, 'the channel stage', 50_000);

@@ -11,12 +11,11 @@ import { configSchema, type Config } from '../../pipeline/config/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
 import { createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { FINDING_INDEX } from '../../pipeline/store/elasticsearch/findings.ts';
-import { createStore } from '../../pipeline/store/index.ts';
-import { createTransport } from '../../pipeline/transport/index.ts';
 import type { Transport } from '../../pipeline/transport/types.ts';
+import { analyzerOn, openAnalyzerEngines } from '../../test/analyzer-engines.ts';
 import { testElasticsearchUrl, testKafkaBrokers, uniqueName } from '../../test/engines.ts';
-import { Analyzer, type AnalyzerStats } from './analyzer.ts';
-import { EsSnapshotStore } from './snapshots-es.ts';
+import { until } from '../../test/live-pipeline.ts';
+import type { Analyzer, AnalyzerStats } from './analyzer.ts';
 
 /**
  * Scaling out (README "Two stages"): two instances in the same consumer groups, one of them a
@@ -55,31 +54,9 @@ function configFor(run: string): Config {
 
 /** An in-process analyzer on the config's topics, and the transport to publish the replay with. */
 async function inProcess(config: Config, instanceId: string): Promise<{ analyzer: Analyzer; transport: Transport }> {
-  const c = createEsClient(config.elasticsearch!);
-  const store = await createStore(config);
-  await store.setup();
-  const snapshots = new EsSnapshotStore(c, config.elasticsearch!.indexPrefix);
-  await snapshots.setup();
-  const transport = await createTransport(config);
-  const network = await createTransport({ ...config, kafka: { ...config.kafka!, topic: config.analyzer.networkTopic, partitions: 1 } });
-  await transport.ensureTopics();
-  await network.ensureTopics();
-  closers.push(() => Promise.allSettled([transport.close(), network.close(), store.close(), c.close()]));
-  const analyzer = new Analyzer({
-    transport, network, sourcePartitions: config.kafka!.partitions, store, snapshots,
-    options: { ...config.analyzer, instanceId, storeText: false }, analytics: config.analytics, log,
-  });
-  return { analyzer, transport };
-}
-
-async function until<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const r = await openAnalyzerEngines(config);
+  closers.push(r.close);
+  return { analyzer: analyzerOn(config, r, log, instanceId), transport: r.transport };
 }
 
 /**
@@ -128,7 +105,7 @@ test('two instances (one a `run analyzer` child process) store exactly the findi
   const single = await inProcess(one, 'single');
   let sub = await single.analyzer.start();
   await (await single.transport.publisher()).publishRaw(records);
-  await until(async () => single.analyzer.stats.channel.records === records.length && single.analyzer.stats.network.records === records.length, 'one instance to analyse the replay');
+  await until(async () => single.analyzer.stats.channel.records === records.length && single.analyzer.stats.network.records === records.length, 'one instance to analyse the replay', 90_000);
   await single.analyzer.finish();
   await sub.stop();
   const expected = await storedFindings(one.elasticsearch!.indexPrefix);
@@ -165,16 +142,16 @@ test('two instances (one a `run analyzer` child process) store exactly the findi
   const channelGroup = await until(async () => {
     const m = await members(two.analyzer.groupId);
     return m?.length === 2 && m.every((parts) => parts.length > 0) && m;
-  }, 'two members of the channel group, each with partitions');
+  }, 'two members of the channel group, each with partitions', 90_000);
   const networkGroup = await until(async () => {
     const m = await members(two.analyzer.networkGroupId);
     return m?.length === 2 && m;
-  }, 'two members of the network group');
+  }, 'two members of the network group', 90_000);
   assert.deepEqual(channelGroup.flat().sort(), [0, 1, 2, 3, 4, 5]);
   assert.deepEqual(networkGroup.flat(), [0], 'the network topic\'s one partition goes to one instance');
   await (await both.transport.publisher()).publishRaw(records);
   // Waits for the replay's end: equal findings, or the comparison below says how they differ.
-  await until(async () => isDeepStrictEqual(await storedFindings(two.elasticsearch!.indexPrefix), expected), 'the findings of one instance').catch(() => {});
+  await until(async () => isDeepStrictEqual(await storedFindings(two.elasticsearch!.indexPrefix), expected), 'the findings of one instance', 90_000).catch(() => {});
   child.kill('SIGTERM');
   assert.equal(await exited, 0, `the child stopped cleanly:\n${stderr.slice(-2_000)}`);
   await sub.stop();
