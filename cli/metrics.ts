@@ -84,6 +84,7 @@ export function exposeAnalyzer(m: Metrics, stats: Record<string, AnalyzerStats>,
   const count = (what: string, help: string, read: (s: AnalyzerStats) => number) => m.countOf(`tidewatch_analyzer_${what}_total`, help, perStage(read), ['stage']);
   count('records_analysed', 'records analysed by the stage (valid or not)', (s) => s.records);
   count('records_skipped', 'records already covered by a restored snapshot', (s) => s.skipped);
+  count('records_missing', 'records never read: deleted by the topic\'s retention before they were analysed (or a bug); logged', (s) => s.missing);
   count('records_invalid', 'undecodable records skipped (the indexer dead-letters them)', (s) => s.invalid);
   count('findings_rejected', 'findings the store refused for good', (s) => s.findingsRejected);
   count('snapshots_restored', 'partition states read back from a snapshot', (s) => s.restored);

@@ -758,3 +758,33 @@ test('finish(): a write that fails leaves the findings with the partition and th
   assert.equal(analyzer.stats.network.flushed, 1, 'counted once stored');
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });
+
+test('records a partition never delivered (deleted by retention before they were read) are counted as missing, not passed over in silence', async (t) => {
+  const w = world({ mode: 'replay' });
+  const store = await DuckDbStore.open(w.dir);
+  const publisher = await w.transport.publisher();
+  const posts = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => buildEvent({ timestamp: Date.UTC(2024, 0, 1) + (from + i) * 60_000, action: 'post', channel: { id: 'a', handle: 'a', network: 'net' }, message: { id: String(from + i) }, source: { type: 'test' } }));
+  // The channel stage's batches lose the records at offsets 20-26, as a topic whose retention
+  // deleted them before this instance read them delivers what follows.
+  const gone = (offset: string) => BigInt(offset) >= 20n && BigInt(offset) <= 26n;
+  const lossy = Object.assign(Object.create(w.transport) as MemoryTransport, {
+    subscribe: (options: Parameters<MemoryTransport['subscribe']>[0], handler: Parameters<MemoryTransport['subscribe']>[1]) =>
+      w.transport.subscribe(options, (batch) => handler(Object.assign(Object.create(batch) as typeof batch, { records: batch.records.filter((r) => !gone(r.offset)) }))),
+  });
+  const analyzer = new Analyzer({
+    transport: lossy, network: w.network, sourcePartitions: 4, store, snapshots: w.snapshots,
+    options: { ...analyzerSchema.parse({ mode: 'replay', tickSecs: 0.2, idleSecs: 3, maxBatchRecords: 10 }), instanceId: 'one', storeText: true },
+    analytics: analyticsOptions({}), log,
+  });
+  const sub = await analyzer.start();
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= sub.stop());
+  t.after(stop);
+  await publisher.publish(posts(0, 50));
+  await until(() => analyzer.stats.channel.records === 43, 'the records delivered');
+  assert.equal(analyzer.stats.channel.missing, 7);
+  assert.equal(analyzer.stats.network.missing, 0);
+  await stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});

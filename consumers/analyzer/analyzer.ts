@@ -45,6 +45,12 @@ export interface AnalyzerStats {
   /** Network stage: copies the channel stage forwarded again after a crash, dropped by source offset (within `records`). */
   resent: number;
   /**
+   * Records never read: a batch's first new offset lies beyond the one after the state's last (the
+   * topic's retention deleted them before they were analysed, or a bug). Counted and logged: the
+   * findings of that partition lack them, and nothing else would say so.
+   */
+  missing: number;
+  /**
    * Partitions whose held-back tail was analysed and its findings stored: the end of a replay so
    * far (idle and analysed to the end of its topic), or `finish()`.
    */
@@ -557,6 +563,13 @@ class Stage {
     const p = await this.stateFor(batch);
     const fresh = batch.records.filter((r) => newer(r.offset, p.lastOffset));
     this.stats.skipped += batch.records.length - fresh.length;
+    if (fresh.length && p.lastOffset !== '-1') {
+      const missing = BigInt(fresh[0]!.offset) - BigInt(p.lastOffset) - 1n;
+      if (missing > 0n) {
+        this.stats.missing += Number(missing);
+        this.deps.log.error({ stage: this.name, partition: batch.partition, after: p.lastOffset, next: fresh[0]!.offset, missing: Number(missing) }, 'analyzer: records of the partition were never read (deleted by the topic\'s retention before they were analysed?); its findings lack them');
+      }
+    }
     // Records the state covers but its last snapshot does not (read again after a rebalance or a
     // failed save) must not be committed past that snapshot: committed with the next save.
     if (fresh.length === 0) {
@@ -1012,7 +1025,7 @@ export class Analyzer {
   private correctedAtMs = -Infinity;
 
   constructor(private readonly deps: AnalyzerDeps) {
-    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0, flushed: 0, unwritten: 0 });
+    const zero = (): AnalyzerStats => ({ batches: 0, records: 0, skipped: 0, invalid: 0, findingsWritten: 0, findingsRejected: 0, forwarded: 0, ticks: 0, restored: 0, collectorStatus: 0, resent: 0, missing: 0, flushed: 0, unwritten: 0 });
     this.stats = { channel: zero(), network: zero() };
     const o = deps.options;
     const handoff = new ForwardedEvents();
