@@ -112,6 +112,11 @@ export interface InstanceHooks {
   assigned?: (stage: 'channel' | 'network', partitions: readonly number[]) => void;
 }
 
+/** The highest offset taken per source partition: `offset` if it is higher than what `upTo` holds. */
+function raise(upTo: Map<number, bigint>, partition: number, offset: bigint): void {
+  if (offset > (upTo.get(partition) ?? -1n)) upTo.set(partition, offset);
+}
+
 /** The transport as it is, telling the hooks about assignments and batches. */
 function observed(transport: Transport, stage: 'channel' | 'network', hooks: InstanceHooks): Transport {
   return Object.assign(Object.create(transport) as Transport, {
@@ -132,7 +137,7 @@ function observed(transport: Transport, stage: 'channel' | 'network', hooks: Ins
             const upTo = new Map<number, bigint>();
             for (const r of batch.records) {
               const m = /^pack:(\d+)@\d+-(\d+)$/.exec(r.key ?? '');
-              if (m) upTo.set(Number(m[1]), BigInt(m[2]!) > (upTo.get(Number(m[1])) ?? -1n) ? BigInt(m[2]!) : upTo.get(Number(m[1]))!);
+              if (m) raise(upTo, Number(m[1]), BigInt(m[2]!));
             }
             hooks.networkTaken([...upTo]);
           }
@@ -302,7 +307,7 @@ async function benchTwoInstances(
   const config = analyzerConfig(engines, run, 'two');
   const taken = new Map<number, bigint>();
   const take = (upTo: [number, bigint][]) => {
-    for (const [p, o] of upTo) if (o > (taken.get(p) ?? -1n)) taken.set(p, o);
+    for (const [p, o] of upTo) raise(taken, p, o);
   };
   const origin = performance.timeOrigin;
   const assignments: Record<'here' | 'child', string[]> = { here: [], child: [] };

@@ -212,6 +212,8 @@ class Stage {
   /** Event time of the next checkpoint (deps.checkpoints), and whether anything was written since the last. */
   private nextCheckpointMs = -Infinity;
   private wroteSinceCheckpoint = false;
+  /** A replay with no clock injected: the events' clock is the only one (initStatus). Read per event. */
+  private readonly eventClock: boolean;
 
   private readonly analysis: string;
 
@@ -227,6 +229,7 @@ class Stage {
   ) {
     this.watchList = deps.watchList ?? [];
     this.analysis = analysisVersion(deps.analytics, deps.catalogue ?? BUNDLED_CATALOGUE);
+    this.eventClock = deps.options.mode === 'replay' && deps.now === undefined;
   }
 
   private get retryOptions(): Partial<RetryOptions> {
@@ -446,9 +449,6 @@ class Stage {
     return statusCore.init(this.deps.analytics, this.watchList, this.eventClock ? null : this.now(), this.deps.display);
   }
 
-  private get eventClock(): boolean {
-    return this.deps.options.mode === 'replay' && this.deps.now === undefined;
-  }
 
   /** An event for both cores; the status core only gets events the analytics core has not seen (its duplicate filter). */
   private step(p: PartitionState, event: ActivityEvent, status: StatusOutput[]): readonly Finding[] {
@@ -818,6 +818,8 @@ class Stage {
       }, this.retryOptions);
     } catch (err) {
       p.unwritten = pending;
+      // Status documents among them may be stored or not: all are written again next time.
+      this.statusWritten.clear();
       this.countUnwritten();
       throw err;
     }
@@ -867,7 +869,6 @@ class Stage {
           if (p.status && p.state.maxSeenMs >= 0) docs.push(...(await this.tickStatus(p, p.state.maxSeenMs)));
         }
         await this.write(p, docs).catch((err: unknown) => {
-          this.statusWritten.clear();
           this.deps.log.warn({ stage: this.name, partition, unwritten: p.unwritten.length, err: errorMessage(err) }, 'analyzer: findings at the end of the input not stored; finish() again writes them');
           throw err;
         });
@@ -975,10 +976,7 @@ class Stage {
             this.stats.ticks++;
             // A silence just opened: refreshed (a tick's writes are few) so an alert rule sees it at once.
             // What fails stays with the partition (PartitionState.unwritten): the state has moved on.
-            await this.write(p, docs, undefined, due).catch((err: unknown) => {
-              this.statusWritten.clear();
-              throw err;
-            });
+            await this.write(p, docs, undefined, due);
           }).catch((err) => {
             judgedAll = false;
             const unwritten = this.partitions.get(partition)?.unwritten.length ?? 0;
