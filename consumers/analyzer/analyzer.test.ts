@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { after, afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,26 @@ const testdata = new URL('../../pipeline/analytics/testdata/', import.meta.url);
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
+/**
+ * Every analyzer a test starts is stopped after it, passed or failed: one left running (its tick
+ * timer) kept the file alive after a failed assertion, so the failure showed only at the runner's
+ * timeout. A test's own stop and this one are the same call, made once.
+ */
+const running = new Set<() => Promise<void>>();
+afterEach(() => Promise.all([...running].map((stop) => stop())).then(() => undefined));
+
+function stoppedAfterTest(analyzer: Analyzer): Analyzer {
+  const start = analyzer.start.bind(analyzer);
+  analyzer.start = async () => {
+    const sub = await start();
+    let stopped: Promise<void> | undefined;
+    const stop = () => (stopped ??= sub.stop().finally(() => running.delete(stop)));
+    running.add(stop);
+    return { ...sub, stop };
+  };
+  return analyzer;
+}
+
 const FINDING_TYPES: FindingType[] = ['gap', 'spike', 'migration', 'link_day', 'takedown', 'resurrection', 'lifespan'];
 
 async function allFindings(store: Store): Promise<Finding[]> {
@@ -42,7 +62,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
   const network = new MemoryTransport(memoryTransportSchema.parse({ topic: 'tidewatch.analyzer.network', partitions: 1 }));
   const snapshots = new MemorySnapshotStore();
   const make = (store: Store, instanceId = 'one', watchList?: WatchList) =>
-    new Analyzer({
+    stoppedAfterTest(new Analyzer({
       transport,
       network,
       sourcePartitions: 4,
@@ -55,7 +75,7 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
       log,
       ...(opts.now ? { now: opts.now } : {}),
       ...(watchList ? { watchList } : {}),
-    });
+    }));
   return { dir, transport, network, snapshots, make };
 }
 
@@ -465,13 +485,13 @@ test('live: a silence that becomes due is announced (onSilenceDue) once its gap 
   const w = world({ mode: 'live' });
   const store = await DuckDbStore.open(w.dir);
   const seen: string[][] = [];
-  const analyzer = new Analyzer({
+  const analyzer = stoppedAfterTest(new Analyzer({
     transport: w.transport, network: w.network, sourcePartitions: 4, store, snapshots: w.snapshots,
     options: { ...analyzerSchema.parse({ mode: 'live', tickSecs: 1 }), instanceId: 'one', storeText: true },
     analytics: analyticsOptions({ allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } }),
     log, now, nowRate: speed,
     onSilenceDue: async () => void seen.push((await store.findings('gap', { open: true })).map((g) => `${g.scope}:${g.subject}`).sort()),
-  });
+  }));
   const sub = await analyzer.start();
   const publisher = await w.transport.publisher();
   // A day and more of posts every 10 minutes up to now, then silence.
@@ -602,11 +622,11 @@ test('a partition another instance saved last, reached by a batch before its ado
       return w.transport.subscribe(rest, handler);
     },
   });
-  const two = new Analyzer({
+  const two = stoppedAfterTest(new Analyzer({
     transport: unannounced, network: w.network, sourcePartitions: 4, store, snapshots: w.snapshots,
     options: { ...analyzerSchema.parse({ mode: 'replay', tickSecs: 0.2, idleSecs: 3, maxBatchRecords: 200, snapshotEverySecs: 3600 }), instanceId: 'two', storeText: true },
     analytics: analyticsOptions({}), log,
-  });
+  }));
   const subTwo = await two.start();
   // Two batches (200 + 100): the first is not at the partition's end, so it waits for the next save.
   await publisher.publish(posts(10, 300));
@@ -634,7 +654,7 @@ function flaky(store: Store): { down: boolean; failed: number } {
   return ctl;
 }
 
-test('replay: the findings of a flush whose write fails are stored once the store is back (with no batch arriving); the stored findings are the expected ones', async (t) => {
+test('replay: the findings of a flush whose write fails are stored once the store is back (with no batch arriving); the stored findings are the expected ones', async () => {
   const name = 'timeline-2017-silence';
   // The replay's end is judged on this clock: frozen until the store is down.
   let nowMs = Date.parse('2026-03-02T00:00:00Z');
@@ -643,10 +663,7 @@ test('replay: the findings of a flush whose write fails are stored once the stor
   const ctl = flaky(store);
   const analyzer = w.make(store);
   const sub = await analyzer.start();
-  // Stopped however the test ends: a failed assertion must not leave the tick timer running.
-  let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= sub.stop());
-  t.after(stop);
+  const stop = sub.stop;
   const records = lines(`${name}.jsonl`);
   await (await w.transport.publisher()).publishRaw(records.map((value) => ({ key: JSON.parse(value).channel.id as string, value })));
   await until(() => analyzer.stats.channel.records === records.length && analyzer.stats.network.records === records.length, 'both stages to analyse every record');
@@ -686,7 +703,7 @@ test('replay: the findings of a flush whose write fails are stored once the stor
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });
 
-test('live: a silence opened by a tick whose write fails is stored, with its one-off status change and alert, at a later tick once the store is back, no event arriving', async (t) => {
+test('live: a silence opened by a tick whose write fails is stored, with its one-off status change and alert, at a later tick once the store is back, no event arriving', async () => {
   const MIN = 60_000;
   let nowMs = Date.parse('2026-03-02T00:00:00Z');
   const w = world({ mode: 'live', now: () => nowMs, retries: 1, analytics: { allowedLatenessSecs: 60, gaps: { warmupDays: 0, warmupEvents: 10, floorHours: 1 } } });
@@ -695,9 +712,7 @@ test('live: a silence opened by a tick whose write fails is stored, with its one
   const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
   const analyzer = w.make(store, 'one', watchList);
   const sub = await analyzer.start();
-  let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= sub.stop());
-  t.after(stop);
+  const stop = sub.stop;
   const publisher = await w.transport.publisher();
   let sent = 0;
   const advance = async (minutes: number, channels: string[]) => {
@@ -759,7 +774,7 @@ test('finish(): a write that fails leaves the findings with the partition and th
   await Promise.all([w.transport.close(), w.network.close(), store.close()]);
 });
 
-test('records a partition never delivered (deleted by retention before they were read) are counted as missing, not passed over in silence', async (t) => {
+test('records a partition never delivered (deleted by retention before they were read) are counted as missing, not passed over in silence', async () => {
   const w = world({ mode: 'replay' });
   const store = await DuckDbStore.open(w.dir);
   const publisher = await w.transport.publisher();
@@ -772,15 +787,13 @@ test('records a partition never delivered (deleted by retention before they were
     subscribe: (options: Parameters<MemoryTransport['subscribe']>[0], handler: Parameters<MemoryTransport['subscribe']>[1]) =>
       w.transport.subscribe(options, (batch) => handler(Object.assign(Object.create(batch) as typeof batch, { records: batch.records.filter((r) => !gone(r.offset)) }))),
   });
-  const analyzer = new Analyzer({
+  const analyzer = stoppedAfterTest(new Analyzer({
     transport: lossy, network: w.network, sourcePartitions: 4, store, snapshots: w.snapshots,
     options: { ...analyzerSchema.parse({ mode: 'replay', tickSecs: 0.2, idleSecs: 3, maxBatchRecords: 10 }), instanceId: 'one', storeText: true },
     analytics: analyticsOptions({}), log,
-  });
+  }));
   const sub = await analyzer.start();
-  let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= sub.stop());
-  t.after(stop);
+  const stop = sub.stop;
   await publisher.publish(posts(0, 50));
   await until(() => analyzer.stats.channel.records === 43, 'the records delivered');
   assert.equal(analyzer.stats.channel.missing, 7);
