@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyticsOptions, analyzer as core, buildReport, type AnalyticsOptionsInput, type AnalyzerState, type Finding } from '../../pipeline/analytics/index.ts';
-import { buildEvent, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { buildEvent, eventKey, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { createLogger } from '../../pipeline/log.ts';
 import { STATUS_RECORD_KEY } from '../../pipeline/watch/status.ts';
 import { watchListSchema, type WatchList } from '../../pipeline/watch/watch-list.ts';
@@ -12,6 +12,7 @@ import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import type { FindingType, Store } from '../../pipeline/store/types.ts';
 import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
 import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
+import { Indexer } from '../indexer/indexer.ts';
 import { Analyzer } from './analyzer.ts';
 import { analyzerSchema } from './options.ts';
 import { decodeStageState, MemorySnapshotStore } from './snapshots.ts';
@@ -55,7 +56,7 @@ async function allFindings(store: Store): Promise<Finding[]> {
   return out;
 }
 
-function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number; snapshotEverySecs?: number; retries?: number }) {
+function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInput; now?: () => number; idleSecs?: number; snapshotEverySecs?: number; retries?: number; indexerGroupId?: string; correctEverySecs?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-analyzer-'));
   dirs.push(dir);
   const transport = new MemoryTransport(memoryTransportSchema.parse({ partitions: 4, redeliveryInitialDelayMs: 10, redeliveryMaxDelayMs: 50 }));
@@ -70,7 +71,8 @@ function world(opts: { mode: 'live' | 'replay'; analytics?: AnalyticsOptionsInpu
       snapshots,
       // Replay: a quick tick, so the merge lets go of the last events soon after the sources go idle.
       // Live: the test ticks by hand on its own clock.
-      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200, ...(opts.snapshotEverySecs === undefined ? {} : { snapshotEverySecs: opts.snapshotEverySecs }), ...(opts.retries === undefined ? {} : { retries: opts.retries, retryInitialDelayMs: 5, retryMaxDelayMs: 10 }) }), instanceId, storeText: true },
+      options: { ...analyzerSchema.parse({ mode: opts.mode, tickSecs: opts.mode === 'replay' ? 0.2 : 3600, idleSecs: opts.idleSecs ?? 3, maxBatchRecords: 200, ...(opts.snapshotEverySecs === undefined ? {} : { snapshotEverySecs: opts.snapshotEverySecs }), ...(opts.retries === undefined ? {} : { retries: opts.retries, retryInitialDelayMs: 5, retryMaxDelayMs: 10 }), ...(opts.correctEverySecs === undefined ? {} : { correctEverySecs: opts.correctEverySecs }) }), instanceId, storeText: true },
+      ...(opts.indexerGroupId ? { indexerGroupId: opts.indexerGroupId } : {}),
       analytics: analyticsOptions(opts.analytics ?? {}),
       log,
       ...(opts.now ? { now: opts.now } : {}),
@@ -799,5 +801,82 @@ test('records a partition never delivered (deleted by retention before they were
   assert.equal(analyzer.stats.channel.missing, 7);
   assert.equal(analyzer.stats.network.missing, 0);
   await stop();
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});
+
+test('two instances: each corrects the late events of the partitions it holds, so a later finding of a channel whose history came late is what one sorted pass finds', async () => {
+  const analytics: AnalyticsOptionsInput = { gaps: { warmupDays: 1, warmupEvents: 10 } };
+  const w = world({ mode: 'replay', analytics, idleSecs: 1, indexerGroupId: 'tidewatch-indexer', correctEverySecs: 0 });
+  const store = await DuckDbStore.open(w.dir);
+  // The embedded deployment's indexer: the corrections read the stored events back.
+  const indexer = new Indexer({
+    transport: w.transport, sink: store, deadLetters: await w.transport.deadLetters(), log,
+    options: { groupId: 'tidewatch-indexer', storeText: false, retries: 3, retryInitialDelayMs: 1, retryMaxDelayMs: 2, maxBatchRecords: 500, concurrentPartitions: 4, flushBytes: 1_000_000, concurrency: 2 },
+  });
+  const indexing = await indexer.start();
+  // The memory transport hands partition p to member p % 2: `one` (first in both groups, so the
+  // network stage's too) takes 0 and 2, `two` takes 1 and 3. The channel is on an odd partition.
+  const one = w.make(store, 'one');
+  const subOne = await one.start();
+  const two = w.make(store, 'two');
+  const subTwo = await two.start();
+  const partitionOf = partitionerFor(4);
+  const DAY = 86_400_000;
+  const day0 = Date.parse('2026-01-05T00:00:00Z');
+  const post = (id: string, t: number, seq: number) =>
+    buildEvent({ timestamp: t, action: 'post', channel: { id, handle: `h${id}`, network: 'net' }, message: { id: `${id}-${seq}` }, source: { type: 'test' } });
+  const id = ['101', '102', '103', '104', '105'].find((c) => partitionOf(eventKey(post(c, day0, 0))) % 2 === 1)!;
+  /** Hourly posts 06:00-21:00 on days [from, to), except a silence from day 4 12:00 to day 7 12:00. */
+  const posts = (from: number, to: number): ActivityEvent[] => {
+    const out: ActivityEvent[] = [];
+    for (let d = from; d < to; d++) {
+      for (let h = 6; h <= 21; h++) {
+        const t = day0 + d * DAY + h * 3_600_000;
+        if (t >= day0 + 4.5 * DAY && t < day0 + 7.5 * DAY) continue;
+        out.push(post(id, t, out.length + d * 100));
+      }
+    }
+    return out;
+  };
+  const later = posts(10, 20);
+  const earlier = posts(0, 10);
+  // After the correction, two more days of silence, then more posts: judged by the state the
+  // instance goes on with.
+  const after = posts(22, 26);
+  const publisher = await w.transport.publisher();
+  const analysed = (n: number) => until(() => two.stats.channel.records === n && one.stats.network.records === n && indexer.stats.indexed === n, `${n} records analysed and stored`);
+  await publisher.publish(later);
+  await analysed(later.length);
+  await publisher.publish(earlier);
+  await analysed(later.length + earlier.length);
+  // Both instances saw the earlier posts late: the one holding the channel's partition corrects
+  // its state, not only the one holding the network stage.
+  await until(() => two.corrections.runs > 0 && !two.correctionStatus().pending && !one.correctionStatus().pending, 'both instances to correct their late events');
+  await publisher.publish(after);
+  await analysed(later.length + earlier.length + after.length);
+
+  const sorted = core.init(analyticsOptions(analytics));
+  const expected: Finding[] = [];
+  for (const e of [...earlier, ...later, ...after]) expected.push(...core.step(sorted, e));
+  expected.push(...core.flush(sorted));
+  const closedGaps = (fs: Finding[]) => {
+    const last = new Map<string, Finding>();
+    for (const f of fs) if (f.type === 'gap' && f.scope === 'channel' && f.end !== null) last.set(f.id, f);
+    // Without the store's stamps (which analysis, found by a correction): the findings themselves.
+    return [...last.values()]
+      .map((f) => {
+        const { analysis: _a, foundIn: _f, ...gap } = f as Finding & { analysis?: string; foundIn?: string };
+        return gap;
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
+  };
+  const want = closedGaps(expected);
+  assert.equal(want.length, 2, 'the sorted pass finds both silences');
+  let got: unknown[] = [];
+  await until(async () => {
+    got = closedGaps(await allFindings(store));
+    return JSON.stringify(got) === JSON.stringify(want);
+  }, 'the stored channel gaps to be the sorted pass\'s', 15_000).catch(() => assert.deepEqual(got, want));
+  await Promise.all([subOne.stop(), subTwo.stop(), indexing.stop()]);
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
 });

@@ -1145,18 +1145,21 @@ export class Analyzer {
 
   /**
    * Late data corrected, not just counted (../../../shared/late-data.md). Due when a state has
-   * seen a late event, run by the instance that holds the network stage once the indexer has
+   * seen a late event, run by every instance for the states it holds once the indexer has
    * stored everything the topic holds and both stages have analysed it: then the store holds what
    * the states have seen, and a sorted pass over it is what one ordered arrival would have given.
    * Findings are replaced (reanalysis.ts: upserts, then deletion of what the pass no longer
-   * finds), and the states held here go on from the pass. Decided on offsets, so two runs over the
+   * finds): all of them by the instance holding the network stage, only its partitions' channel
+   * findings by another (it is the authority for nothing else). The states held here go on from the pass. Decided on offsets, so two runs over the
    * same data correct alike; a failed run is tried again at the next tick.
    */
   async correct(opts: { always?: boolean } = {}): Promise<boolean> {
     const { indexerGroupId, transport, store, analytics, options, log } = this.deps;
     if (this.correcting || indexerGroupId === undefined) return false;
     const [channel, network] = this.stages;
-    if (!network.held().has(0) || (!opts.always && this.lateFrom() === null)) return false;
+    // Without the network stage, the partitions of the channel stage held here are corrected alone.
+    const holdsNetwork = network.held().has(0);
+    if ((!holdsNetwork && channel.held().size === 0) || (!opts.always && this.lateFrom() === null)) return false;
     if (!opts.always && Date.now() - this.correctedAtMs < options.correctEverySecs * 1000) return false;
     this.correcting = true;
     try {
@@ -1170,16 +1173,21 @@ export class Analyzer {
         const nowMs = (this.deps.now ?? Date.now)();
         const replay = options.mode === 'replay';
         const partitionOf = partitionerFor(indexed.length);
+        const held = [...channel.held().keys()];
+        // Replay: states whose tail was judged (flushed) are rebuilt judged too.
+        const flushed = holdsNetwork ? network.flushed(0) : held.every((n) => channel.flushed(n));
         const result = await reanalyze({
           store,
           analytics,
           ...(this.deps.catalogue ? { catalogue: this.deps.catalogue } : {}),
-          end: replay ? (network.flushed(0) ? 'flush' : 'latest') : { tickAtMs: nowMs },
-          partitions: { of: (e) => partitionOf(eventKey(e)), held: [...channel.held().keys()] },
+          end: replay ? (flushed ? 'flush' : 'latest') : { tickAtMs: nowMs },
+          // Not holding the network stage: only the findings of the held partitions' channels are
+          // stored; the instance holding it stores everything its pass finds.
+          partitions: { of: (e) => partitionOf(eventKey(e)), held, storeHeldOnly: !holdsNetwork },
         });
         for (const [n, st] of result.partitionStates) await channel.replaceState(n, st);
         // The pass's own state found every finding (all partitions'): the network stage keeps its share.
-        await network.replaceState(0, analyzer.scoped(result.state, 'network'));
+        if (holdsNetwork) await network.replaceState(0, analyzer.scoped(result.state, 'network'));
         this.correctedAtMs = Date.now();
         const c = this.corrections;
         c.runs++;

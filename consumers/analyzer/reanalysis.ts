@@ -7,6 +7,7 @@ import type { ActivityEvent } from '../../pipeline/events/index.ts';
 import { retry, type RetryOptions } from '../../pipeline/retry.ts';
 import { findingIndexFields } from '../../pipeline/store/queries.ts';
 import type { FindingDoc, ItemResult, Store } from '../../pipeline/store/types.ts';
+import { stageOf } from './stages.ts';
 
 /**
  * Re-analysis: the detectors run again over stored history, read back in event-time order, and
@@ -69,7 +70,16 @@ export interface ReanalysisOptions {
    * an event's partition, `held` the partitions wanted. `latest` ends each at its own latest
    * event, as the stage ticks them.
    */
-  partitions?: { of: (event: ActivityEvent) => number; held: readonly number[] };
+  partitions?: {
+    of: (event: ActivityEvent) => number;
+    held: readonly number[];
+    /**
+     * Store only the channel stage's findings of the channels whose events are in `held` (an
+     * instance that does not hold the network stage corrects the partitions it holds, and nothing
+     * another instance is the authority for).
+     */
+    storeHeldOnly?: boolean;
+  };
   /** Count what would change without writing. */
   dryRun?: boolean;
   retry?: Partial<RetryOptions>;
@@ -103,6 +113,8 @@ export async function reanalyze(o: ReanalysisOptions): Promise<ReanalysisResult>
   };
   /** Channels of the network (as findings name them): which stored channel findings are its own. */
   const channels = new Set<string>();
+  /** With `storeHeldOnly`: the channels of the held partitions (as findings name them). */
+  const heldChannels = new Set<string>();
   let events = 0;
   // The channel stage's states: its findings come from `state`, which sees every partition's events.
   const partitionStates = new Map((o.partitions?.held ?? []).map((n) => [n, analyzer.init(o.analytics, catalogue, { scope: 'channel' })]));
@@ -112,7 +124,10 @@ export async function reanalyze(o: ReanalysisOptions): Promise<ReanalysisResult>
       keep(analyzer.step(state, e));
       if (o.partitions) {
         const share = partitionStates.get(o.partitions.of(e));
-        if (share) analyzer.step(share, e);
+        if (share) {
+          analyzer.step(share, e);
+          if (o.partitions.storeHeldOnly) heldChannels.add(channelSubject(e));
+        }
       }
       if (scope.network !== undefined) channels.add(channelSubject(e));
     }
@@ -129,6 +144,7 @@ export async function reanalyze(o: ReanalysisOptions): Promise<ReanalysisResult>
     if (!inRange(f, fromMs, toMs)) return false;
     const subjects = findingIndexFields(f).subjects;
     if (scope.channel !== undefined && !subjects.includes(scope.channel)) return false;
+    if (o.partitions?.storeHeldOnly && !(stageOf(f as Finding) === 'channel' && heldChannels.has((f as Finding & { subject: string }).subject))) return false;
     if (scope.network === undefined) return true;
     switch (f.type) {
       case 'gap':
