@@ -10,7 +10,7 @@ import type { AnalysisReport } from '../../pipeline/analytics/index.ts';
 import { createEsClient } from '../../pipeline/store/elasticsearch/client.ts';
 import { elasticsearchSchema } from '../../pipeline/config/index.ts';
 import { testElasticsearchUrl, testKafkaBrokers, uniqueName } from '../engines.ts';
-import { writeOutletExports } from '../fixtures/outlets.ts';
+import { CHANNELS, exportJson, messagesOf, writeOutletExports } from '../fixtures/outlets.ts';
 import { startCli } from './process.ts';
 import { until } from '../live-pipeline.ts';
 
@@ -19,40 +19,59 @@ import { until } from '../live-pipeline.ts';
  * analyzer` already running, then three channel exports imported one after another with
  * `tidewatch import`. Whatever the analyzer saw first, once it has caught up the gaps index holds
  * the gaps `tidewatch analyze` finds for the same files (a live analyzer also keeps the silences
- * still open at its wall clock), without duplicates.
+ * still open at its wall clock), without duplicates. With two analyzer processes (scaled out: each
+ * holds one of the two activity partitions, one of them the network stage) too, with each export's
+ * later half first: the late events land in both instances' partitions.
  */
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
 
 type Gap = AnalysisReport['gaps'][number];
-const gapKey = (g: Pick<Gap, 'scope' | 'subject' | 'start' | 'end' | 'hours'>) => `${g.scope} ${g.subject} ${g.start} -> ${g.end} ${g.hours}`;
+// With what the subject's history decides (its threshold, whether it is the longest yet): a state
+// that missed late history finds the same silence with other values.
+const gapKey = (g: Pick<Gap, 'scope' | 'subject' | 'start' | 'end' | 'hours' | 'baselineHours' | 'unprecedented'>) =>
+  `${g.scope} ${g.subject} ${g.start} -> ${g.end} ${g.hours} (baseline ${g.baselineHours}, unprecedented ${g.unprecedented})`;
+/** The same channels 23 days later (two days after the exports end): posted after the backfill, judged by the states it left. */
+function continuations(dir: string): string[] {
+  return CHANNELS.map((ch) => {
+    const file = join(dir, `${ch.name}-later.json`);
+    writeFileSync(file, exportJson(ch, messagesOf(ch).map((m) => ({ id: m.id + 10_000, unix: m.unix + 23 * 86_400 }))));
+    return file;
+  });
+}
 
-for (const mode of ['live', 'replay'] as const) {
-  test(`Kafka + ES, analyzer ${mode}: exports imported one after another end with the gaps of one sorted pass`, { timeout: 300_000 }, async () => {
+const runs = [['live', 1], ['replay', 1], ['live', 2], ['replay', 2]] as const;
+for (const [mode, instances] of runs) {
+  test(`Kafka + ES, analyzer ${mode}${instances > 1 ? `, ${instances} instances` : ''}: exports imported one after another end with the gaps of one sorted pass`, { timeout: 300_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tw-backfill-kafka-'));
-    const name = uniqueName(`backfill-${mode}`);
-    const config = join(dir, 'config.json');
-    writeFileSync(config, JSON.stringify({
+    const name = uniqueName(`backfill-${mode}-${instances}`);
+    // One config per analyzer instance: each names itself (the owner of the snapshots it saves).
+    const configs = Array.from({ length: instances }, (_, i) => join(dir, `config-${i}.json`));
+    configs.forEach((file, i) => writeFileSync(file, JSON.stringify({
       kafka: { brokers: testKafkaBrokers(), topic: `${name}.activity`, dlqTopic: `${name}.dlq`, partitions: 2 },
       elasticsearch: { url: testElasticsearchUrl(), indexPrefix: name },
       indexer: { groupId: `${name}-indexer` },
-      analyzer: { groupId: `${name}-analyzer`, networkGroupId: `${name}-network`, networkTopic: `${name}.network`, tickSecs: 1, idleSecs: 2, correctEverySecs: 5 },
+      analyzer: { groupId: `${name}-analyzer`, networkGroupId: `${name}-network`, networkTopic: `${name}.network`, tickSecs: 1, idleSecs: 2, correctEverySecs: 5, instanceId: `analyzer-${i}` },
       metrics: { port: 0 },
-    }));
-    const env = { TIDEWATCH_CONFIG: config, KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' };
+    })));
+    const envOf = (config: string) => ({ TIDEWATCH_CONFIG: config, KAFKA_BROKERS: '', ELASTICSEARCH_URL: '' });
+    const env = envOf(configs[0]!);
     const es = createEsClient(elasticsearchSchema.parse({ url: testElasticsearchUrl(), indexPrefix: name }));
     const procs: ReturnType<typeof startCli>[] = [];
     try {
-      const files = await writeOutletExports(dir);
-      const { stdout } = await run(process.execPath, ['bin/tidewatch.js', 'analyze', ...files, '--network', 'outlets', '--json'], { cwd: root, env: { ...process.env, ...env } });
+      // Two instances: each export's later half comes first, so a channel's own history arrives
+      // late in whichever instance holds its partition (not only relative to other channels).
+      const files = await writeOutletExports(dir, instances > 1 ? (ms) => [...ms.slice(ms.length / 2), ...ms.slice(0, ms.length / 2)] : undefined);
+      const later = continuations(dir);
+      const { stdout } = await run(process.execPath, ['bin/tidewatch.js', 'analyze', ...files, ...later, '--network', 'outlets', '--json'], { cwd: root, env: { ...process.env, ...env } });
       const report = JSON.parse(stdout) as AnalysisReport;
       const closed = report.gaps.map(gapKey).sort();
 
       await run(process.execPath, ['bin/tidewatch.js', 'setup'], { cwd: root, env: { ...process.env, ...env } });
       procs.push(startCli(['run', 'indexer'], env));
-      procs.push(startCli(['run', 'analyzer', ...(mode === 'replay' ? ['--replay'] : [])], env));
-      for (const i of [1, 2, 0]) {
-        await run(process.execPath, ['bin/tidewatch.js', 'import', files[i]!, '--network', 'outlets'], { cwd: root, env: { ...process.env, ...env } });
+      for (const c of configs) procs.push(startCli(['run', 'analyzer', ...(mode === 'replay' ? ['--replay'] : [])], envOf(c)));
+      for (const file of [files[1]!, files[2]!, files[0]!, ...later]) {
+        await run(process.execPath, ['bin/tidewatch.js', 'import', file, '--network', 'outlets'], { cwd: root, env: { ...process.env, ...env } });
       }
       let last: string[] = [];
       await until(async () => {
