@@ -389,35 +389,46 @@ test('live fail-over: another instance takes over the partitions of one that sto
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
 });
 
-test('replay with no clock injected (`run analyzer --replay`): the status core runs on the events\' clock; a member silent twice keeps both in its history; two runs store the same status documents', async () => {
+test('replay with no clock injected (`run analyzer --replay`): the status core runs on the events\' clock; a member silent twice keeps both in its history; a run whose input pauses (wall-clock ticks in between) stores the same status documents', async () => {
   const HOUR = 3_600_000;
   const day0 = Date.parse('2019-05-01T00:00:00Z');
   const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
   // chan_b posts every hour for 12 days; chan_a too, but for two 3-day silences (days 2-5 and 7-10).
+  // At 59 minutes past: a tick at the latest event time falls late in its hour.
   const events: ActivityEvent[] = [];
   for (let h = 0; h < 12 * 24; h++) {
-    const at = day0 + h * HOUR;
+    const at = day0 + h * HOUR + 59 * 60_000;
     events.push(buildEvent({ timestamp: at, action: 'post', channel: { id: 'b', handle: 'chan_b', network: 'net' }, message: { id: String(h) }, source: { type: 'test' } }));
     const day = h / 24;
     if ((day >= 2 && day < 5) || (day >= 7 && day < 10)) continue;
     events.push(buildEvent({ timestamp: at, action: 'post', channel: { id: 'a', handle: 'chan_a', network: 'net' }, message: { id: String(h) }, source: { type: 'test' } }));
   }
-  const lastMs = day0 + (12 * 24 - 1) * HOUR;
-  const run = async () => {
+  const lastMs = day0 + (12 * 24 - 1) * HOUR + 59 * 60_000;
+  /** `pausesAt`: the input stops before these times until the stages have analysed it and ticked a few times (under idleSecs). */
+  const run = async (pausesAt: number[] = []) => {
     const w = world({ mode: 'replay', analytics: { gaps: { warmupDays: 0, warmupEvents: 1 } } });
     const store = await DuckDbStore.open(w.dir);
     const analyzer = w.make(store, 'one', watchList);
     const sub = await analyzer.start();
-    await (await w.transport.publisher()).publish(events);
-    await until(() => analyzer.stats.network.records === events.length, 'the network stage to analyse every event');
+    const publisher = await w.transport.publisher();
+    let sent = 0;
+    for (const at of [...pausesAt, Infinity]) {
+      const part = events.slice(sent).filter((e) => Date.parse(e['@timestamp']) < at);
+      await publisher.publish(part);
+      sent += part.length;
+      await until(() => analyzer.stats.network.records === sent, 'the network stage to analyse what was sent');
+      const ticks = analyzer.stats.network.ticks;
+      if (at !== Infinity) await until(() => analyzer.stats.network.ticks >= ticks + 2, 'two ticks in the pause');
+    }
     await analyzer.finish();
     await sub.stop();
     const changes = await store.findings('status_change', { limit: 1_000 });
     const alerts = await store.findings('status_alert', { limit: 1_000 });
     const docs = (await store.findings('status', { limit: 100 })).map(({ updatedAt: _, ...d }) => d);
+    const findings = await allFindings(store);
     await Promise.all([w.transport.close(), w.network.close(), store.close()]);
     const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((x, y) => x.id.localeCompare(y.id));
-    return { changes: byId(changes), alerts: byId(alerts), docs: byId(docs) };
+    return { changes: byId(changes), alerts: byId(alerts), docs: byId(docs), findings: byId(findings) };
   };
   const first = await run();
   for (const c of first.changes) assert.ok(Date.parse(c.at) >= day0 && Date.parse(c.at) <= lastMs, `change ${c.id} at an event time`);
@@ -428,7 +439,11 @@ test('replay with no clock injected (`run analyzer --replay`): the status core r
   assert.ok(Date.parse(history.find((c) => c.to === 'silent')!.at) < day0 + 5 * 24 * HOUR, 'the first silence decided during it');
   assert.equal(first.alerts.filter((a) => a.kind === 'silence' && a.subject === 'chan_a').length, 2, 'two silence episodes');
   assert.ok(first.docs.every((d) => d.status === 'active'), 'both active at the end');
-  assert.deepEqual(await run(), first, 'the same changes, alerts and status documents from the same data');
+  // Paused just before each change the clock decided: a tick at the latest event (59 minutes into
+  // the hour before) stamped a change due by then with that time.
+  const decided = first.changes.filter((c) => c.to === 'quiet' || c.to === 'silent').map((c) => Date.parse(c.at));
+  assert.ok(decided.length >= 4, 'both silences and the quiet spells before them decided by the clock');
+  assert.deepEqual(await run(decided), first, 'the same findings, changes, alerts and status documents from the same data, paused or not');
 });
 
 test('live: the network stage keeps the watch-list status: collector records observed, overrides applied, documents in the store, state in the snapshot', async () => {

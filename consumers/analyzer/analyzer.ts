@@ -124,6 +124,11 @@ interface PartitionState {
   state: AnalyzerState;
   /** Network stage only: events waiting for the slowest source partition. */
   merge: MergeState | null;
+  /**
+   * Network stage only: each source partition's end offset when it was last judged done or not
+   * (markSourcesDone); not saved. A forwarded record at or past it was published after that.
+   */
+  checkedEnds?: Map<string, bigint>;
   /** Network stage only: the watch-list status core (pipeline/analytics/status/), saved in the same snapshot. */
   status: StatusState | null;
   /** The watch list version `status` has; -1 after a restore (the list may have changed meanwhile). */
@@ -450,6 +455,18 @@ class Stage {
   }
 
 
+  /**
+   * The status core's reading of the events' clock at `maxSeenMs`: on the events' clock alone
+   * (`run analyzer --replay`), the hour it is in, the grid the events tick it on (`step`). A
+   * change is stamped with the tick that decides it, and ticks at the latest event time fell
+   * wherever the wall-clock tick, a pause of the input or a batch's end happened to be, so two
+   * runs over the same data stamped changes differently. The last part of an hour is judged when
+   * the events pass it.
+   */
+  private statusClock(maxSeenMs: number): number {
+    return this.eventClock ? Math.floor(maxSeenMs / STATUS_REPLAY_TICK_MS) * STATUS_REPLAY_TICK_MS : maxSeenMs;
+  }
+
   /** An event for both cores; the status core only gets events the analytics core has not seen (its duplicate filter). */
   private step(p: PartitionState, event: ActivityEvent, status: StatusOutput[]): readonly Finding[] {
     if (p.status && !p.state.recentIds.has(event.event.id)) {
@@ -619,7 +636,14 @@ class Stage {
       // Sent while this batch's findings are written; awaited before the state is saved (the commit point).
       if (this.forward && valid.length) forwarding = this.forwardRecords(batch.partition, valid);
       forwarding?.catch(() => {});
-      if (p.merge) addEvents(p.merge, merged, nowMs);
+      if (p.merge) {
+        addEvents(p.merge, merged, nowMs);
+        // A source judged done at the last check may have had records published since, as this
+        // batch's did (a backfill into a running replay, input resuming after a pause): taken
+        // as done, it would let the others' events go ahead of its new ones (late, the network
+        // silences and status changes of a partial view). Judged again now, from offsets.
+        if (this.newInputSinceCheck(p)) await this.markSourcesDone(p, batch.partition, nowMs);
+      }
       const replay = this.deps.options.mode === 'replay';
       // Replay: event time is the only clock, so what it makes due is judged after every batch
       // (and at every checkpoint). Live mode writes the members' documents at each tick (a scan of
@@ -766,15 +790,35 @@ class Stage {
   /**
    * Network stage: which source partitions the channel stage has finished. A source partition
    * committed to its end by the channel group had forwarded all its records before that commit,
-   * so once this stage has read its own topic to the end (read after the sources' offsets), none
-   * of that source's records is still on the way. Both reads are offsets, not clocks: the same
-   * topic always ends the merge the same way.
+   * so once this stage has read its own topic to the end (read after the sources' offsets), or
+   * received the source's last record, none of that source's records is still on the way. Both
+   * reads are offsets, not clocks: the same topic always ends the merge the same way.
    */
   private async markSourcesDone(p: PartitionState, partition: number, nowMs: number): Promise<void> {
     const sources = await this.deps.transport.progress(this.deps.options.groupId);
     const own = (await this.transport.progress(this.groupId)).find((x) => x.partition === partition);
     const readAll = own !== undefined && BigInt(own.end) <= BigInt(p.lastOffset) + 1n;
-    setSources(p.merge!, sources.map((s) => [String(s.partition), readAll && caughtUp(s)]), nowMs);
+    const forwarded = p.merge!.forwarded;
+    // The source's last record received (every earlier one came before it), or none ever held: a
+    // stage reading while records still arrive has rarely read its own topic to the end.
+    const received = (s: PartitionProgress): boolean => {
+      const last = forwarded?.get(String(s.partition));
+      return BigInt(s.end) === 0n || (last !== undefined && BigInt(last) >= BigInt(s.end) - 1n);
+    };
+    setSources(p.merge!, sources.map((s) => [String(s.partition), caughtUp(s) && (readAll || received(s))]), nowMs);
+    p.checkedEnds = new Map(sources.map((s) => [String(s.partition), BigInt(s.end)]));
+  }
+
+  /** Network stage: a source is taken as done, and records published since the check that found it done have arrived. */
+  private newInputSinceCheck(p: PartitionState): boolean {
+    const m = p.merge!;
+    if (![...m.sources.values()].some((s) => s[2] === true)) return false;
+    if (p.checkedEnds === undefined) return true;
+    for (const [source, offset] of m.forwarded ?? []) {
+      const end = p.checkedEnds.get(source);
+      if (end === undefined || BigInt(offset) >= end) return true;
+    }
+    return false;
   }
 
   /** Replay: the state has analysed everything the partition holds now (the end of the input so far). */
@@ -866,7 +910,7 @@ class Stage {
           p.flushed = p.flushUnwritten = true;
           docs.push(...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status));
           // The status core at the end of the input's clock (its quiet/silent wait for the lateness: see its README).
-          if (p.status && p.state.maxSeenMs >= 0) docs.push(...(await this.tickStatus(p, p.state.maxSeenMs)));
+          if (p.status && p.state.maxSeenMs >= 0) docs.push(...(await this.tickStatus(p, this.statusClock(p.state.maxSeenMs))));
         }
         await this.write(p, docs).catch((err: unknown) => {
           this.deps.log.warn({ stage: this.name, partition, unwritten: p.unwritten.length, err: errorMessage(err) }, 'analyzer: findings at the end of the input not stored; finish() again writes them');
@@ -970,7 +1014,7 @@ class Stage {
             const docs: FindingDoc[] = [...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status)];
             if (p.status) {
               // Live: the wall clock. Replay: the events' clock, as for the detectors.
-              const statusNow = this.deps.options.mode === 'live' ? nowMs : p.state.maxSeenMs;
+              const statusNow = this.deps.options.mode === 'live' ? nowMs : this.statusClock(p.state.maxSeenMs);
               if (statusNow >= 0) docs.push(...(await this.tickStatus(p, statusNow)));
             }
             this.stats.ticks++;

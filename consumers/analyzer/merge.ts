@@ -9,7 +9,8 @@ import type { ActivityEvent } from '../../pipeline/events/index.ts';
  * watermark is the slowest source's latest event time), then go to the analytics core in order.
  * A source stops holding the others back when it is known to be done: the channel stage has
  * committed the whole partition and the network stage has read all it forwarded (the analyzer
- * checks both at its ticks, `setSources`). That depends on the data only, so two replays of the same
+ * checks both at its ticks, `setSources`, and again when a record published after that check
+ * arrives while a source is taken as done). That depends on the data only, so two replays of the same
  * topic give the same findings. Live mode also lets go of a source quiet for idleMs of wall clock,
  * and releases everything older than the wall clock minus the allowed lateness.
  * Plain data (Map included): it is saved in the network stage's snapshot with the detector state.
