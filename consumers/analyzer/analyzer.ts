@@ -636,15 +636,16 @@ class Stage {
       // Sent while this batch's findings are written; awaited before the state is saved (the commit point).
       if (this.forward && valid.length) forwarding = this.forwardRecords(batch.partition, valid);
       forwarding?.catch(() => {});
+      const replay = this.deps.options.mode === 'replay';
       if (p.merge) {
         addEvents(p.merge, merged, nowMs);
         // A source judged done at the last check may have had records published since, as this
         // batch's did (a backfill into a running replay, input resuming after a pause): taken
         // as done, it would let the others' events go ahead of its new ones (late, the network
-        // silences and status changes of a partial view). Judged again now, from offsets.
-        if (this.newInputSinceCheck(p)) await this.markSourcesDone(p, batch.partition, nowMs);
+        // silences and status changes of a partial view). Judged again now, from offsets. Live
+        // mode releases by the wall clock anyway (its floor), and would pay a check per batch.
+        if (replay && this.newInputSinceCheck(p)) await this.markSourcesDone(p, batch.partition, nowMs);
       }
-      const replay = this.deps.options.mode === 'replay';
       // Replay: event time is the only clock, so what it makes due is judged after every batch
       // (and at every checkpoint). Live mode writes the members' documents at each tick (a scan of
       // every member); a replay may end before the next tick, so it writes them with every batch.
