@@ -895,3 +895,40 @@ test('two instances: each corrects the late events of the partitions it holds, s
   await Promise.all([subOne.stop(), subTwo.stop(), indexing.stop()]);
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
 });
+
+test('a rebalance heard while stopping adopts nothing: no snapshot is read or written through a store the caller is closing', async () => {
+  // On Kafka (heartbeats every 0.5 s) another instance leaving at the same time hands this one its
+  // partitions while it stops; the adoption then retried against the closed store for ~40 s.
+  const w = world({ mode: 'replay' });
+  const store = await DuckDbStore.open(w.dir);
+  const publisher = await w.transport.publisher();
+  let assign: ((topic: string, partitions: number[]) => void) | undefined;
+  const told = Object.assign(Object.create(w.transport) as MemoryTransport, {
+    subscribe: (options: Parameters<MemoryTransport['subscribe']>[0], handler: Parameters<MemoryTransport['subscribe']>[1]) => {
+      assign = options.onAssigned;
+      return w.transport.subscribe(options, handler);
+    },
+  });
+  let closed = false;
+  let usedAfterClose = 0;
+  const snapshots = Object.assign(Object.create(w.snapshots) as MemorySnapshotStore, {
+    load: (key: string) => (closed ? (usedAfterClose++, Promise.reject(new Error('store closed'))) : w.snapshots.load(key)),
+    save: (s: Parameters<MemorySnapshotStore['save']>[0]) => (closed ? (usedAfterClose++, Promise.reject(new Error('store closed'))) : w.snapshots.save(s)),
+  });
+  const analyzer = stoppedAfterTest(new Analyzer({
+    transport: told, network: w.network, sourcePartitions: 4, store, snapshots,
+    options: { ...analyzerSchema.parse({ mode: 'replay', tickSecs: 0.2, idleSecs: 3, maxBatchRecords: 200, retries: 2, retryInitialDelayMs: 5, retryMaxDelayMs: 10 }), instanceId: 'one', storeText: true },
+    analytics: analyticsOptions({}), log,
+  }));
+  const sub = await analyzer.start();
+  await publisher.publish(Array.from({ length: 20 }, (_, i) => buildEvent({ timestamp: Date.UTC(2024, 0, 1) + i * 60_000, action: 'post', channel: { id: String(i % 4), handle: `c${i % 4}`, network: 'net' }, message: { id: String(i) }, source: { type: 'test' } })));
+  await until(() => analyzer.stats.channel.records === 20, 'the records analysed');
+  const stopping = sub.stop();
+  assign!('tidewatch.activity', [0, 1, 2, 3]);
+  await stopping;
+  closed = true;
+  assign!('tidewatch.activity', [0, 1, 2, 3]);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(usedAfterClose, 0, 'no snapshot read or written once stopped');
+  await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
+});

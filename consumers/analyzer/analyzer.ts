@@ -277,6 +277,9 @@ class Stage {
    * the snapshot under this instance's name, so a previous owner that is still alive stops ticking it.
    */
   private async assigned(topic: string, partitions: readonly number[]): Promise<void> {
+    // Stopping: the next owner adopts them (a rebalance while stopping, e.g. another instance
+    // leaving too, would otherwise load and save snapshots through a store being closed).
+    if (this.closing) return;
     const mine = new Set(partitions);
     for (const held of [...this.partitions.keys()]) {
       if (!mine.has(held)) await this.exclusive(held, async () => this.drop(held, 'assigned elsewhere'));
@@ -284,7 +287,7 @@ class Stage {
     const { snapshots, options } = this.deps;
     for (const partition of partitions) {
       await this.exclusive(partition, async () => {
-        if (this.partitions.has(partition)) return;
+        if (this.closing || this.partitions.has(partition)) return;
         const saved = await retry(() => snapshots.load(snapshotKey(this.groupId, topic, partition)), this.retryOptions);
         if (!saved) return;
         if (saved.owner !== options.instanceId) await retry(() => snapshots.save({ ...saved, owner: options.instanceId, savedAt: new Date(this.now()).toISOString() }), this.retryOptions);
@@ -418,6 +421,8 @@ class Stage {
    */
   async close(): Promise<void> {
     this.closing = true;
+    // An adoption under way finishes first: its snapshot saves land while the store is open.
+    await this.adopting;
     await Promise.all([...this.partitions.keys()].map((n) => this.saveWaiting(n)));
   }
 
