@@ -1200,8 +1200,9 @@ export class Analyzer {
    * the states have seen, and a sorted pass over it is what one ordered arrival would have given.
    * Findings are replaced (reanalysis.ts: upserts, then deletion of what the pass no longer
    * finds): all of them by the instance holding the network stage, only its partitions' channel
-   * findings by another (it is the authority for nothing else). The states held here go on from the pass. Decided on offsets, so two runs over the
-   * same data correct alike; a failed run is tried again at the next tick.
+   * findings by another (it is the authority for nothing else). The states held here go on from
+   * the pass. Decided on offsets, so two runs over the same data correct alike; a failed run is
+   * tried again at the next tick.
    */
   async correct(opts: { always?: boolean } = {}): Promise<boolean> {
     const { indexerGroupId, transport, store, analytics, options, log } = this.deps;

@@ -163,7 +163,7 @@ export class KafkaTransport implements Transport {
       sessionTimeout: 45_000,
       // A member hears of a rebalance at its next heartbeat: at Kafka's usual 3 s, an analyzer
       // instance joining a running group waited 3.1-3.6 s (the others analysing on meanwhile, work
-      // the new owners then did again from the last snapshot); at 0.5 s it joined in 1.1 s.
+      // the new owners then did again from the last snapshot); at 0.5 s, in 1.1 s (bench run).
       heartbeatInterval: 500,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 30_000 },
     });
