@@ -389,7 +389,9 @@ test('live fail-over: another instance takes over the partitions of one that sto
   await Promise.all([w.transport.close(), w.network.close(), store.close(), publisher.close()]);
 });
 
-test('replay with no clock injected (`run analyzer --replay`): the status core runs on the events\' clock; a member silent twice keeps both in its history; a run whose input pauses (wall-clock ticks in between) stores the same status documents', async () => {
+// `run analyzer --replay` has no clock of its own; the embedded `import` and demo inject the latest
+// time published (which a fast import puts at the input's end before the first batch is analysed).
+for (const injected of [false, true]) test(`replay${injected ? ' with the clock injected (embedded import, demo)' : ' with no clock injected (`run analyzer --replay`)'}: the status core runs on the events' clock; a member silent twice keeps both in its history; a run whose input pauses (wall-clock ticks in between) stores the same status documents`, async () => {
   const HOUR = 3_600_000;
   const day0 = Date.parse('2019-05-01T00:00:00Z');
   const watchList = watchListSchema.parse([{ handle: 'chan_a', network: 'net' }, { handle: 'chan_b', network: 'net' }]);
@@ -406,7 +408,8 @@ test('replay with no clock injected (`run analyzer --replay`): the status core r
   const lastMs = day0 + (12 * 24 - 1) * HOUR + 59 * 60_000;
   /** `pausesAt`: the input stops before these times until the stages have analysed it and ticked a few times (under idleSecs). */
   const run = async (pausesAt: number[] = []) => {
-    const w = world({ mode: 'replay', analytics: { gaps: { warmupDays: 0, warmupEvents: 1 } } });
+    let publishedMs = day0;
+    const w = world({ mode: 'replay', analytics: { gaps: { warmupDays: 0, warmupEvents: 1 } }, ...(injected ? { now: () => publishedMs } : {}) });
     const store = await DuckDbStore.open(w.dir);
     const analyzer = w.make(store, 'one', watchList);
     const sub = await analyzer.start();
@@ -414,6 +417,7 @@ test('replay with no clock injected (`run analyzer --replay`): the status core r
     let sent = 0;
     for (const at of [...pausesAt, Infinity]) {
       const part = events.slice(sent).filter((e) => Date.parse(e['@timestamp']) < at);
+      if (part.length) publishedMs = Math.max(publishedMs, Date.parse(part[part.length - 1]!['@timestamp']));
       await publisher.publish(part);
       sent += part.length;
       await until(() => analyzer.stats.network.records === sent, 'the network stage to analyse what was sent');

@@ -217,7 +217,7 @@ class Stage {
   /** Event time of the next checkpoint (deps.checkpoints), and whether anything was written since the last. */
   private nextCheckpointMs = -Infinity;
   private wroteSinceCheckpoint = false;
-  /** A replay with no clock injected: the events' clock is the only one (initStatus). Read per event. */
+  /** Replay: the status core runs on the events' clock alone (initStatus). Read per event. */
   private readonly eventClock: boolean;
 
   private readonly analysis: string;
@@ -234,7 +234,7 @@ class Stage {
   ) {
     this.watchList = deps.watchList ?? [];
     this.analysis = analysisVersion(deps.analytics, deps.catalogue ?? BUNDLED_CATALOGUE);
-    this.eventClock = deps.options.mode === 'replay' && deps.now === undefined;
+    this.eventClock = deps.options.mode === 'replay';
   }
 
   private get retryOptions(): Partial<RetryOptions> {
@@ -451,9 +451,11 @@ class Stage {
   }
 
   /**
-   * A replay with no clock injected (`run analyzer --replay`) has only the events' clock: the
-   * status core starts at its first input, not at the wall clock of this call (which would stamp
-   * every change of historical data with it). The demo and import inject the replay's clock.
+   * A replay runs the status core on the events' clock alone: it starts at its first input, not at
+   * the wall clock of this call (`run analyzer --replay`, which would stamp every change of
+   * historical data with it), nor at the clock the embedded import and demo inject (the latest
+   * time published: a fast import put it at the input's end before the first batch was analysed,
+   * and the history before it was never judged).
    */
   private initStatus(): StatusState {
     return statusCore.init(this.deps.analytics, this.watchList, this.eventClock ? null : this.now(), this.deps.display);
@@ -461,8 +463,8 @@ class Stage {
 
 
   /**
-   * The status core's reading of the events' clock at `maxSeenMs`: on the events' clock alone
-   * (`run analyzer --replay`), the hour it is in, the grid the events tick it on (`step`). A
+   * The status core's reading of the events' clock at `maxSeenMs`: in a replay (the events' clock
+   * alone), the hour it is in, the grid the events tick it on (`step`). A
    * change is stamped with the tick that decides it, and ticks at the latest event time fell
    * wherever the wall-clock tick, a pause of the input or a batch's end happened to be, so two
    * runs over the same data stamped changes differently. The last part of an hour is judged when
@@ -656,9 +658,8 @@ class Stage {
       // every member); a replay may end before the next tick, so it writes them with every batch.
       const settle = async () => {
         if (replay) {
+          // The status core is ticked as the events pass each hour (step).
           keep(analyzer.tick(p.state, p.state.maxSeenMs));
-          // On the events' clock the status core is ticked as they pass each hour (step).
-          if (p.status && p.state.maxSeenMs >= 0 && !this.eventClock) status.push(statusCore.tick(p.status, p.state.maxSeenMs));
         }
         const current = p.status && replay ? this.changedStatusDocs(p.status) : [];
         const docs = [...found.values(), ...this.statusDocs(status), ...current];
