@@ -12,6 +12,7 @@ import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import type { FindingType, Store } from '../../pipeline/store/types.ts';
 import { memoryTransportSchema } from '../../pipeline/transport/memory/options.ts';
 import { MemoryTransport } from '../../pipeline/transport/memory/transport.ts';
+import { hourlyPosts } from '../../test/fixtures/hourly-posts.ts';
 import { Indexer } from '../indexer/indexer.ts';
 import { Analyzer } from './analyzer.ts';
 import { analyzerSchema } from './options.ts';
@@ -840,23 +841,9 @@ test('two instances: each corrects the late events of the partitions it holds, s
   const two = w.make(store, 'two');
   const subTwo = await two.start();
   const partitionOf = partitionerFor(4);
-  const DAY = 86_400_000;
-  const day0 = Date.parse('2026-01-05T00:00:00Z');
-  const post = (id: string, t: number, seq: number) =>
-    buildEvent({ timestamp: t, action: 'post', channel: { id, handle: `h${id}`, network: 'net' }, message: { id: `${id}-${seq}` }, source: { type: 'test' } });
-  const id = ['101', '102', '103', '104', '105'].find((c) => partitionOf(eventKey(post(c, day0, 0))) % 2 === 1)!;
-  /** Hourly posts 06:00-21:00 on days [from, to), except a silence from day 4 12:00 to day 7 12:00. */
-  const posts = (from: number, to: number): ActivityEvent[] => {
-    const out: ActivityEvent[] = [];
-    for (let d = from; d < to; d++) {
-      for (let h = 6; h <= 21; h++) {
-        const t = day0 + d * DAY + h * 3_600_000;
-        if (t >= day0 + 4.5 * DAY && t < day0 + 7.5 * DAY) continue;
-        out.push(post(id, t, out.length + d * 100));
-      }
-    }
-    return out;
-  };
+  const id = ['101', '102', '103', '104', '105'].find((c) => partitionOf(eventKey(hourlyPosts(c, 0, 1)[0]!)) % 2 === 1)!;
+  /** The channel's posts on days [from, to), with the fixture's 73 h silence (days 4-7). */
+  const posts = (from: number, to: number): ActivityEvent[] => hourlyPosts(id, from, to);
   const later = posts(10, 20);
   const earlier = posts(0, 10);
   // After the correction, two more days of silence, then more posts: judged by the state the

@@ -22,7 +22,7 @@ import type { FindingDoc, Store } from '../../pipeline/store/types.ts';
 import { caughtUp, type Batch, type BatchResult, type DeadLetter, type DeadLetterWriter, type PartitionProgress, type Publisher, type Subscription, type Transport, type TransportRecord } from '../../pipeline/transport/types.ts';
 import type { AnalyzerOptions } from './options.ts';
 import { decodeStageState, encodeStageState, snapshotKey, type Snapshot, type SnapshotHead, type SnapshotStore } from './snapshots.ts';
-import { addEvents, admit, admitPacked, allDone, newMerge, setSources, release, type MergeState } from './merge.ts';
+import { addEvents, admit, admitPacked, allDone, anyDone, newMerge, setSources, release, type MergeState } from './merge.ts';
 import { stageOf, type StageName } from './stages.ts';
 import { ForwardedEvents, pack, packCount, parseForwarded, unpack, PACK_KEY_PREFIX, type Forwarded } from './forward.ts';
 
@@ -217,8 +217,8 @@ class Stage {
   /** Event time of the next checkpoint (deps.checkpoints), and whether anything was written since the last. */
   private nextCheckpointMs = -Infinity;
   private wroteSinceCheckpoint = false;
-  /** Replay: the status core runs on the events' clock alone (initStatus). Read per event. */
-  private readonly eventClock: boolean;
+  /** Replay mode: event time is the only clock, the status core's too (initStatus). Read per event. */
+  private readonly replay: boolean;
 
   private readonly analysis: string;
 
@@ -234,7 +234,7 @@ class Stage {
   ) {
     this.watchList = deps.watchList ?? [];
     this.analysis = analysisVersion(deps.analytics, deps.catalogue ?? BUNDLED_CATALOGUE);
-    this.eventClock = deps.options.mode === 'replay';
+    this.replay = deps.options.mode === 'replay';
   }
 
   private get retryOptions(): Partial<RetryOptions> {
@@ -458,27 +458,25 @@ class Stage {
    * and the history before it was never judged).
    */
   private initStatus(): StatusState {
-    return statusCore.init(this.deps.analytics, this.watchList, this.eventClock ? null : this.now(), this.deps.display);
+    return statusCore.init(this.deps.analytics, this.watchList, this.replay ? null : this.now(), this.deps.display);
   }
 
-
   /**
-   * The status core's reading of the events' clock at `maxSeenMs`: in a replay (the events' clock
-   * alone), the hour it is in, the grid the events tick it on (`step`). A
-   * change is stamped with the tick that decides it, and ticks at the latest event time fell
-   * wherever the wall-clock tick, a pause of the input or a batch's end happened to be, so two
-   * runs over the same data stamped changes differently. The last part of an hour is judged when
-   * the events pass it.
+   * The status core's clock at event time `ms`: in a replay, the hour it is in, the one grid the
+   * core is ticked on (as events pass each hour, at the stage's ticks, at the end of the input). A
+   * change is stamped with the tick that decides it; ticks at the latest event time fell wherever
+   * a wall-clock tick, a pause or a batch's end happened to be, and two runs over the same data
+   * stamped changes differently. The last part of an hour is judged when the events pass it.
    */
-  private statusClock(maxSeenMs: number): number {
-    return this.eventClock ? Math.floor(maxSeenMs / STATUS_REPLAY_TICK_MS) * STATUS_REPLAY_TICK_MS : maxSeenMs;
+  private statusClock(ms: number): number {
+    return this.replay ? Math.floor(ms / STATUS_REPLAY_TICK_MS) * STATUS_REPLAY_TICK_MS : ms;
   }
 
   /** An event for both cores; the status core only gets events the analytics core has not seen (its duplicate filter). */
   private step(p: PartitionState, event: ActivityEvent, status: StatusOutput[]): readonly Finding[] {
     if (p.status && !p.state.recentIds.has(event.event.id)) {
-      if (this.eventClock && p.status.nowMs !== null) {
-        const hourMs = Math.floor(parseTimeMs(event['@timestamp']) / STATUS_REPLAY_TICK_MS) * STATUS_REPLAY_TICK_MS;
+      if (this.replay && p.status.nowMs !== null) {
+        const hourMs = this.statusClock(parseTimeMs(event['@timestamp']));
         if (hourMs > p.status.nowMs) status.push(statusCore.tick(p.status, hourMs));
       }
       status.push(statusCore.step(p.status, event));
@@ -643,7 +641,7 @@ class Stage {
       // Sent while this batch's findings are written; awaited before the state is saved (the commit point).
       if (this.forward && valid.length) forwarding = this.forwardRecords(batch.partition, valid);
       forwarding?.catch(() => {});
-      const replay = this.deps.options.mode === 'replay';
+      const replay = this.replay;
       if (p.merge) {
         addEvents(p.merge, merged, nowMs);
         // A source judged done at the last check may have had records published since, as this
@@ -651,7 +649,7 @@ class Stage {
         // as done, it would let the others' events go ahead of its new ones (late, the network
         // silences and status changes of a partial view). Judged again now, from offsets. Live
         // mode releases by the wall clock anyway (its floor), and would pay a check per batch.
-        if (replay && this.newInputSinceCheck(p)) await this.markSourcesDone(p, batch.partition, nowMs);
+        if (replay && this.newInputSinceCheck(p.merge, p.checkedEnds)) await this.markSourcesDone(p, batch.partition, nowMs);
       }
       // Replay: event time is the only clock, so what it makes due is judged after every batch
       // (and at every checkpoint). Live mode writes the members' documents at each tick (a scan of
@@ -817,12 +815,11 @@ class Stage {
   }
 
   /** Network stage: a source is taken as done, and records published since the check that found it done have arrived. */
-  private newInputSinceCheck(p: PartitionState): boolean {
-    const m = p.merge!;
-    if (![...m.sources.values()].some((s) => s[2] === true)) return false;
-    if (p.checkedEnds === undefined) return true;
+  private newInputSinceCheck(m: MergeState, checkedEnds: Map<string, bigint> | undefined): boolean {
+    if (!anyDone(m)) return false;
+    if (checkedEnds === undefined) return true;
     for (const [source, offset] of m.forwarded ?? []) {
-      const end = p.checkedEnds.get(source);
+      const end = checkedEnds.get(source);
       if (end === undefined || BigInt(offset) >= end) return true;
     }
     return false;
@@ -959,7 +956,7 @@ class Stage {
       // One offsets request per tick for all the partitions held, asked only if one needs it.
       let asked: Promise<PartitionProgress[]> | undefined;
       const ownProgress = () => (asked ??= this.transport.progress(this.groupId));
-      const live = this.deps.options.mode === 'live';
+      const live = !this.replay;
       // Live: a partition whose silence (gap, or the status core's, which uses the gap threshold)
       // is due at this tick. Only then do records on the way matter and is the write refreshed.
       const dueAt = (p: PartitionState, nowMs: number) => live && (analyzer.nextDeadline(p.state) ?? Infinity) <= nowMs;
@@ -1010,7 +1007,7 @@ class Stage {
               await this.markSourcesDone(p, partition, nowMs);
               for (const e of this.released(p, nowMs)) found.push(...this.step(p, e, status));
             }
-            if (this.deps.options.mode === 'live') found.push(...analyzer.tick(p.state, nowMs));
+            if (!this.replay) found.push(...analyzer.tick(p.state, nowMs));
             else if (!p.flushed && nowMs - p.lastBatchAtMs >= this.deps.options.idleSecs * 1000 && (await this.analysedAll(p, partition, ownProgress))) {
               // The replay has caught up with this partition (and, for the network stage, every
               // source): what the allowed lateness held back is due. The quiet wait only spares a
@@ -1021,7 +1018,7 @@ class Stage {
             const docs: FindingDoc[] = [...found.filter((f) => stageOf(f) === this.name), ...this.statusDocs(status)];
             if (p.status) {
               // Live: the wall clock. Replay: the events' clock, as for the detectors.
-              const statusNow = this.deps.options.mode === 'live' ? nowMs : this.statusClock(p.state.maxSeenMs);
+              const statusNow = this.replay ? this.statusClock(p.state.maxSeenMs) : nowMs;
               if (statusNow >= 0) docs.push(...(await this.tickStatus(p, statusNow)));
             }
             this.stats.ticks++;

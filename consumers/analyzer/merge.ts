@@ -119,6 +119,9 @@ export function setSources(m: MergeState, sources: Iterable<[source: string, don
 /** Every source is done: what the merge released is the whole input so far. */
 export const allDone = (m: MergeState): boolean => [...m.sources.values()].every((s) => s[2] === true);
 
+/** Some source is taken as done (its new records, if any were published since, are not waited for). */
+export const anyDone = (m: MergeState): boolean => [...m.sources.values()].some((s) => s[2] === true);
+
 /**
  * Remove and return, in event-time order, every event no source can still precede. `idleMs`:
  * a source quiet that long stops holding the others back (live mode; Infinity in a replay).

@@ -4,28 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyticsOptions, type Finding } from '../../pipeline/analytics/index.ts';
-import { buildEvent, eventKey, type ActivityEvent } from '../../pipeline/events/index.ts';
+import { eventKey, type ActivityEvent } from '../../pipeline/events/index.ts';
 import { DuckDbStore } from '../../pipeline/store/duckdb/store.ts';
 import type { FindingDoc } from '../../pipeline/store/types.ts';
 import { partitionerFor } from '../../pipeline/transport/partitioner.ts';
+import { hourlyPosts } from '../../test/fixtures/hourly-posts.ts';
 import { reanalyze } from './reanalysis.ts';
 
-const DAY = 86_400_000;
-const day0 = Date.parse('2026-01-05T00:00:00Z');
 const analytics = analyticsOptions({ gaps: { warmupDays: 1, warmupEvents: 10 } });
-
-/** Hourly posts 06:00-21:00 for 12 days, with a three-day silence from day 4 12:00. */
-function posts(id: string): ActivityEvent[] {
-  const out: ActivityEvent[] = [];
-  for (let d = 0; d < 12; d++) {
-    for (let h = 6; h <= 21; h++) {
-      const t = day0 + d * DAY + h * 3_600_000;
-      if (t >= day0 + 4.5 * DAY && t < day0 + 7.5 * DAY) continue;
-      out.push(buildEvent({ timestamp: t, action: 'post', channel: { id, handle: `h${id}`, network: 'net' }, message: { id: `${id}-${out.length}` }, source: { type: 'test' } }));
-    }
-  }
-  return out;
-}
+/** Twelve days with the fixture's three-day silence. */
+const posts = (id: string): ActivityEvent[] => hourlyPosts(id, 0, 12);
 
 test('a pass that stores only the held partitions\' findings (an analyzer instance without the network stage) writes and deletes nothing another instance is the authority for', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-reanalysis-'));
